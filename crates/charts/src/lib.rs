@@ -1,0 +1,171 @@
+//! servesim-charts: the charts, as plotters drawing functions generic over the backend.
+//!
+//! Each `draw_*` function takes a plotters [`DrawingArea`] and data from `servesim-core`'s
+//! result types, and draws one complete chart into it. The browser app passes a canvas-backed
+//! area, the CLI and the tests an SVG-backed one, so every chart is tested natively as SVG text.
+//!
+//! # Example
+//!
+//! ```
+//! use plotters::prelude::*;
+//! use servesim_charts::{draw_line_chart, LineChart};
+//! use servesim_core::metrics::Series;
+//!
+//! let series = Series { name: "arrivals".into(), points: vec![(0.0, 1.0), (1.0, 3.0)] };
+//! let mut svg = String::new();
+//! {
+//!     let area = SVGBackend::with_string(&mut svg, (640, 320)).into_drawing_area();
+//!     let chart = LineChart { title: "Arrival rate", x_label: "time (s)", y_label: "req/s",
+//!                             series: std::slice::from_ref(&series) };
+//!     draw_line_chart(&area, &chart).unwrap();
+//! }
+//! assert!(svg.contains("Arrival rate"));
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use servesim_core::metrics::Series;
+
+/// Colours of successive series (colour-blind-safe Okabe–Ito palette).
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+];
+
+/// A drawing failure, with the backend's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartError(pub String);
+
+impl std::fmt::Display for ChartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "chart drawing failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for ChartError {}
+
+fn chart_error<E: std::fmt::Display>(error: E) -> ChartError {
+    ChartError(error.to_string())
+}
+
+/// A line chart of one or more series over a shared x axis.
+#[derive(Clone, Copy, Debug)]
+pub struct LineChart<'a> {
+    /// Caption above the plot.
+    pub title: &'a str,
+    /// X-axis description, with unit.
+    pub x_label: &'a str,
+    /// Y-axis description, with unit.
+    pub y_label: &'a str,
+    /// The series; each gets a colour from [`PALETTE`] and a legend entry.
+    pub series: &'a [Series],
+}
+
+/// The range covering every series' values (widened when flat), starting y at zero.
+fn axis_ranges(series: &[Series]) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
+    let widen = |(lo, hi): (f64, f64)| if hi > lo { lo..hi } else { lo - 0.5..hi + 0.5 };
+    let merge = |a: (f64, f64), b: (f64, f64)| (a.0.min(b.0), a.1.max(b.1));
+    let x = series.iter().filter_map(Series::x_range).reduce(merge).unwrap_or((0.0, 1.0));
+    let y = series.iter().filter_map(Series::y_range).reduce(merge).unwrap_or((0.0, 1.0));
+    let y = (y.0.min(0.0), if y.1 > 0.0 { y.1 * 1.05 } else { y.1 });
+    (widen(x), widen(y))
+}
+
+/// Draws `chart` into `area`, filling it (white background, caption, axes, grid, legend).
+///
+/// # Errors
+///
+/// Returns a [`ChartError`] when the backend fails (e.g. a canvas without a 2-D context).
+pub fn draw_line_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &LineChart<'_>,
+) -> Result<(), ChartError> {
+    area.fill(&WHITE).map_err(chart_error)?;
+    let (x_range, y_range) = axis_ranges(chart.series);
+    let mut context = ChartBuilder::on(area)
+        .margin(12)
+        .caption(chart.title, ("sans-serif", 18))
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x_range, y_range)
+        .map_err(chart_error)?;
+    context
+        .configure_mesh()
+        .x_desc(chart.x_label)
+        .y_desc(chart.y_label)
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(chart_error)?;
+    for (index, series) in chart.series.iter().enumerate() {
+        let color = PALETTE[index % PALETTE.len()];
+        context
+            .draw_series(LineSeries::new(series.points.iter().copied(), color.stroke_width(2)))
+            .map_err(chart_error)?
+            .label(series.name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+    }
+    if !chart.series.is_empty() {
+        context
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(chart_error)?;
+    }
+    area.present().map_err(chart_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svg_of(chart: &LineChart<'_>) -> String {
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, (800, 360)).into_drawing_area();
+            draw_line_chart(&area, chart).unwrap();
+        }
+        svg
+    }
+
+    #[test]
+    fn line_chart_svg_has_caption_axis_labels_legend_and_one_polyline_per_series() {
+        let arrivals = Series { name: "arrivals".into(), points: vec![(0.0, 2.0), (30.0, 5.0), (60.0, 3.0)] };
+        let completions = Series { name: "completions".into(), points: vec![(0.0, 0.0), (60.0, 4.0)] };
+        let series = [arrivals, completions];
+        let svg = svg_of(&LineChart { title: "Request rate", x_label: "time (s)", y_label: "req/s", series: &series });
+        assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
+        for text in ["Request rate", "time (s)", "req/s", "arrivals", "completions"] {
+            assert!(svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<")), "missing text {text}");
+        }
+        // Two data polylines in the two palette colours (plus the two legend swatches).
+        let blue = "stroke=\"#0072B2\"";
+        let orange = "stroke=\"#E69F00\"";
+        assert_eq!(svg.matches(blue).count(), 2, "{svg}");
+        assert_eq!(svg.matches(orange).count(), 2);
+        let data_line = svg.lines().find(|l| l.contains("<polyline") && l.contains(blue)).unwrap();
+        let num_points = data_line.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split_whitespace().count();
+        assert_eq!(num_points, 3);
+    }
+
+    #[test]
+    fn an_empty_chart_still_draws_axes_without_failing() {
+        let svg = svg_of(&LineChart { title: "Nothing yet", x_label: "x", y_label: "y", series: &[] });
+        assert!(svg.contains("Nothing yet"));
+        assert!(!svg.contains("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\""));
+    }
+
+    #[test]
+    fn flat_series_get_a_non_empty_range() {
+        let flat = [Series { name: "flat".into(), points: vec![(5.0, 0.0), (5.0, 0.0)] }];
+        let (x, y) = axis_ranges(&flat);
+        assert!(x.end > x.start && y.end > y.start);
+    }
+}

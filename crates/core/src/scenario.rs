@@ -1,0 +1,556 @@
+//! The scenario: everything needed to rerun a simulation, as plain serde data.
+//!
+//! A [`Scenario`] is the contract shared by the browser UI, share links, the CLI and the tests.
+//! Every field except `version` has a documented default, unknown fields are rejected (a typo
+//! must never be silently ignored), and [`Scenario::validate`] reports every problem at once,
+//! each with the path of the field it concerns. `docs/scenario.md` documents every field.
+//!
+//! # Example
+//!
+//! ```
+//! use servesim_core::scenario::{Deployment, Scenario};
+//!
+//! let scenario = Scenario::from_json(r#"{"version": 1, "seed": 7,
+//!     "deployment": {"aggregated": {"replicas": 8}}}"#).unwrap();
+//! assert_eq!(scenario.seed, 7);
+//! assert_eq!(scenario.model, "llama-3.1-8b"); // a default
+//! let Deployment::Aggregated(pool) = &scenario.deployment;
+//! assert_eq!(pool.replicas, 8);
+//! assert!(scenario.validate().is_ok());
+//!
+//! let broken = Scenario::from_json(r#"{"version": 1,
+//!     "deployment": {"aggregated": {"replicas": 0}}}"#).unwrap();
+//! let problems = broken.validate().unwrap_err();
+//! assert_eq!(problems[0].to_string(), "deployment.aggregated.replicas: must be ≥ 1, got 0");
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::perf::catalog;
+use crate::workload::samples;
+
+/// The scenario format version this build reads and writes.
+pub const SCENARIO_VERSION: u32 = 1;
+
+/// A complete, reproducible description of one simulation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Format version; must be [`SCENARIO_VERSION`]. Required.
+    pub version: u32,
+    /// The one seed every random stream derives from. Default 42.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Model preset id (see [`catalog::MODELS`]). Default `"llama-3.1-8b"`.
+    #[serde(default = "default_model")]
+    pub model: String,
+    /// The GPUs the replicas run on.
+    #[serde(default)]
+    pub hardware: Hardware,
+    /// How replicas are organised.
+    #[serde(default)]
+    pub deployment: Deployment,
+    /// Engine (per-replica scheduler) knobs.
+    #[serde(default)]
+    pub engine: Engine,
+    /// How requests are spread over replicas.
+    #[serde(default)]
+    pub router: Router,
+    /// Where requests come from.
+    #[serde(default)]
+    pub workload: Workload,
+    /// Latency targets used for goodput and SLO attainment.
+    #[serde(default)]
+    pub slo: Slo,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+fn default_model() -> String {
+    "llama-3.1-8b".to_owned()
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            version: SCENARIO_VERSION,
+            seed: default_seed(),
+            model: default_model(),
+            hardware: Hardware::default(),
+            deployment: Deployment::default(),
+            engine: Engine::default(),
+            router: Router::default(),
+            workload: Workload::default(),
+            slo: Slo::default(),
+        }
+    }
+}
+
+/// The GPU type and node shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hardware {
+    /// GPU preset id (see [`catalog::GPUS`]). Default `"h100-sxm"`.
+    pub gpu: String,
+    /// GPUs per node; tensor parallelism may not span nodes. Default 8.
+    pub gpus_per_node: u32,
+}
+
+impl Default for Hardware {
+    fn default() -> Self {
+        Hardware { gpu: "h100-sxm".to_owned(), gpus_per_node: 8 }
+    }
+}
+
+/// How the serving cluster is organised.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Deployment {
+    /// N identical replicas, each doing both prefill and decode.
+    Aggregated(ReplicaPool),
+}
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Deployment::Aggregated(ReplicaPool::default())
+    }
+}
+
+/// A pool of identical replicas and the parallelism of each.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicaPool {
+    /// Number of replicas. Default 1.
+    pub replicas: u32,
+    /// Tensor-parallel degree (GPUs per pipeline stage). Default 1.
+    pub tp: u32,
+    /// Pipeline-parallel degree (stages). Default 1.
+    pub pp: u32,
+}
+
+impl Default for ReplicaPool {
+    fn default() -> Self {
+        ReplicaPool { replicas: 1, tp: 1, pp: 1 }
+    }
+}
+
+/// Per-replica engine knobs, named as in vLLM.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Engine {
+    /// Most sequences in one batch. Default 256 (vLLM's `max_num_seqs`).
+    pub max_num_seqs: u32,
+    /// Token budget of one step (vLLM's `max_num_batched_tokens`). Default 8192.
+    pub max_num_batched_tokens: u32,
+    /// Split long prompts into chunks that fit the token budget. Default true.
+    pub chunked_prefill: bool,
+    /// Tokens per KV-cache block. Default 16.
+    pub block_size: u32,
+    /// Fraction of GPU memory the engine may use for weights, activations and KV. Default 0.9.
+    pub gpu_memory_utilization: f64,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine {
+            max_num_seqs: 256,
+            max_num_batched_tokens: 8192,
+            chunked_prefill: true,
+            block_size: 16,
+            gpu_memory_utilization: 0.9,
+        }
+    }
+}
+
+/// The request router in front of the replicas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Router {
+    /// Replicas in turn. The default.
+    #[default]
+    RoundRobin,
+    /// A uniformly random replica (from the `ROUTER` random stream).
+    Random,
+    /// The replica with the fewest requests in flight.
+    LeastOutstanding,
+    /// The less loaded of two random replicas.
+    PowerOfTwo,
+}
+
+impl Router {
+    /// Every router kind, in the order the UI lists them.
+    pub const ALL: [Router; 4] =
+        [Router::RoundRobin, Router::Random, Router::LeastOutstanding, Router::PowerOfTwo];
+
+    /// The `kind` string used in JSON.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Router::RoundRobin => "round_robin",
+            Router::Random => "random",
+            Router::LeastOutstanding => "least_outstanding",
+            Router::PowerOfTwo => "power_of_two",
+        }
+    }
+
+    /// The router with the given `kind` string, if any.
+    pub fn from_kind(kind: &str) -> Option<Router> {
+        Router::ALL.into_iter().find(|router| router.kind() == kind)
+    }
+}
+
+/// Where the requests come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Workload {
+    /// A bundled sample trace by id (see [`samples::SAMPLES`]).
+    Sample(String),
+    /// A user's trace file, identified so a shared link can ask for the same file.
+    File(FileRef),
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned())
+    }
+}
+
+/// Identifies a user's trace file without embedding it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    /// The file name as it was dropped.
+    pub name: String,
+    /// Number of requests in it.
+    pub rows: u64,
+    /// Lower-case hex SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// Latency targets: a request is "good" when it meets every target given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Slo {
+    /// Time-to-first-token target in ms. Default 2000; `null` for none.
+    pub ttft_ms: Option<f64>,
+    /// Time-per-output-token target in ms. Default 100; `null` for none.
+    pub tpot_ms: Option<f64>,
+    /// End-to-end latency target in ms. Default none.
+    pub e2e_ms: Option<f64>,
+    /// The percentile at which targets are judged (e.g. 95 for p95). Default 95.
+    pub percentile: f64,
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Slo { ttft_ms: Some(2000.0), tpot_ms: Some(100.0), e2e_ms: None, percentile: 95.0 }
+    }
+}
+
+/// One thing wrong with a scenario, with the path of the field it concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path from the scenario root, e.g. `deployment.aggregated.tp`.
+    pub path: String,
+    /// What is wrong, e.g. `must be ≥ 1, got 0`.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A scenario document that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// Dotted path of the offending field (`.` for the document itself).
+    pub path: String,
+    /// The parser's message, including line and column.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Reads a scenario from JSON. Missing fields take their defaults.
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`ScenarioError`] naming the field path when the text is not JSON, a field has
+    /// the wrong type, a field is unknown, or `version` is missing. Semantic checks (ranges,
+    /// known presets) are [`Scenario::validate`]'s job.
+    pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let scenario: Scenario =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                ScenarioError { path: error.path().to_string(), message: error.inner().to_string() }
+            })?;
+        deserializer.end().map_err(|error| ScenarioError {
+            path: ".".to_owned(),
+            message: error.to_string(),
+        })?;
+        Ok(scenario)
+    }
+
+    /// The canonical JSON text: compact, every field present, fields in declaration order.
+    /// Two equal scenarios always give the same text, which is what share links encode.
+    pub fn to_canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("a Scenario always serialises")
+    }
+
+    /// Checks every semantic rule and returns all problems at once.
+    ///
+    /// # Errors
+    ///
+    /// Returns the list of [`Problem`]s, in field order, when any rule is broken.
+    pub fn validate(&self) -> Result<(), Vec<Problem>> {
+        let mut check = Checker::default();
+        if self.version != SCENARIO_VERSION {
+            check.fail("version", format!("must be {SCENARIO_VERSION}, got {}", self.version));
+        }
+        if catalog::find(catalog::MODELS, &self.model).is_none() {
+            check.fail(
+                "model",
+                format!("unknown model \"{}\"; known: {}", self.model, catalog::ids(catalog::MODELS)),
+            );
+        }
+        if catalog::find(catalog::GPUS, &self.hardware.gpu).is_none() {
+            check.fail(
+                "hardware.gpu",
+                format!("unknown GPU \"{}\"; known: {}", self.hardware.gpu, catalog::ids(catalog::GPUS)),
+            );
+        }
+        check.range("hardware.gpus_per_node", self.hardware.gpus_per_node, 1, 72);
+        match &self.deployment {
+            Deployment::Aggregated(pool) => {
+                check.range("deployment.aggregated.replicas", pool.replicas, 1, 4096);
+                check.power_of_two("deployment.aggregated.tp", pool.tp, 64);
+                if pool.tp > self.hardware.gpus_per_node {
+                    check.fail(
+                        "deployment.aggregated.tp",
+                        format!(
+                            "must not exceed hardware.gpus_per_node ({}), got {}",
+                            self.hardware.gpus_per_node, pool.tp
+                        ),
+                    );
+                }
+                check.range("deployment.aggregated.pp", pool.pp, 1, 64);
+            }
+        }
+        check.range("engine.max_num_seqs", self.engine.max_num_seqs, 1, 65_536);
+        check.range("engine.max_num_batched_tokens", self.engine.max_num_batched_tokens, 1, 1 << 20);
+        check.power_of_two("engine.block_size", self.engine.block_size, 1024);
+        let utilization = self.engine.gpu_memory_utilization;
+        if !(utilization > 0.0 && utilization <= 1.0) {
+            check.fail(
+                "engine.gpu_memory_utilization",
+                format!("must be in (0, 1], got {utilization}"),
+            );
+        }
+        match &self.workload {
+            Workload::Sample(id) => {
+                if samples::find(id).is_none() {
+                    check.fail(
+                        "workload.sample",
+                        format!("unknown sample \"{id}\"; known: {}", samples::ids()),
+                    );
+                }
+            }
+            Workload::File(file) => {
+                if file.name.trim().is_empty() {
+                    check.fail("workload.file.name", "must not be empty".to_owned());
+                }
+                check.range("workload.file.rows", file.rows, 1, u64::from(u32::MAX));
+                let is_hex = file.sha256.len() == 64
+                    && file.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !is_hex {
+                    check.fail(
+                        "workload.file.sha256",
+                        format!("must be 64 lower-case hex digits, got \"{}\"", file.sha256),
+                    );
+                }
+            }
+        }
+        for (path, target) in [
+            ("slo.ttft_ms", self.slo.ttft_ms),
+            ("slo.tpot_ms", self.slo.tpot_ms),
+            ("slo.e2e_ms", self.slo.e2e_ms),
+        ] {
+            if let Some(ms) = target {
+                if !(ms.is_finite() && ms > 0.0) {
+                    check.fail(path, format!("must be a positive number of ms, got {ms}"));
+                }
+            }
+        }
+        let percentile = self.slo.percentile;
+        if !(percentile > 0.0 && percentile < 100.0) {
+            check.fail("slo.percentile", format!("must be in (0, 100), got {percentile}"));
+        }
+        check.finish()
+    }
+}
+
+/// Collects problems while [`Scenario::validate`] walks the fields.
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn fail(&mut self, path: &str, message: String) {
+        self.problems.push(Problem { path: path.to_owned(), message });
+    }
+
+    fn range<T: PartialOrd + fmt::Display + Copy>(&mut self, path: &str, value: T, min: T, max: T) {
+        if value < min {
+            self.fail(path, format!("must be ≥ {min}, got {value}"));
+        } else if value > max {
+            self.fail(path, format!("must be ≤ {max}, got {value}"));
+        }
+    }
+
+    fn power_of_two(&mut self, path: &str, value: u32, max: u32) {
+        if !value.is_power_of_two() || value > max {
+            self.fail(path, format!("must be a power of two from 1 to {max}, got {value}"));
+        }
+    }
+
+    fn finish(self) -> Result<(), Vec<Problem>> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(self.problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(scenario: &Scenario) -> Vec<String> {
+        scenario.validate().unwrap_err().iter().map(Problem::to_string).collect()
+    }
+
+    #[test]
+    fn the_issue_minimal_scenario_reads_with_defaults_and_validates() {
+        let scenario = Scenario::from_json(
+            r#"{"version":1,"seed":42,"model":"llama-3.1-8b","hardware":{"gpu":"h100-sxm"},
+              "deployment":{"aggregated":{"replicas":8,"tp":1}},"router":{"kind":"round_robin"},
+              "workload":{"sample":"mooncake-conversation"}}"#,
+        )
+        .unwrap();
+        assert_eq!(scenario.hardware.gpus_per_node, 8);
+        assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 8, tp: 1, pp: 1 }));
+        assert_eq!(scenario.engine, Engine::default());
+        assert_eq!(scenario.validate(), Ok(()));
+    }
+
+    #[test]
+    fn validation_reports_every_problem_with_its_field_path() {
+        let scenario = Scenario {
+            version: 2,
+            model: "gpt-9".into(),
+            hardware: Hardware { gpu: "tpu".into(), gpus_per_node: 4 },
+            deployment: Deployment::Aggregated(ReplicaPool { replicas: 0, tp: 8, pp: 1 }),
+            engine: Engine { block_size: 24, gpu_memory_utilization: 1.5, ..Engine::default() },
+            workload: Workload::File(FileRef { name: " ".into(), rows: 0, sha256: "xyz".into() }),
+            slo: Slo { ttft_ms: Some(-1.0), percentile: 100.0, ..Slo::default() },
+            ..Scenario::default()
+        };
+        assert_eq!(
+            messages(&scenario),
+            vec![
+                "version: must be 1, got 2",
+                "model: unknown model \"gpt-9\"; known: llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, qwen3-32b",
+                "hardware.gpu: unknown GPU \"tpu\"; known: a100-80gb, h100-sxm, h200, b200",
+                "deployment.aggregated.replicas: must be ≥ 1, got 0",
+                "deployment.aggregated.tp: must not exceed hardware.gpus_per_node (4), got 8",
+                "engine.block_size: must be a power of two from 1 to 1024, got 24",
+                "engine.gpu_memory_utilization: must be in (0, 1], got 1.5",
+                "workload.file.name: must not be empty",
+                "workload.file.rows: must be ≥ 1, got 0",
+                "workload.file.sha256: must be 64 lower-case hex digits, got \"xyz\"",
+                "slo.ttft_ms: must be a positive number of ms, got -1",
+                "slo.percentile: must be in (0, 100), got 100",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_sample_and_non_power_of_two_tp_are_rejected() {
+        let scenario = Scenario {
+            deployment: Deployment::Aggregated(ReplicaPool { replicas: 1, tp: 3, pp: 0 }),
+            workload: Workload::Sample("nope".into()),
+            ..Scenario::default()
+        };
+        assert_eq!(
+            messages(&scenario),
+            vec![
+                "deployment.aggregated.tp: must be a power of two from 1 to 64, got 3",
+                "deployment.aggregated.pp: must be ≥ 1, got 0",
+                "workload.sample: unknown sample \"nope\"; known: mooncake-conversation",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_their_path() {
+        let error =
+            Scenario::from_json(r#"{"version":1,"deployment":{"aggregated":{"replica":8}}}"#).unwrap_err();
+        assert_eq!(error.path, "deployment.aggregated.replica");
+        assert!(error.message.starts_with("unknown field `replica`"), "{error}");
+
+        let error = Scenario::from_json(r#"{"version":1,"router":{"kind":"fastest"}}"#).unwrap_err();
+        assert_eq!(error.path, "router.kind");
+        assert!(error.message.contains("unknown variant `fastest`"), "{error}");
+    }
+
+    #[test]
+    fn wrong_types_missing_version_and_trailing_text_are_reported() {
+        let error = Scenario::from_json(r#"{"version":1,"seed":"x"}"#).unwrap_err();
+        assert_eq!(error.path, "seed");
+        assert!(error.message.contains("invalid type: string \"x\""), "{error}");
+
+        let error = Scenario::from_json(r#"{"seed":1}"#).unwrap_err();
+        assert!(error.message.contains("missing field `version`"), "{error}");
+
+        let error = Scenario::from_json(r#"{"version":1} x"#).unwrap_err();
+        assert!(error.message.contains("trailing characters"), "{error}");
+    }
+
+    #[test]
+    fn canonical_json_round_trips_and_includes_every_field() {
+        let scenario = Scenario {
+            seed: u64::MAX,
+            router: Router::PowerOfTwo,
+            slo: Slo { e2e_ms: Some(12.5), ..Slo::default() },
+            ..Scenario::default()
+        };
+        let json = scenario.to_canonical_json();
+        assert!(json.starts_with(r#"{"version":1,"seed":18446744073709551615,"model":"llama-3.1-8b","#));
+        assert!(json.contains(r#""router":{"kind":"power_of_two"}"#), "{json}");
+        assert_eq!(Scenario::from_json(&json).unwrap(), scenario);
+    }
+
+    #[test]
+    fn router_kinds_round_trip_through_their_names() {
+        for router in Router::ALL {
+            assert_eq!(Router::from_kind(router.kind()), Some(router));
+            let json = serde_json::to_string(&router).unwrap();
+            assert_eq!(json, format!(r#"{{"kind":"{}"}}"#, router.kind()));
+        }
+        assert_eq!(Router::from_kind("nearest"), None);
+    }
+}

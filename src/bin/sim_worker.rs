@@ -1,0 +1,30 @@
+//! The simulation Web Worker: receives JSON requests, runs them with
+//! [`servesim_app::worker::handle`] and posts JSON replies (progress, then one result).
+//!
+//! It posts `Ready` once its wasm is running; the page queues requests until then.
+#![forbid(unsafe_code)]
+
+use servesim_app::protocol::{FromWorker, ToWorker};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+fn main() {
+    console_error_panic_hook::set_once();
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let reply_scope = scope.clone();
+    let post = move |reply: FromWorker| {
+        let _ = reply_scope.post_message(&JsValue::from_str(&reply.to_json()));
+    };
+    let on_message_post = post.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let text = event.data().as_string().unwrap_or_default();
+        match ToWorker::from_json(&text) {
+            Ok(request) => servesim_app::worker::handle(request, &mut |reply| on_message_post(reply)),
+            Err(error) => web_sys::console::error_1(&format!("sim_worker: unreadable request: {error}").into()),
+        }
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    post(FromWorker::Ready);
+}

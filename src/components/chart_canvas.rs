@@ -1,0 +1,49 @@
+//! Charts on `<canvas>`: one component wraps any `servesim-charts` line chart.
+
+use leptos::prelude::*;
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use servesim_charts::{draw_line_chart, LineChart};
+use servesim_core::metrics::Series;
+
+use crate::use_app_state;
+
+/// A canvas redrawn whenever `series` changes.
+#[component]
+pub fn ChartCanvas(
+    testid: &'static str,
+    title: &'static str,
+    x_label: &'static str,
+    y_label: &'static str,
+    series: Signal<Vec<Series>>,
+) -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let draw_error = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let series = series.get();
+        let Some(canvas) = canvas.get() else { return };
+        let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
+            return draw_error.set(Some("this browser gives no 2-D canvas".to_owned()));
+        };
+        let chart = LineChart { title, x_label, y_label, series: &series };
+        draw_error.set(draw_line_chart(&backend.into_drawing_area(), &chart).err().map(|e| e.to_string()));
+    });
+    view! {
+        <canvas node_ref=canvas data-testid=testid width="760" height="320"></canvas>
+        {move || draw_error.get().map(|message| view! { <p class="banner error">{message}</p> })}
+    }
+}
+
+/// The arrival-rate chart of the latest report.
+#[component]
+pub fn ChartPanel() -> impl IntoView {
+    let state = use_app_state();
+    let series = Signal::derive(move || {
+        state.report.with(|report| report.iter().map(|r| r.summary.arrival_rate.clone()).collect::<Vec<_>>())
+    });
+    view! {
+        <section class="panel chart">
+            <ChartCanvas testid="chart-arrivals" title="Arrival rate" x_label="time (s)" y_label="requests / s" series/>
+        </section>
+    }
+}

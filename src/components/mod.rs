@@ -1,0 +1,16 @@
+//! The page's components, one concept each. They read and change [`crate::AppState`] (from
+//! context) and never compute on results themselves.
+
+mod chart_canvas;
+mod header;
+mod kpis;
+mod run_panel;
+mod scenario_form;
+mod workload_panel;
+
+pub use chart_canvas::{ChartCanvas, ChartPanel};
+pub use header::Header;
+pub use kpis::Kpis;
+pub use run_panel::RunPanel;
+pub use scenario_form::ScenarioForm;
+pub use workload_panel::WorkloadPanel;

@@ -1,0 +1,331 @@
+//! servesim in the browser: the Leptos app.
+//!
+//! [`App`] holds the page's state and wires the components together. The simulation runs in a
+//! Web Worker (`src/bin/sim_worker.rs`, logic in [`worker`]) so the page never freezes; the
+//! page talks to it through [`worker_client::SimWorker`] with the JSON messages of
+//! [`protocol`]. The scenario is mirrored into the URL hash ([`url_state`]), so the address bar
+//! is always a link that reopens the same scenario.
+//!
+//! Components are small and live in [`components`]; everything a test touches carries a
+//! `data-testid`.
+#![forbid(unsafe_code)]
+
+pub mod components;
+pub mod format;
+pub mod protocol;
+pub mod url_state;
+pub mod worker;
+pub mod worker_client;
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use servesim_core::scenario::{FileRef, Scenario, Workload};
+use servesim_core::workload::samples;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::components::{ChartPanel, Header, Kpis, RunPanel, ScenarioForm, WorkloadPanel};
+use crate::protocol::{FromWorker, ToWorker, TraceReport};
+use crate::worker_client::SimWorker;
+
+/// Where the current job stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunStatus {
+    /// Nothing has run yet.
+    Idle,
+    /// Fetching a bundled sample before running.
+    Fetching(String),
+    /// The worker is on it.
+    Running {
+        /// Fraction done, 0 to 1.
+        fraction: f64,
+    },
+    /// The last job finished.
+    Done,
+    /// The user cancelled the last job.
+    Cancelled,
+    /// The last job failed; the message is for the user.
+    Failed(String),
+}
+
+impl RunStatus {
+    /// Whether a job is under way.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, RunStatus::Fetching(_) | RunStatus::Running { .. })
+    }
+}
+
+/// A trace the user dropped and the worker accepted.
+#[derive(Clone)]
+struct LoadedFile {
+    sha256: String,
+    text: Rc<str>,
+}
+
+/// What a job analyses.
+#[derive(Clone)]
+enum Source {
+    /// The scenario's current workload (a sample, or the file already loaded).
+    Scenario,
+    /// A file just dropped; it becomes the scenario's workload if the worker accepts it.
+    Dropped { name: String, text: Rc<str> },
+}
+
+/// The app's state, as copyable handles shared by the components.
+#[derive(Clone, Copy)]
+pub struct AppState {
+    /// The scenario being edited; mirrored into the URL hash.
+    pub scenario: RwSignal<Scenario>,
+    /// Where the current job stands.
+    pub status: RwSignal<RunStatus>,
+    /// The latest trace report.
+    pub report: RwSignal<Option<TraceReport>>,
+    /// A problem with the link the page was opened with.
+    pub link_error: RwSignal<Option<String>>,
+    /// The last link produced by the Share button.
+    pub share_link: RwSignal<Option<String>>,
+    worker: StoredValue<Option<SimWorker>, LocalStorage>,
+    job: StoredValue<Option<(u32, Source)>, LocalStorage>,
+    next_job: StoredValue<u32>,
+    loaded_file: StoredValue<Option<LoadedFile>, LocalStorage>,
+    sample_texts: StoredValue<Vec<(String, Rc<str>)>, LocalStorage>,
+}
+
+impl AppState {
+    fn new(scenario: Scenario, link_error: Option<String>) -> AppState {
+        AppState {
+            scenario: RwSignal::new(scenario),
+            status: RwSignal::new(RunStatus::Idle),
+            report: RwSignal::new(None),
+            link_error: RwSignal::new(link_error),
+            share_link: RwSignal::new(None),
+            worker: StoredValue::new_local(None),
+            job: StoredValue::new_local(None),
+            next_job: StoredValue::new(0),
+            loaded_file: StoredValue::new_local(None),
+            sample_texts: StoredValue::new_local(Vec::new()),
+        }
+    }
+
+    /// Starts (or restarts) the worker.
+    fn spawn_worker(self) {
+        match SimWorker::spawn(move |reply| self.on_worker_reply(reply)) {
+            Ok(worker) => self.worker.set_value(Some(worker)),
+            Err(message) => self.status.set(RunStatus::Failed(message)),
+        }
+    }
+
+    /// Runs the scenario's workload.
+    pub fn run(self) {
+        let job = self.begin_job(Source::Scenario);
+        match self.scenario.with_untracked(|s| s.workload.clone()) {
+            Workload::Sample(id) => self.run_sample(job, id),
+            Workload::File(file) => {
+                let loaded = self.loaded_file.with_value(|loaded| {
+                    loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.text.clone())
+                });
+                match loaded {
+                    Some(text) => self.send(job, &file.name, &text),
+                    None => self.fail(
+                        job,
+                        format!(
+                            "this scenario uses the file {} ({} requests); drop that file on the page to run it",
+                            file.name,
+                            format::thousands(file.rows)
+                        ),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Analyses a dropped file; on success it becomes the scenario's workload.
+    pub fn load_file(self, name: String, text: String) {
+        let text: Rc<str> = text.into();
+        let job = self.begin_job(Source::Dropped { name: name.clone(), text: text.clone() });
+        self.send(job, &name, &text);
+    }
+
+    /// Abandons the current job: the worker is terminated and replaced.
+    pub fn cancel(self) {
+        if self.job.with_value(Option::is_none) {
+            return;
+        }
+        self.job.set_value(None);
+        if let Some(worker) = self.worker.try_update_value(Option::take).flatten() {
+            worker.terminate();
+        }
+        self.spawn_worker();
+        self.status.set(RunStatus::Cancelled);
+    }
+
+    /// Puts the current URL (which carries the scenario) in the share box and the clipboard.
+    pub fn share(self) {
+        let url = url_state::current_url();
+        self.share_link.set(Some(url.clone()));
+        let clipboard = window().navigator().clipboard();
+        spawn_local(async move {
+            // A refused clipboard (no permission, headless) is fine: the link is shown anyway.
+            let _ = JsFuture::from(clipboard.write_text(&url)).await;
+        });
+    }
+
+    fn begin_job(self, source: Source) -> u32 {
+        let id = self.next_job.get_value();
+        self.next_job.set_value(id.wrapping_add(1));
+        self.job.set_value(Some((id, source)));
+        id
+    }
+
+    fn is_current(self, job: u32) -> bool {
+        self.job.with_value(|current| matches!(current, Some((id, _)) if *id == job))
+    }
+
+    fn fail(self, job: u32, message: String) {
+        if self.is_current(job) {
+            self.job.set_value(None);
+            self.status.set(RunStatus::Failed(message));
+        }
+    }
+
+    fn send(self, job: u32, name: &str, text: &str) {
+        if !self.is_current(job) {
+            return;
+        }
+        self.status.set(RunStatus::Running { fraction: 0.0 });
+        if self.worker.with_value(Option::is_none) {
+            self.spawn_worker();
+        }
+        let request = ToWorker::Analyze { job, name: name.to_owned(), text: text.to_owned() };
+        self.worker.with_value(|worker| {
+            if let Some(worker) = worker {
+                worker.send(&request);
+            }
+        });
+    }
+
+    fn run_sample(self, job: u32, id: String) {
+        let cached = self.sample_texts.with_value(|texts| {
+            texts.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, text)| text.clone())
+        });
+        if let Some(text) = cached {
+            return self.send(job, &id, &text);
+        }
+        let Some(sample) = samples::find(&id) else {
+            return self.fail(job, format!("unknown sample \"{id}\""));
+        };
+        self.status.set(RunStatus::Fetching(sample.description.to_owned()));
+        spawn_local(async move {
+            match fetch_text(&format!("samples/{}", sample.file_name)).await {
+                Ok(text) => {
+                    let text: Rc<str> = text.into();
+                    self.sample_texts.update_value(|texts| texts.push((id.clone(), text.clone())));
+                    self.send(job, &id, &text);
+                }
+                Err(message) => self.fail(job, format!("cannot load sample {id}: {message}")),
+            }
+        });
+    }
+
+    fn on_worker_reply(self, reply: FromWorker) {
+        match reply {
+            FromWorker::Ready => {}
+            FromWorker::Progress { job, fraction } => {
+                if self.is_current(job) {
+                    self.status.set(RunStatus::Running { fraction });
+                }
+            }
+            FromWorker::Failed { job, message } => {
+                let crashed = message.starts_with("the simulation worker crashed");
+                self.fail(job, message);
+                if crashed {
+                    self.spawn_worker();
+                }
+            }
+            FromWorker::Analyzed { job, report } => {
+                let Some((_, source)) = self.job.with_value(|current| current.clone()).filter(|(id, _)| *id == job) else {
+                    return;
+                };
+                if let Source::Dropped { name, text } = source {
+                    self.loaded_file.set_value(Some(LoadedFile { sha256: report.sha256.clone(), text }));
+                    let file = FileRef { name, rows: report.summary.num_requests, sha256: report.sha256.clone() };
+                    self.scenario.update(|scenario| scenario.workload = Workload::File(file));
+                }
+                self.job.set_value(None);
+                self.report.set(Some(report));
+                self.status.set(RunStatus::Done);
+            }
+        }
+    }
+}
+
+/// Fetches a same-origin URL as text.
+async fn fetch_text(url: &str) -> Result<String, String> {
+    let describe = |error: wasm_bindgen::JsValue| format!("{error:?}");
+    let response: web_sys::Response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(describe)?
+        .dyn_into()
+        .map_err(describe)?;
+    if !response.ok() {
+        return Err(format!("HTTP {} for {url}", response.status()));
+    }
+    let text = JsFuture::from(response.text().map_err(describe)?).await.map_err(describe)?;
+    text.as_string().ok_or_else(|| "the response is not text".to_owned())
+}
+
+/// The whole page.
+#[component]
+pub fn App() -> impl IntoView {
+    let (scenario, link_error) = match url_state::scenario_from_location() {
+        Ok(scenario) => (scenario.unwrap_or_default(), None),
+        Err(message) => (Scenario::default(), Some(message)),
+    };
+    let state = AppState::new(scenario, link_error);
+    state.spawn_worker();
+
+    // The URL hash always carries the scenario.
+    Effect::new(move |_| state.scenario.with(url_state::write_scenario_to_location));
+    // A link pasted into this tab's address bar replaces the scenario (or explains why not).
+    let on_hash_change = window_event_listener(leptos::ev::hashchange, move |_| match url_state::scenario_from_location() {
+        Ok(Some(scenario)) => {
+            state.link_error.set(None);
+            state.scenario.set(scenario);
+        }
+        Ok(None) => {}
+        Err(message) => state.link_error.set(Some(message)),
+    });
+    on_cleanup(move || on_hash_change.remove());
+
+    // A bundled sample is analysed as soon as the page opens, so there is something to see.
+    if matches!(state.scenario.get_untracked().workload, Workload::Sample(_)) {
+        state.run();
+    }
+
+    provide_context(state);
+    view! {
+        <Header/>
+        <main class="layout">
+            <section class="column">
+                <WorkloadPanel/>
+                <ScenarioForm/>
+                <RunPanel/>
+            </section>
+            <section class="column wide">
+                <Kpis/>
+                <ChartPanel/>
+            </section>
+        </main>
+    }
+}
+
+/// The app state provided by [`App`].
+///
+/// # Panics
+///
+/// Panics when called outside [`App`].
+pub fn use_app_state() -> AppState {
+    use_context::<AppState>().expect("components are used inside App")
+}

@@ -1,0 +1,103 @@
+//! The page's handle on the simulation worker: spawn, ready handshake, send, terminate.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use crate::protocol::{FromWorker, ToWorker};
+
+/// Where trunk puts the worker's loader shim (`data-bin="sim_worker" data-loader-shim`).
+pub const WORKER_URL: &str = "./sim_worker_loader.js";
+
+/// A running simulation worker.
+///
+/// Requests sent before the worker reports [`FromWorker::Ready`] are queued and flushed then.
+/// If the worker dies (a trap in its wasm, a failed load) the reply callback receives
+/// [`FromWorker::Failed`] for the job in flight, so the page never waits forever.
+pub struct SimWorker {
+    worker: Worker,
+    link: Rc<RefCell<Link>>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+#[derive(Default)]
+struct Link {
+    ready: bool,
+    queued: Vec<String>,
+    job_in_flight: Option<u32>,
+}
+
+impl SimWorker {
+    /// Starts a worker; `on_reply` receives every reply but `Ready`.
+    ///
+    /// # Errors
+    ///
+    /// Returns the browser's message when the worker cannot be created.
+    pub fn spawn(on_reply: impl FnMut(FromWorker) + 'static) -> Result<SimWorker, String> {
+        let worker = Worker::new(WORKER_URL).map_err(|error| format!("cannot start the simulation worker: {error:?}"))?;
+        let link = Rc::new(RefCell::new(Link::default()));
+        let on_reply = Rc::new(RefCell::new(on_reply));
+
+        let (sender, message_link, message_reply) = (worker.clone(), link.clone(), on_reply.clone());
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let text = event.data().as_string().unwrap_or_default();
+            match FromWorker::from_json(&text) {
+                Ok(FromWorker::Ready) => {
+                    let queued = {
+                        let mut link = message_link.borrow_mut();
+                        link.ready = true;
+                        std::mem::take(&mut link.queued)
+                    };
+                    for message in queued {
+                        let _ = sender.post_message(&JsValue::from_str(&message));
+                    }
+                }
+                Ok(reply) => {
+                    if matches!(reply, FromWorker::Analyzed { .. } | FromWorker::Failed { .. }) {
+                        message_link.borrow_mut().job_in_flight = None;
+                    }
+                    (message_reply.borrow_mut())(reply);
+                }
+                Err(error) => {
+                    web_sys::console::error_1(&format!("unreadable worker reply: {error}").into());
+                }
+            }
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+
+        let error_link = link.clone();
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            let job = error_link.borrow_mut().job_in_flight.take();
+            if let Some(job) = job {
+                let message = format!("the simulation worker crashed: {}", event.message());
+                (on_reply.borrow_mut())(FromWorker::Failed { job, message });
+            }
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+
+        Ok(SimWorker { worker, link, _on_message: on_message, _on_error: on_error })
+    }
+
+    /// Sends a request now, or once the worker is ready.
+    pub fn send(&self, request: &ToWorker) {
+        let ToWorker::Analyze { job, .. } = request;
+        let message = request.to_json();
+        let mut link = self.link.borrow_mut();
+        link.job_in_flight = Some(*job);
+        if link.ready {
+            let _ = self.worker.post_message(&JsValue::from_str(&message));
+        } else {
+            link.queued.push(message);
+        }
+    }
+
+    /// Stops the worker at once, abandoning any job.
+    pub fn terminate(&self) {
+        self.worker.terminate();
+    }
+}
