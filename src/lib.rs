@@ -286,8 +286,16 @@ pub fn App() -> impl IntoView {
     let state = AppState::new(scenario, link_error);
     state.spawn_worker();
 
-    // The URL hash always carries the scenario.
-    Effect::new(move |_| state.scenario.with(url_state::write_scenario_to_location));
+    // The URL hash always carries the scenario; a broken link stays in the address bar until
+    // the first edit, so the user can see what was opened.
+    Effect::new(move |previous: Option<()>| {
+        let opened_a_broken_link = previous.is_none() && state.link_error.get_untracked().is_some();
+        state.scenario.with(|scenario| {
+            if !opened_a_broken_link {
+                url_state::write_scenario_to_location(scenario);
+            }
+        });
+    });
     // A link pasted into this tab's address bar replaces the scenario (or explains why not).
     let on_hash_change = window_event_listener(leptos::ev::hashchange, move |_| match url_state::scenario_from_location() {
         Ok(Some(scenario)) => {

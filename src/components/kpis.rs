@@ -6,11 +6,18 @@ use crate::{format, use_app_state};
 
 /// One card: a label and a value.
 #[component]
-fn Kpi(label: &'static str, testid: &'static str, value: Signal<String>) -> impl IntoView {
+fn Kpi(
+    label: &'static str,
+    testid: &'static str,
+    value: Signal<String>,
+    /// Small monospace text, for identifiers such as digests.
+    #[prop(optional)]
+    small: bool,
+) -> impl IntoView {
     view! {
         <div class="kpi">
             <span class="kpi-label">{label}</span>
-            <span class="kpi-value" data-testid=testid>{value}</span>
+            <span class="kpi-value" class:small=small data-testid=testid>{value}</span>
         </div>
     }
 }
@@ -34,7 +41,7 @@ pub fn Kpis() -> impl IntoView {
                 value=field(|r| format!("{:.0} / {:.0}", r.summary.prompt_tokens.p50, r.summary.prompt_tokens.p99))/>
             <Kpi label="Prefix reuse (ideal)" testid="kpi-reuse"
                 value=field(|r| r.summary.ideal_block_reuse.map_or("–".to_owned(), |reuse| format!("{:.1} %", reuse * 100.0)))/>
-            <Kpi label="Digest" testid="kpi-digest" value=field(|r| format!("{:016x}", r.summary.digest))/>
+            <Kpi label="Digest" testid="kpi-digest" small=true value=field(|r| format!("{:016x}", r.summary.digest))/>
         </section>
     }
 }

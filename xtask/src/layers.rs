@@ -88,7 +88,7 @@ fn run_layer(toolchain: &Toolchain, layer: Layer) -> Tally {
         commands_ok &= ok;
     };
     match layer {
-        Layer::Native => run(toolchain.command("cargo").args(["test", "--workspace"]), "native: cargo test --workspace"),
+        Layer::Native => run(toolchain.command("cargo").args(["test", "--workspace", "--no-fail-fast"]), "native: cargo test --workspace --no-fail-fast"),
         Layer::Wasm => {
             for (package, test) in [("servesim-core", "cross_target"), ("servesim-app", "web")] {
                 run(

@@ -77,6 +77,17 @@ fn axis_ranges(series: &[Series]) -> (std::ops::Range<f64>, std::ops::Range<f64>
     (widen(x), widen(y))
 }
 
+/// An axis tick label: whole numbers without decimals, others with up to three significant
+/// digits after the point (`500`, `2.5`, `0.125`).
+fn tick_label(value: &f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        let text = format!("{value:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
 /// Draws `chart` into `area`, filling it (white background, caption, axes, grid, legend).
 ///
 /// # Errors
@@ -90,6 +101,7 @@ pub fn draw_line_chart<DB: DrawingBackend>(
     let (x_range, y_range) = axis_ranges(chart.series);
     let mut context = ChartBuilder::on(area)
         .margin(12)
+        .margin_right(28)
         .caption(chart.title, ("sans-serif", 18))
         .x_label_area_size(40)
         .y_label_area_size(56)
@@ -99,6 +111,8 @@ pub fn draw_line_chart<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(chart.x_label)
         .y_desc(chart.y_label)
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label)
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(chart_error)?;
@@ -160,6 +174,14 @@ mod tests {
         let svg = svg_of(&LineChart { title: "Nothing yet", x_label: "x", y_label: "y", series: &[] });
         assert!(svg.contains("Nothing yet"));
         assert!(!svg.contains("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\""));
+    }
+
+    #[test]
+    fn tick_labels_drop_needless_decimals() {
+        assert_eq!(tick_label(&500.0), "500");
+        assert_eq!(tick_label(&2.5), "2.5");
+        assert_eq!(tick_label(&0.125), "0.125");
+        assert_eq!(tick_label(&-3.0), "-3");
     }
 
     #[test]

@@ -1,0 +1,134 @@
+// End-to-end specs: the release build in real Chromium, as a user would drive it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, open, byTestId, waitForText, dropFile, fixture, paintedPixels } from './browser.mjs';
+
+const SAMPLE_REQUESTS = '12,031'; // rows of the bundled Mooncake conversation trace
+const VIDUR_REQUESTS = '8,819';   // rows of fixtures/splitwise_code.csv
+
+let context;
+before(async () => { context = await launch(); });
+after(async () => { await context?.close(); });
+
+test('the page loads, analyses the bundled sample, draws the chart and logs no errors', async () => {
+  const { page, errors } = await open(context);
+  await waitForText(page, 'kpi-requests', SAMPLE_REQUESTS);
+  await waitForText(page, 'run-status', 'Done.');
+  assert.match(await page.textContent(byTestId('workload-current')), /Mooncake/);
+  assert.equal(await page.textContent(byTestId('kpi-reuse')), '36.6 %');
+  assert.ok(await paintedPixels(page, 'chart-arrivals') > 5_000, 'the arrival chart is drawn');
+  assert.match(page.url(), /#s=1\./, 'the URL carries the scenario');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a trace dropped anywhere on the page shows its row count and becomes the workload', async () => {
+  const { page, errors } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  await dropFile(page, 'h1', 'splitwise_code.csv', fixture('splitwise_code.csv'));
+  await waitForText(page, 'kpi-requests', VIDUR_REQUESTS);
+  assert.equal(await page.textContent(byTestId('workload-current')), `File: splitwise_code.csv (${VIDUR_REQUESTS} requests)`);
+  assert.equal(await page.textContent(byTestId('kpi-prompt-tokens')), '18,059,974');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a trace picked with the file input is analysed too', async () => {
+  const { page } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  await page.setInputFiles(byTestId('file-input'), {
+    name: 'three.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,100,10\n1.0,200,20\n2.0,300,30\n'),
+  });
+  await waitForText(page, 'kpi-requests', '3');
+  assert.equal(await page.textContent(byTestId('kpi-output-tokens')), '60');
+  await page.close();
+});
+
+test('Cancel stops a running job, keeps the previous results, and the next run works', async () => {
+  const { page, errors } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  await dropFile(page, 'body', 'splitwise_code.csv', fixture('splitwise_code.csv'));
+  await waitForText(page, 'kpi-requests', VIDUR_REQUESTS);
+  // Start the sample job and cancel it within the same task: the page re-renders in
+  // microtasks, while a worker reply is a separate task and so cannot arrive in between.
+  const cancelledInTime = await page.evaluate(async ([useSample, cancel]) => {
+    document.querySelector(useSample).click();
+    const button = document.querySelector(cancel);
+    for (let i = 0; i < 1_000 && button.disabled; i++) await Promise.resolve();
+    if (button.disabled) return false;
+    button.click();
+    return true;
+  }, [byTestId('use-sample'), byTestId('cancel')]);
+  assert.ok(cancelledInTime, 'Cancel became clickable while the job was running');
+  await waitForText(page, 'run-status', 'Cancelled.');
+  await page.waitForTimeout(1_500);
+  assert.equal(await page.textContent(byTestId('run-status')), 'Cancelled.');
+  assert.equal(await page.textContent(byTestId('kpi-requests')), VIDUR_REQUESTS, 'the cancelled job never reports');
+  assert.equal(await page.isDisabled(byTestId('cancel')), true);
+  // The replacement worker runs the next job.
+  await page.click(byTestId('run'));
+  await waitForText(page, 'kpi-requests', SAMPLE_REQUESTS);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a shared link reopens the same scenario in a fresh browser', async () => {
+  const { page } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  await page.fill(byTestId('replicas'), '4');
+  await page.dispatchEvent(byTestId('replicas'), 'change');
+  await page.selectOption(byTestId('router'), 'least_outstanding');
+  await page.selectOption(byTestId('model'), 'llama-3.1-70b');
+  await page.fill(byTestId('seed'), '7');
+  await page.dispatchEvent(byTestId('seed'), 'change');
+  await page.click(byTestId('share'));
+  const link = await page.inputValue(byTestId('share-link'));
+  assert.match(link, /#s=1\./);
+  await page.close();
+
+  const fresh = await launch();
+  try {
+    const { page: reopened, errors } = await open(fresh, link.slice(link.indexOf('#')));
+    await waitForText(reopened, 'kpi-requests', SAMPLE_REQUESTS);
+    assert.equal(await reopened.inputValue(byTestId('replicas')), '4');
+    assert.equal(await reopened.inputValue(byTestId('router')), 'least_outstanding');
+    assert.equal(await reopened.inputValue(byTestId('model')), 'llama-3.1-70b');
+    assert.equal(await reopened.inputValue(byTestId('seed')), '7');
+    assert.equal(reopened.url(), link, 'the reopened page keeps the same link');
+    assert.deepEqual(errors, []);
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('a garbage file shows an error naming the line, and the page keeps working', async () => {
+  const { page } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  const scenarioBefore = page.url();
+  await dropFile(page, 'body', 'photo.png', '\u0089PNG\r\n\u001a\n\u0000\u0000\u0000\rIHDR garbage');
+  await page.waitForSelector(byTestId('error'));
+  assert.match(await page.textContent(byTestId('error')), /^photo\.png: line 1: unrecognised trace format/);
+  assert.equal(page.url(), scenarioBefore, 'the scenario is kept');
+  assert.match(await page.textContent(byTestId('workload-current')), /Mooncake/);
+  assert.equal(await page.textContent(byTestId('kpi-requests')), SAMPLE_REQUESTS);
+
+  await dropFile(page, 'body', 'splitwise_code.csv', fixture('splitwise_code.csv'));
+  await waitForText(page, 'kpi-requests', VIDUR_REQUESTS);
+  assert.equal(await page.$(byTestId('error')), null, 'the error clears on success');
+  await page.close();
+});
+
+test('a truncated link explains itself and the default scenario still runs', async () => {
+  const { page: original } = await open(context);
+  await waitForText(original, 'run-status', 'Done.');
+  const link = original.url();
+  await original.close();
+  const truncated = link.slice(link.indexOf('#'), link.length - 20);
+  const { page, errors } = await open(context, truncated);
+  await page.waitForSelector(byTestId('link-error'));
+  assert.match(await page.textContent(byTestId('link-error')), /truncated or damaged/);
+  await waitForText(page, 'kpi-requests', SAMPLE_REQUESTS);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,0 +1,74 @@
+// Helpers for the end-to-end specs: Debian's Chromium driven by playwright-core (no browser
+// download), a page that records console errors, and file drops built inside the page.
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:8080/';
+export const FIXTURES = new URL('./fixtures/', import.meta.url);
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage'];
+
+/** A fresh browser profile; close it with `context.close()`. */
+export async function launch() {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'servesim-e2e-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
+  const close = context.close.bind(context);
+  context.close = async () => { await close(); fs.rmSync(userDataDir, { recursive: true, force: true }); };
+  return context;
+}
+
+/** Opens `BASE_URL + suffix` in a new tab; `errors` collects console errors and page errors. */
+export async function open(context, suffix = '') {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(BASE_URL + suffix);
+  return { page, errors };
+}
+
+export const byTestId = (id) => `[data-testid="${id}"]`;
+
+/** Waits until the element's text equals `expected`. */
+export async function waitForText(page, testid, expected, timeout = 20_000) {
+  await page.waitForFunction(
+    ([selector, text]) => document.querySelector(selector)?.textContent === text,
+    [byTestId(testid), expected], { timeout });
+}
+
+/** Drops a file with `contents` (string) on the element matching `selector`. */
+export async function dropFile(page, selector, name, contents) {
+  const dataTransfer = await page.evaluateHandle(([fileName, text]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([text], fileName));
+    return transfer;
+  }, [name, contents]);
+  await page.dispatchEvent(selector, 'dragover', { dataTransfer });
+  await page.dispatchEvent(selector, 'drop', { dataTransfer });
+}
+
+export function fixture(name) {
+  return fs.readFileSync(new URL(name, FIXTURES), 'utf8');
+}
+
+/** Number of canvas pixels that are not white. */
+export async function paintedPixels(page, testid) {
+  return page.evaluate((selector) => {
+    const canvas = document.querySelector(selector);
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let painted = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 0 && !(data[i] === 255 && data[i + 1] === 255 && data[i + 2] === 255)) painted++;
+    }
+    return painted;
+  }, byTestId(testid));
+}
