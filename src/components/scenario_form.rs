@@ -89,7 +89,7 @@ pub fn ScenarioForm() -> impl IntoView {
             <h2>"Deployment"</h2>
             <div class="fields">
                 <PresetSelect label="Model" testid="model" presets=catalog::MODELS
-                    get=|s| &s.model set=|s, v| s.model = v/>
+                    get=|s| &s.model.preset set=|s, v| s.model.preset = v/>
                 <PresetSelect label="GPU" testid="gpu" presets=catalog::GPUS
                     get=|s| &s.hardware.gpu set=|s, v| s.hardware.gpu = v/>
                 <NumberField label="Replicas" testid="replicas"

@@ -27,6 +27,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use servesim_core::metrics::Series;
+use servesim_core::sim::RunReport;
 
 /// Colours of successive series (colour-blind-safe Okabe–Ito palette).
 pub const PALETTE: [RGBColor; 6] = [
@@ -65,6 +66,46 @@ pub struct LineChart<'a> {
     pub y_label: &'a str,
     /// The series; each gets a colour from [`PALETTE`] and a legend entry.
     pub series: &'a [Series],
+}
+
+/// One chart of a run report: an id (used for file names and `data-testid`s), labels and its
+/// series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportChart {
+    /// Stable id, e.g. `"ttft-cdf"`.
+    pub id: &'static str,
+    /// Caption.
+    pub title: &'static str,
+    /// X-axis label.
+    pub x_label: &'static str,
+    /// Y-axis label.
+    pub y_label: &'static str,
+    /// The series drawn.
+    pub series: Vec<Series>,
+}
+
+impl ReportChart {
+    /// The chart as a [`LineChart`] to draw.
+    pub fn line_chart(&self) -> LineChart<'_> {
+        LineChart { title: self.title, x_label: self.x_label, y_label: self.y_label, series: &self.series }
+    }
+}
+
+/// The charts of a run, in display order: TTFT, TPOT and E2E CDFs, throughput, queue depth and
+/// KV-cache use over time.
+pub fn report_charts(report: &RunReport) -> Vec<ReportChart> {
+    let cdf = |name: &str| report.latency_cdfs.iter().filter(|s| s.name == name).cloned().collect::<Vec<_>>();
+    let series = |names: &[&str]| {
+        report.series.iter().filter(|s| names.contains(&s.name.as_str())).cloned().collect::<Vec<_>>()
+    };
+    vec![
+        ReportChart { id: "ttft-cdf", title: "Time to first token (CDF)", x_label: "TTFT (ms)", y_label: "fraction of requests", series: cdf("TTFT") },
+        ReportChart { id: "tpot-cdf", title: "Time per output token (CDF)", x_label: "TPOT (ms)", y_label: "fraction of requests", series: cdf("TPOT") },
+        ReportChart { id: "e2e-cdf", title: "End-to-end latency (CDF)", x_label: "E2E (ms)", y_label: "fraction of requests", series: cdf("E2E") },
+        ReportChart { id: "throughput", title: "Output throughput", x_label: "time (s)", y_label: "tokens / s", series: series(&["output tokens/s"]) },
+        ReportChart { id: "queue", title: "Requests running and waiting", x_label: "time (s)", y_label: "requests", series: series(&["running", "waiting"]) },
+        ReportChart { id: "kv-cache", title: "KV cache use", x_label: "time (s)", y_label: "% of blocks", series: series(&["KV cache used (%)"]) },
+    ]
 }
 
 /// The range covering every series' values (widened when flat), starting y at zero.

@@ -1,9 +1,11 @@
 //! `servesim`: the simulator's command-line interface.
 //!
-//! Subcommands so far: `inspect` describes a trace file and `url` turns a scenario file into a
-//! share-link fragment (or decodes one back). Every error is one line on stderr naming the file
-//! and, for traces, the line; the exit code is then 2.
+//! Subcommands: `run` simulates a scenario, `inspect` describes a trace file and `url` turns a
+//! scenario file into a share-link fragment (or decodes one back). Every error is one line on
+//! stderr naming the file and the field or line; the exit code is then 2.
 #![forbid(unsafe_code)]
+
+mod run;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,6 +24,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Simulate a scenario and print its summary (a table, or JSON with --json).
+    ///
+    /// The scenario's workload is a bundled sample or a trace file given with --trace.
+    /// Everything but `wall_time_s` is identical across runs, machines and targets.
+    Run {
+        /// The scenario JSON file (see docs/scenario.md).
+        scenario: PathBuf,
+        /// A Mooncake JSONL or Vidur CSV trace replacing the scenario's workload.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Print one JSON object instead of a table.
+        #[arg(long, conflicts_with = "table")]
+        json: bool,
+        /// Print a table (the default).
+        #[arg(long)]
+        table: bool,
+        /// Also write per-request records to this CSV file.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        /// Also write summary.json, requests.csv and the charts as SVG into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Describe a trace: format, requests, span, rate, length percentiles, prefix reuse.
     Inspect {
         /// A Mooncake JSONL or Vidur CSV trace.
@@ -53,6 +78,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Run { scenario, trace, json, table: _, csv, out } => {
+            let format = if json { run::Format::Json } else { run::Format::Table };
+            run::run(&scenario, trace.as_deref(), format, csv.as_deref(), out.as_deref())
+        }
         Command::Inspect { trace, json } => inspect(&trace, json),
         Command::Url { scenario: Some(path), .. } => {
             let scenario = read_scenario(&path)?;

@@ -9,19 +9,25 @@
 //! - [`time`]: [`SimTime`](time::SimTime) and [`SimDuration`](time::SimDuration), integer
 //!   nanoseconds.
 //! - [`rng`]: seeded, independent random streams derived from `(seed, stream id)`.
-//! - [`sim`]: the simulation driver's building blocks, starting with the `(time, seq)`
-//!   [`EventQueue`](sim::EventQueue).
+//! - [`ids`]: request and replica ids.
+//! - [`perf`]: the hardware and model catalog and the roofline step-time model.
+//! - [`engine`]: one replica's continuous-batching scheduler and paged KV cache.
+//! - [`cluster`]: replicas behind a routing policy.
+//! - [`sim`]: the [`Simulation`](sim::Simulation) driver (and the `(time, seq)`
+//!   [`EventQueue`](sim::EventQueue)).
 //! - [`scenario`]: the [`Scenario`](scenario::Scenario) contract shared by the UI, share links,
 //!   the CLI and the tests, with [`validate`](scenario::Scenario::validate).
 //! - [`share`]: the share-link codec (`#s=1.<base64url(zlib(canonical JSON))>`).
 //! - [`workload`]: request traces (Mooncake JSONL, Vidur CSV) parsed into compact columns.
-//! - [`perf`]: the hardware and model catalog.
-//! - [`metrics`]: exact quantiles and time series.
+//! - [`metrics`]: per-request records, percentiles, time series and the run summary.
 //! - [`digest`]: a stable 64-bit digest used to compare results across targets.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod digest;
+pub mod engine;
+pub mod ids;
 pub mod metrics;
 pub mod perf;
 pub mod rng;

@@ -13,7 +13,7 @@
 //! let scenario = Scenario::from_json(r#"{"version": 1, "seed": 7,
 //!     "deployment": {"aggregated": {"replicas": 8}}}"#).unwrap();
 //! assert_eq!(scenario.seed, 7);
-//! assert_eq!(scenario.model, "llama-3.1-8b"); // a default
+//! assert_eq!(scenario.model.preset, "llama-3.1-8b"); // a default
 //! let Deployment::Aggregated(pool) = &scenario.deployment;
 //! assert_eq!(pool.replicas, 8);
 //! assert!(scenario.validate().is_ok());
@@ -28,7 +28,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::perf::catalog;
+use crate::perf::{catalog, Dtype};
 use crate::workload::samples;
 
 /// The scenario format version this build reads and writes.
@@ -43,9 +43,10 @@ pub struct Scenario {
     /// The one seed every random stream derives from. Default 42.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Model preset id (see [`catalog::MODELS`]). Default `"llama-3.1-8b"`.
-    #[serde(default = "default_model")]
-    pub model: String,
+    /// The model and the formats of its weights and KV cache. Written either as a preset id
+    /// (`"llama-3.1-8b"`, BF16 weights and KV) or as an object. Default `"llama-3.1-8b"`.
+    #[serde(default)]
+    pub model: ModelChoice,
     /// The GPUs the replicas run on.
     #[serde(default)]
     pub hardware: Hardware,
@@ -70,16 +71,12 @@ fn default_seed() -> u64 {
     42
 }
 
-fn default_model() -> String {
-    "llama-3.1-8b".to_owned()
-}
-
 impl Default for Scenario {
     fn default() -> Self {
         Scenario {
             version: SCENARIO_VERSION,
             seed: default_seed(),
-            model: default_model(),
+            model: ModelChoice::default(),
             hardware: Hardware::default(),
             deployment: Deployment::default(),
             engine: Engine::default(),
@@ -87,6 +84,64 @@ impl Default for Scenario {
             workload: Workload::default(),
             slo: Slo::default(),
         }
+    }
+}
+
+/// The model preset and its number formats.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModelChoice {
+    /// Model preset id (see [`catalog::MODELS`]). Default `"llama-3.1-8b"`.
+    pub preset: String,
+    /// Format of the layers' weight matrices: `"bf16"` (default) or `"fp8"`.
+    pub weights: Dtype,
+    /// Format of the KV cache: `"bf16"` (default) or `"fp8"`.
+    pub kv_cache: Dtype,
+}
+
+impl Default for ModelChoice {
+    fn default() -> Self {
+        ModelChoice { preset: "llama-3.1-8b".to_owned(), weights: Dtype::Bf16, kv_cache: Dtype::Bf16 }
+    }
+}
+
+/// The object form of [`ModelChoice`], with every field optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelFields {
+    #[serde(default = "default_preset")]
+    preset: String,
+    #[serde(default)]
+    weights: Dtype,
+    #[serde(default)]
+    kv_cache: Dtype,
+}
+
+fn default_preset() -> String {
+    ModelChoice::default().preset
+}
+
+impl<'de> Deserialize<'de> for ModelChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModelVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ModelVisitor {
+            type Value = ModelChoice;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a model preset id or {\"preset\": …, \"weights\": …, \"kv_cache\": …}")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, preset: &str) -> Result<ModelChoice, E> {
+                Ok(ModelChoice { preset: preset.to_owned(), ..ModelChoice::default() })
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ModelChoice, A::Error> {
+                let fields = ModelFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ModelChoice { preset: fields.preset, weights: fields.weights, kv_cache: fields.kv_cache })
+            }
+        }
+
+        deserializer.deserialize_any(ModelVisitor)
     }
 }
 
@@ -319,10 +374,10 @@ impl Scenario {
         if self.version != SCENARIO_VERSION {
             check.fail("version", format!("must be {SCENARIO_VERSION}, got {}", self.version));
         }
-        if catalog::find(catalog::MODELS, &self.model).is_none() {
+        if catalog::find(catalog::MODELS, &self.model.preset).is_none() {
             check.fail(
-                "model",
-                format!("unknown model \"{}\"; known: {}", self.model, catalog::ids(catalog::MODELS)),
+                "model.preset",
+                format!("unknown model \"{}\"; known: {}", self.model.preset, catalog::ids(catalog::MODELS)),
             );
         }
         if catalog::find(catalog::GPUS, &self.hardware.gpu).is_none() {
@@ -350,6 +405,15 @@ impl Scenario {
         }
         check.range("engine.max_num_seqs", self.engine.max_num_seqs, 1, 65_536);
         check.range("engine.max_num_batched_tokens", self.engine.max_num_batched_tokens, 1, 1 << 20);
+        if self.engine.max_num_batched_tokens < self.engine.max_num_seqs {
+            check.fail(
+                "engine.max_num_batched_tokens",
+                format!(
+                    "must be ≥ engine.max_num_seqs ({}), got {}",
+                    self.engine.max_num_seqs, self.engine.max_num_batched_tokens
+                ),
+            );
+        }
         check.power_of_two("engine.block_size", self.engine.block_size, 1024);
         let utilization = self.engine.gpu_memory_utilization;
         if !(utilization > 0.0 && utilization <= 1.0) {
@@ -461,7 +525,7 @@ mod tests {
     fn validation_reports_every_problem_with_its_field_path() {
         let scenario = Scenario {
             version: 2,
-            model: "gpt-9".into(),
+            model: ModelChoice { preset: "gpt-9".into(), ..ModelChoice::default() },
             hardware: Hardware { gpu: "tpu".into(), gpus_per_node: 4 },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 0, tp: 8, pp: 1 }),
             engine: Engine { block_size: 24, gpu_memory_utilization: 1.5, ..Engine::default() },
@@ -473,7 +537,7 @@ mod tests {
             messages(&scenario),
             vec![
                 "version: must be 1, got 2",
-                "model: unknown model \"gpt-9\"; known: llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, qwen3-32b",
+                "model.preset: unknown model \"gpt-9\"; known: llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, qwen3-32b",
                 "hardware.gpu: unknown GPU \"tpu\"; known: a100-80gb, h100-sxm, h200, b200",
                 "deployment.aggregated.replicas: must be ≥ 1, got 0",
                 "deployment.aggregated.tp: must not exceed hardware.gpus_per_node (4), got 8",
@@ -539,9 +603,26 @@ mod tests {
             ..Scenario::default()
         };
         let json = scenario.to_canonical_json();
-        assert!(json.starts_with(r#"{"version":1,"seed":18446744073709551615,"model":"llama-3.1-8b","#));
+        assert!(json.starts_with(
+            r#"{"version":1,"seed":18446744073709551615,"model":{"preset":"llama-3.1-8b","weights":"bf16","kv_cache":"bf16"},"#
+        ));
         assert!(json.contains(r#""router":{"kind":"power_of_two"}"#), "{json}");
         assert_eq!(Scenario::from_json(&json).unwrap(), scenario);
+    }
+
+    #[test]
+    fn the_model_is_a_preset_id_or_an_object_with_formats() {
+        let short = Scenario::from_json(r#"{"version":1,"model":"qwen3-32b"}"#).unwrap();
+        assert_eq!(short.model, ModelChoice { preset: "qwen3-32b".into(), ..ModelChoice::default() });
+        let long = Scenario::from_json(r#"{"version":1,"model":{"preset":"qwen3-32b","weights":"fp8"}}"#).unwrap();
+        assert_eq!((long.model.weights, long.model.kv_cache), (Dtype::Fp8, Dtype::Bf16));
+        let error = Scenario::from_json(r#"{"version":1,"model":{"preset":"qwen3-32b","kv":"fp8"}}"#).unwrap_err();
+        assert_eq!(error.path, "model.kv");
+        let error = Scenario::from_json(r#"{"version":1,"model":{"weights":"int4"}}"#).unwrap_err();
+        assert_eq!(error.path, "model.weights");
+        assert!(error.message.contains("unknown variant `int4`"), "{error}");
+        let error = Scenario::from_json(r#"{"version":1,"model":7}"#).unwrap_err();
+        assert!(error.message.contains("a model preset id or"), "{error}");
     }
 
     #[test]

@@ -145,7 +145,7 @@ mod tests {
     fn rich_scenario() -> Scenario {
         Scenario {
             seed: 123_456_789_012,
-            model: "llama-3.1-70b".into(),
+            model: crate::scenario::ModelChoice { preset: "llama-3.1-70b".into(), weights: crate::perf::Dtype::Fp8, kv_cache: crate::perf::Dtype::Fp8 },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2 }),
             router: Router::LeastOutstanding,
             workload: Workload::File(FileRef {

@@ -1,0 +1,201 @@
+//! `servesim run`: simulate a scenario and report.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use plotters::prelude::*;
+use serde::Serialize;
+use servesim_core::metrics::{Outcome, Quantiles, RequestLog, Summary};
+use servesim_core::scenario::{Scenario, Workload};
+use servesim_core::sim::{RunResult, Simulation};
+use servesim_core::time::SimTime;
+use servesim_core::workload::{parse_trace, samples, Trace};
+
+use crate::{read_scenario, read_text};
+
+/// The bundled sample traces, compiled in (the app fetches the same files).
+const SAMPLE_TEXTS: [(&str, &str); 1] =
+    [(samples::DEFAULT_SAMPLE_ID, include_str!("../../../web/samples/mooncake-conversation.jsonl"))];
+
+/// How `run` prints its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A human-readable table.
+    Table,
+    /// One JSON object.
+    Json,
+}
+
+/// What `--json` prints: the summary plus run facts.
+#[derive(Serialize)]
+struct RunOutput<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    kv_capacity_tokens_per_replica: u64,
+    digest: String,
+    wall_time_s: f64,
+}
+
+/// Runs `scenario_path` (with `trace_path` replacing its workload) and prints or writes the
+/// results.
+pub fn run(
+    scenario_path: &Path,
+    trace_path: Option<&Path>,
+    format: Format,
+    csv: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<(), String> {
+    let scenario = read_scenario(scenario_path)?;
+    let trace = load_trace(&scenario, trace_path)?;
+    let started = Instant::now();
+    let mut simulation = Simulation::new(&scenario, trace).map_err(|e| format!("{}: {e}", scenario_path.display()))?;
+    simulation.run();
+    let result = simulation.results();
+    let wall_time_s = started.elapsed().as_secs_f64();
+    let output = RunOutput {
+        summary: &result.report.summary,
+        kv_capacity_tokens_per_replica: result.report.kv_capacity_tokens_per_replica,
+        digest: format!("{:016x}", result.report.digest),
+        wall_time_s,
+    };
+    match format {
+        Format::Json => println!("{}", serde_json::to_string(&output).expect("summaries serialise")),
+        Format::Table => print_table(&scenario, &result, wall_time_s),
+    }
+    if let Some(path) = csv {
+        write_requests_csv(path, &result.requests)?;
+    }
+    if let Some(dir) = out {
+        write_out_dir(dir, &output, &result)?;
+    }
+    Ok(())
+}
+
+fn load_trace(scenario: &Scenario, trace_path: Option<&Path>) -> Result<Trace, String> {
+    let (name, text) = match (trace_path, &scenario.workload) {
+        (Some(path), _) => (path.display().to_string(), read_text(path)?),
+        (None, Workload::Sample(id)) => {
+            let (_, text) = SAMPLE_TEXTS.iter().find(|(sample, _)| sample == id).ok_or_else(|| format!("unknown sample {id}"))?;
+            (id.clone(), (*text).to_owned())
+        }
+        (None, Workload::File(file)) => {
+            return Err(format!(
+                "the scenario's workload is the file {} ({} requests, sha256 {}); pass it with --trace FILE",
+                file.name, file.rows, file.sha256
+            ))
+        }
+    };
+    parse_trace(&text, &mut |_| {}).map_err(|error| format!("{name}: {error}"))
+}
+
+fn quantile_row(name: &str, quantiles: &Option<Quantiles>) -> String {
+    match quantiles {
+        Some(q) => format!(
+            "{name:<14} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            q.mean, q.p50, q.p90, q.p95, q.p99, q.max
+        ),
+        None => format!("{name:<14} {:>10}", "-"),
+    }
+}
+
+fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
+    let summary = &result.report.summary;
+    let requests = &summary.requests;
+    println!(
+        "requests       {} total, {} completed, {} rejected, {} failed; {} preemptions",
+        requests.total, requests.completed, requests.rejected, requests.failed, summary.preemptions
+    );
+    println!("{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", "latency (ms)", "mean", "p50", "p90", "p95", "p99", "max");
+    for (name, quantiles) in [
+        ("TTFT", &summary.ttft_ms),
+        ("TPOT", &summary.tpot_ms),
+        ("ITL", &summary.itl_ms),
+        ("E2E", &summary.e2e_ms),
+        ("queueing", &summary.queueing_ms),
+    ] {
+        println!("{}", quantile_row(name, quantiles));
+    }
+    let throughput = &summary.throughput;
+    println!(
+        "throughput     {:.0} output tok/s ({:.0} per GPU), {:.0} total tok/s, {:.3} req/s",
+        throughput.output_tokens_per_s,
+        throughput.output_tokens_per_s_per_gpu,
+        throughput.total_tokens_per_s,
+        throughput.requests_per_s
+    );
+    let slo = &scenario.slo;
+    println!(
+        "goodput        {:.3} req/s; {:.1} % of requests met TTFT ≤ {} ms, TPOT ≤ {} ms, E2E ≤ {} ms",
+        summary.goodput.requests_per_s,
+        100.0 * summary.goodput.slo_attainment,
+        slo.ttft_ms.map_or("-".to_owned(), |v| v.to_string()),
+        slo.tpot_ms.map_or("-".to_owned(), |v| v.to_string()),
+        slo.e2e_ms.map_or("-".to_owned(), |v| v.to_string()),
+    );
+    println!(
+        "saturation     {} (mean queueing {:.2} s mid-trace, {:.2} s at the end)",
+        if summary.saturation.saturated { "SATURATED: the queue grows without bound" } else { "keeps up" },
+        summary.saturation.middle_queueing_s,
+        summary.saturation.final_queueing_s
+    );
+    println!("KV capacity    {} tokens per replica", result.report.kv_capacity_tokens_per_replica);
+    println!(
+        "time           {:.1} s simulated, {:.3} s wall ({:.0}× real time); {:.2} GPU-hours",
+        summary.sim_time_s,
+        wall_time_s,
+        summary.sim_time_s / wall_time_s.max(1e-9),
+        summary.gpu_hours
+    );
+    println!("digest         {:016x}", result.report.digest);
+}
+
+fn write_requests_csv(path: &Path, requests: &RequestLog) -> Result<(), String> {
+    let describe = |error: std::io::Error| format!("{}: {error}", path.display());
+    let file = std::fs::File::create(path).map_err(describe)?;
+    let mut out = std::io::BufWriter::new(file);
+    let instant = |at: SimTime| if at == SimTime::MAX { String::new() } else { format!("{:.9}", at.as_secs_f64()) };
+    writeln!(out, "request,arrived_at_s,prompt_tokens,output_tokens,replica,outcome,first_scheduled_at_s,first_token_at_s,finished_at_s,preemptions")
+        .map_err(describe)?;
+    for i in 0..requests.len() {
+        let outcome = match requests.outcome[i] {
+            Outcome::Pending => "pending".to_owned(),
+            Outcome::Completed => "completed".to_owned(),
+            Outcome::Rejected(reason) => format!("rejected: {}", reason.describe()),
+        };
+        writeln!(
+            out,
+            "{i},{},{},{},{},\"{outcome}\",{},{},{},{}",
+            instant(requests.arrived_at[i]),
+            requests.prompt_tokens[i],
+            requests.output_tokens[i],
+            if requests.replica[i] == u32::MAX { String::new() } else { requests.replica[i].to_string() },
+            instant(requests.first_scheduled_at[i]),
+            instant(requests.first_token_at[i]),
+            instant(requests.finished_at[i]),
+            requests.preemptions[i],
+        )
+        .map_err(describe)?;
+    }
+    out.flush().map_err(describe)
+}
+
+fn write_out_dir(dir: &Path, output: &RunOutput<'_>, result: &RunResult) -> Result<(), String> {
+    let describe = |path: &PathBuf, error: String| format!("{}: {error}", path.display());
+    std::fs::create_dir_all(dir).map_err(|e| describe(&dir.to_path_buf(), e.to_string()))?;
+    let summary_path = dir.join("summary.json");
+    let full = serde_json::json!({ "summary": output, "series": result.report.series, "latency_cdfs": result.report.latency_cdfs });
+    std::fs::write(&summary_path, serde_json::to_string_pretty(&full).expect("serialises"))
+        .map_err(|e| describe(&summary_path, e.to_string()))?;
+    write_requests_csv(&dir.join("requests.csv"), &result.requests)?;
+    for chart in servesim_charts::report_charts(&result.report) {
+        let path = dir.join(format!("{}.svg", chart.id));
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, (800, 400)).into_drawing_area();
+            servesim_charts::draw_line_chart(&area, &chart.line_chart()).map_err(|e| describe(&path, e.to_string()))?;
+        }
+        std::fs::write(&path, svg).map_err(|e| describe(&path, e.to_string()))?;
+    }
+    Ok(())
+}

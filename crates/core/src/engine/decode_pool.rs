@@ -1,0 +1,249 @@
+//! The decoding sequences of one replica, advanced in O(1) per step.
+//!
+//! A decoding sequence's state is implied by the pool's step counter: after joining at step
+//! `joined_at_step` with `context_at_join` tokens in KV, at step `s` it holds
+//! `context_at_join + (s − joined_at_step)` tokens. So a step touches no sequence: the total
+//! context grows by the number of sequences, finishing sequences come off a min-heap keyed by
+//! the step they finish at, and the number of sequences that need a new KV block this step is
+//! read from a table of sequences by *block phase* (`(context_at_join − joined_at_step) mod
+//! block_size`): a sequence crosses a block boundary exactly when its phase equals
+//! `−step mod block_size`. Only joins, leaves and preemptions are explicit work.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::ids::RequestId;
+
+/// One decoding sequence's slot.
+#[derive(Clone, Debug)]
+struct Slot {
+    request: RequestId,
+    admitted: u64,
+    joined_at_step: u64,
+    context_at_join: u64,
+    finishes_at_step: u64,
+    /// Bumped when the slot is vacated, so stale heap entries are recognised.
+    generation: u32,
+    live: bool,
+}
+
+/// A sequence that finished or was removed: what the engine needs to account for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Departed {
+    /// The request.
+    pub request: RequestId,
+    /// Its admission number (the engine's preemption order).
+    pub admitted: u64,
+    /// Tokens in its KV cache when it left.
+    pub context: u64,
+    /// Tokens it still had to decode (0 when it finished).
+    pub remaining: u64,
+}
+
+/// Identifies a live sequence in the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SlotRef(u32);
+
+/// The decoding sequences of a replica.
+#[derive(Clone, Debug)]
+pub struct DecodePool {
+    block_size: u64,
+    step: u64,
+    slots: Vec<Slot>,
+    vacant: Vec<u32>,
+    num_live: u32,
+    context_sum: u64,
+    finishes: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    by_phase: Vec<u32>,
+}
+
+impl DecodePool {
+    /// An empty pool for KV blocks of `block_size` tokens.
+    pub fn new(block_size: u32) -> DecodePool {
+        DecodePool {
+            block_size: u64::from(block_size),
+            step: 0,
+            slots: Vec::new(),
+            vacant: Vec::new(),
+            num_live: 0,
+            context_sum: 0,
+            finishes: BinaryHeap::new(),
+            by_phase: vec![0; block_size as usize],
+        }
+    }
+
+    /// Number of decoding sequences.
+    pub fn len(&self) -> u32 {
+        self.num_live
+    }
+
+    /// Whether no sequence is decoding.
+    pub fn is_empty(&self) -> bool {
+        self.num_live == 0
+    }
+
+    /// Sum of the sequences' KV tokens.
+    pub fn context_sum(&self) -> u64 {
+        self.context_sum
+    }
+
+    fn phase(&self, joined_at_step: u64, context_at_join: u64) -> usize {
+        let bs = self.block_size;
+        ((context_at_join % bs + bs - joined_at_step % bs) % bs) as usize
+    }
+
+    /// Adds a sequence with `context` tokens in KV that will decode `remaining` more tokens
+    /// (one per step, `remaining ≥ 1`); `admitted` is carried back in [`Departed`].
+    pub fn join(&mut self, request: RequestId, admitted: u64, context: u64, remaining: u64) -> SlotRef {
+        debug_assert!(remaining >= 1, "a sequence joins the pool with tokens left to decode");
+        let slot = Slot {
+            request,
+            admitted,
+            joined_at_step: self.step,
+            context_at_join: context,
+            finishes_at_step: self.step + remaining,
+            generation: 0,
+            live: true,
+        };
+        let index = match self.vacant.pop() {
+            Some(index) => {
+                let generation = self.slots[index as usize].generation;
+                self.slots[index as usize] = Slot { generation, ..slot };
+                index
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &self.slots[index as usize];
+        self.finishes.push(Reverse((slot.finishes_at_step, index, slot.generation)));
+        let phase = self.phase(slot.joined_at_step, slot.context_at_join);
+        self.by_phase[phase] += 1;
+        self.num_live += 1;
+        self.context_sum += context;
+        SlotRef(index)
+    }
+
+    /// How many sequences need a new KV block in the next step (their context is a multiple of
+    /// the block size before it grows by one).
+    pub fn blocks_needed_next_step(&self) -> u64 {
+        let bs = self.block_size;
+        u64::from(self.by_phase[((bs - self.step % bs) % bs) as usize])
+    }
+
+    /// The step after which the next sequence finishes, if any.
+    fn next_finish_step(&mut self) -> Option<u64> {
+        while let Some(&Reverse((step, index, generation))) = self.finishes.peek() {
+            if self.slots[index as usize].generation == generation && self.slots[index as usize].live {
+                return Some(step);
+            }
+            self.finishes.pop();
+        }
+        None
+    }
+
+    /// Advances every sequence by one token and returns the ones that finished, in slot order.
+    pub fn step(&mut self, finished: &mut Vec<Departed>) {
+        self.context_sum += u64::from(self.num_live);
+        self.step += 1;
+        while self.next_finish_step() == Some(self.step) {
+            let Reverse((_, index, _)) = self.finishes.pop().expect("peeked");
+            finished.push(self.remove(SlotRef(index)));
+        }
+    }
+
+    /// Removes a live sequence (it finished or is preempted).
+    pub fn remove(&mut self, slot: SlotRef) -> Departed {
+        let index = slot.0 as usize;
+        let (joined, at_join) = (self.slots[index].joined_at_step, self.slots[index].context_at_join);
+        let phase = self.phase(joined, at_join);
+        let entry = &mut self.slots[index];
+        debug_assert!(entry.live, "removing a vacant slot");
+        entry.live = false;
+        entry.generation = entry.generation.wrapping_add(1);
+        let context = entry.context_at_join + (self.step - entry.joined_at_step);
+        let departed =
+            Departed { request: entry.request, admitted: entry.admitted, context, remaining: entry.finishes_at_step - self.step };
+        self.by_phase[phase] -= 1;
+        self.num_live -= 1;
+        self.context_sum -= context;
+        self.vacant.push(slot.0);
+        departed
+    }
+
+    /// KV tokens of a live sequence.
+    #[cfg(test)]
+    fn context_of(&self, slot: SlotRef) -> u64 {
+        let entry = &self.slots[slot.0 as usize];
+        entry.context_at_join + (self.step - entry.joined_at_step)
+    }
+
+    /// The sum of `ceil(context / block_size)` over live sequences: O(sequences), for
+    /// invariant checks only.
+    pub fn blocks_held(&self) -> u64 {
+        self.slots
+            .iter()
+            .filter(|slot| slot.live)
+            .map(|slot| (slot.context_at_join + self.step - slot.joined_at_step).div_ceil(self.block_size))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The naive model the pool must agree with: every sequence tracked explicitly.
+    struct Naive {
+        block_size: u64,
+        sequences: Vec<(RequestId, u64, u64)>, // (request, context, remaining)
+    }
+
+    #[test]
+    fn the_pool_agrees_with_explicit_per_sequence_tracking() {
+        let block_size = 16;
+        let mut pool = DecodePool::new(block_size);
+        let mut naive = Naive { block_size: 16, sequences: Vec::new() };
+        let mut refs = Vec::new();
+        let mut rng = crate::rng::RngStream::new(5, crate::rng::StreamId(99));
+        let mut finished = Vec::new();
+        for step in 0..3_000u32 {
+            if rng.below(4) == 0 {
+                let (context, remaining) = (1 + rng.below(100), 1 + rng.below(60));
+                let request = RequestId(step);
+                refs.push((request, pool.join(request, u64::from(step), context, remaining)));
+                naive.sequences.push((request, context, remaining));
+            }
+            if rng.below(50) == 0 && !naive.sequences.is_empty() {
+                let victim = naive.sequences.remove(rng.below(naive.sequences.len() as u64) as usize);
+                let position = refs.iter().position(|(r, _)| *r == victim.0).unwrap();
+                let (_, slot) = refs.remove(position);
+                assert_eq!(pool.context_of(slot), victim.1);
+                let departed = pool.remove(slot);
+                assert_eq!((departed.context, departed.remaining), (victim.1, victim.2));
+            }
+            let expected_blocks: u64 =
+                naive.sequences.iter().filter(|(_, c, _)| c % naive.block_size == 0).count() as u64;
+            assert_eq!(pool.blocks_needed_next_step(), expected_blocks, "step {step}");
+
+            finished.clear();
+            pool.step(&mut finished);
+            for sequence in &mut naive.sequences {
+                sequence.1 += 1;
+                sequence.2 -= 1;
+            }
+            let mut done: Vec<RequestId> = naive.sequences.iter().filter(|s| s.2 == 0).map(|s| s.0).collect();
+            naive.sequences.retain(|s| s.2 > 0);
+            let mut got: Vec<RequestId> = finished.iter().map(|d| d.request).collect();
+            done.sort();
+            got.sort();
+            assert_eq!(got, done, "step {step}");
+            refs.retain(|(r, _)| !got.contains(r));
+            assert_eq!(pool.len() as usize, naive.sequences.len());
+            assert_eq!(pool.context_sum(), naive.sequences.iter().map(|s| s.1).sum::<u64>());
+            let naive_blocks: u64 = naive.sequences.iter().map(|s| s.1.div_ceil(16)).sum();
+            assert_eq!(pool.blocks_held(), naive_blocks);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The summary of a finished run (`docs/metrics.md` defines each number).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Histogram, Outcome, Quantiles, RequestLog};
+use crate::scenario::Slo;
+use crate::time::SimTime;
+
+/// Request counts by outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCounts {
+    /// Requests in the workload.
+    pub total: u64,
+    /// Requests that generated all their tokens.
+    pub completed: u64,
+    /// Requests lost to failures (none until faults are modelled).
+    pub failed: u64,
+    /// Requests refused on arrival (too long for the model or the KV cache).
+    pub rejected: u64,
+}
+
+/// Throughput over the run's duration (first arrival to last completion).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Output tokens of completed requests per second.
+    pub output_tokens_per_s: f64,
+    /// Prompt plus output tokens of completed requests per second.
+    pub total_tokens_per_s: f64,
+    /// Completed requests per second.
+    pub requests_per_s: f64,
+    /// `output_tokens_per_s` divided by the GPUs of the deployment.
+    pub output_tokens_per_s_per_gpu: f64,
+}
+
+/// Goodput: completed requests that met every SLO target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Goodput {
+    /// Good requests per second.
+    pub requests_per_s: f64,
+    /// Fraction of all requests (rejected ones count as missed) that were good.
+    pub slo_attainment: f64,
+    /// Whether each targeted metric's percentile (`slo.percentile`) is within target,
+    /// e.g. p95 TTFT ≤ `slo.ttft_ms`; `None` for metrics without a target.
+    pub ttft_within_target: Option<bool>,
+    /// The same for TPOT.
+    pub tpot_within_target: Option<bool>,
+    /// The same for end-to-end latency.
+    pub e2e_within_target: Option<bool>,
+}
+
+/// Whether the deployment keeps up with its load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Saturation {
+    /// True when queueing delay grows without bound: see `docs/metrics.md`.
+    pub saturated: bool,
+    /// Mean queueing delay (s) of requests arriving in the middle fifth of the arrivals.
+    pub middle_queueing_s: f64,
+    /// Mean queueing delay (s) of requests arriving in the last fifth.
+    pub final_queueing_s: f64,
+}
+
+/// The headline numbers of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Request counts.
+    pub requests: RequestCounts,
+    /// Time to first token, ms (completed requests).
+    pub ttft_ms: Option<Quantiles>,
+    /// Time per output token after the first, ms (completed requests with > 1 output token).
+    pub tpot_ms: Option<Quantiles>,
+    /// Inter-token latency of decode tokens, ms (from a histogram, ±3 %).
+    pub itl_ms: Option<Quantiles>,
+    /// End-to-end latency, ms (completed requests).
+    pub e2e_ms: Option<Quantiles>,
+    /// Queueing delay (arrival to first admission), ms (completed requests).
+    pub queueing_ms: Option<Quantiles>,
+    /// Throughput.
+    pub throughput: Throughput,
+    /// Goodput against the scenario's SLO.
+    pub goodput: Goodput,
+    /// Preemptions over all requests.
+    pub preemptions: u64,
+    /// Saturation verdict.
+    pub saturation: Saturation,
+    /// Seconds from the first arrival to the last completion.
+    pub duration_s: f64,
+    /// Simulated seconds: the instant of the last event.
+    pub sim_time_s: f64,
+    /// GPU-hours used: GPUs × simulated time.
+    pub gpu_hours: f64,
+}
+
+impl Summary {
+    /// Summarises a finished run of `requests` on `num_gpus` GPUs under `slo`.
+    pub fn of(requests: &RequestLog, itl: &Histogram, slo: &Slo, num_gpus: u64) -> Summary {
+        let completed = requests.completed();
+        let rejected = requests.outcome.iter().filter(|o| matches!(o, Outcome::Rejected(_))).count() as u64;
+        let column = |value: &dyn Fn(usize) -> f64| completed.iter().map(|&i| value(i)).collect::<Vec<f64>>();
+        let mut ttft = column(&|i| requests.ttft_ms(i));
+        let mut e2e = column(&|i| requests.e2e_ms(i));
+        let mut queueing = column(&|i| requests.queueing_ms(i));
+        let mut tpot: Vec<f64> = completed.iter().filter_map(|&i| requests.tpot_ms(i)).collect();
+
+        let first_arrival = requests.arrived_at.first().copied().unwrap_or(SimTime::ZERO);
+        let last_completion = completed.iter().map(|&i| requests.finished_at[i]).max().unwrap_or(first_arrival);
+        let last_arrival = requests.arrived_at.last().copied().unwrap_or(SimTime::ZERO);
+        let duration_s = last_completion.saturating_since(first_arrival).as_secs_f64();
+        let per_second = |count: f64| if duration_s > 0.0 { count / duration_s } else { 0.0 };
+        let output_tokens: f64 = completed.iter().map(|&i| f64::from(requests.output_tokens[i])).sum();
+        let prompt_tokens: f64 = completed.iter().map(|&i| f64::from(requests.prompt_tokens[i])).sum();
+
+        let meets = |i: usize| {
+            slo.ttft_ms.is_none_or(|target| requests.ttft_ms(i) <= target)
+                && slo.tpot_ms.is_none_or(|target| requests.tpot_ms(i).is_none_or(|tpot| tpot <= target))
+                && slo.e2e_ms.is_none_or(|target| requests.e2e_ms(i) <= target)
+        };
+        let good = completed.iter().filter(|&&i| meets(i)).count() as f64;
+
+        let saturation = saturation(requests);
+        let ttft_ms = Quantiles::of(&mut ttft);
+        let tpot_ms = Quantiles::of(&mut tpot);
+        let e2e_ms = Quantiles::of(&mut e2e);
+        let percentile = slo.percentile / 100.0;
+        let within = |target: Option<f64>, sorted: &[f64]| {
+            target.map(|target| super::quantile_sorted(sorted, percentile).is_some_and(|value| value <= target))
+        };
+        let goodput = Goodput {
+            requests_per_s: per_second(good),
+            slo_attainment: if requests.is_empty() { 0.0 } else { good / requests.len() as f64 },
+            ttft_within_target: within(slo.ttft_ms, &ttft),
+            tpot_within_target: within(slo.tpot_ms, &tpot),
+            e2e_within_target: within(slo.e2e_ms, &e2e),
+        };
+        let itl_ms = itl.mean_nanos().map(|mean| {
+            let q = |p: f64| itl.quantile_nanos(p).unwrap_or(0.0) / 1e6;
+            Quantiles { mean: mean / 1e6, min: q(0.0), p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), p99_9: q(0.999), max: q(1.0) }
+        });
+        let sim_time = last_completion.max(last_arrival);
+        Summary {
+            requests: RequestCounts { total: requests.len() as u64, completed: completed.len() as u64, failed: 0, rejected },
+            ttft_ms,
+            tpot_ms,
+            itl_ms,
+            e2e_ms,
+            queueing_ms: Quantiles::of(&mut queueing),
+            throughput: Throughput {
+                output_tokens_per_s: per_second(output_tokens),
+                total_tokens_per_s: per_second(output_tokens + prompt_tokens),
+                requests_per_s: per_second(completed.len() as f64),
+                output_tokens_per_s_per_gpu: per_second(output_tokens) / num_gpus.max(1) as f64,
+            },
+            goodput,
+            preemptions: requests.preemptions.iter().map(|&p| u64::from(p)).sum(),
+            saturation,
+            duration_s,
+            sim_time_s: sim_time.as_secs_f64(),
+            gpu_hours: num_gpus as f64 * sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0,
+        }
+    }
+}
+
+/// Compares the queueing delay of the last fifth of arrivals with the middle fifth: saturated
+/// when it more than doubled and exceeds one second.
+fn saturation(requests: &RequestLog) -> Saturation {
+    let n = requests.len();
+    let mean_queueing = |from: usize, to: usize| {
+        let delays: Vec<f64> = (from..to)
+            .filter(|&i| requests.outcome[i] == Outcome::Completed)
+            .map(|i| requests.queueing_ms(i) / 1e3)
+            .collect();
+        if delays.is_empty() { 0.0 } else { delays.iter().sum::<f64>() / delays.len() as f64 }
+    };
+    let middle_queueing_s = mean_queueing(2 * n / 5, 3 * n / 5);
+    let final_queueing_s = mean_queueing(4 * n / 5, n);
+    Saturation {
+        saturated: final_queueing_s > 1.0 && final_queueing_s > 2.0 * middle_queueing_s,
+        middle_queueing_s,
+        final_queueing_s,
+    }
+}
