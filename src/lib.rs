@@ -22,6 +22,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use servesim_core::scenario::{FileRef, Scenario, Workload};
+use servesim_core::sim::RunReport;
 use servesim_core::workload::samples;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -80,8 +81,14 @@ pub struct AppState {
     pub scenario: RwSignal<Scenario>,
     /// Where the current job stands.
     pub status: RwSignal<RunStatus>,
-    /// The latest trace report.
-    pub report: RwSignal<Option<TraceReport>>,
+    /// What the latest run's trace holds.
+    pub trace_report: RwSignal<Option<TraceReport>>,
+    /// The latest simulation report.
+    pub run_report: RwSignal<Option<RunReport>>,
+    /// Why the latest run could not simulate (its trace was still read).
+    pub run_error: RwSignal<Option<String>>,
+    /// The scenario the latest run simulated, to tell when results are stale.
+    pub ran_scenario: RwSignal<Option<Scenario>>,
     /// A problem with the link the page was opened with.
     pub link_error: RwSignal<Option<String>>,
     /// The last link produced by the Share button.
@@ -98,7 +105,10 @@ impl AppState {
         AppState {
             scenario: RwSignal::new(scenario),
             status: RwSignal::new(RunStatus::Idle),
-            report: RwSignal::new(None),
+            trace_report: RwSignal::new(None),
+            run_report: RwSignal::new(None),
+            run_error: RwSignal::new(None),
+            ran_scenario: RwSignal::new(None),
             link_error: RwSignal::new(link_error),
             share_link: RwSignal::new(None),
             worker: StoredValue::new_local(None),
@@ -141,7 +151,8 @@ impl AppState {
         }
     }
 
-    /// Analyses a dropped file; on success it becomes the scenario's workload.
+    /// Runs the scenario on a dropped file; once the file is read it becomes the scenario's
+    /// workload.
     pub fn load_file(self, name: String, text: String) {
         let text: Rc<str> = text.into();
         let job = self.begin_job(Source::Dropped { name: name.clone(), text: text.clone() });
@@ -198,7 +209,8 @@ impl AppState {
         if self.worker.with_value(Option::is_none) {
             self.spawn_worker();
         }
-        let request = ToWorker::Analyze { job, name: name.to_owned(), text: text.to_owned() };
+        let scenario = self.scenario.with_untracked(Scenario::to_canonical_json);
+        let request = ToWorker::Run { job, scenario, name: name.to_owned(), text: text.to_owned() };
         self.worker.with_value(|worker| {
             if let Some(worker) = worker {
                 worker.send(&request);
@@ -244,17 +256,28 @@ impl AppState {
                     self.spawn_worker();
                 }
             }
-            FromWorker::Analyzed { job, report } => {
+            FromWorker::Finished { job, trace, run } => {
                 let Some((_, source)) = self.job.with_value(|current| current.clone()).filter(|(id, _)| *id == job) else {
                     return;
                 };
                 if let Source::Dropped { name, text } = source {
-                    self.loaded_file.set_value(Some(LoadedFile { sha256: report.sha256.clone(), text }));
-                    let file = FileRef { name, rows: report.summary.num_requests, sha256: report.sha256.clone() };
+                    self.loaded_file.set_value(Some(LoadedFile { sha256: trace.sha256.clone(), text }));
+                    let file = FileRef { name, rows: trace.summary.num_requests, sha256: trace.sha256.clone() };
                     self.scenario.update(|scenario| scenario.workload = Workload::File(file));
                 }
                 self.job.set_value(None);
-                self.report.set(Some(report));
+                self.trace_report.set(Some(trace));
+                self.ran_scenario.set(Some(self.scenario.get_untracked()));
+                match run {
+                    Ok(report) => {
+                        self.run_report.set(Some(report));
+                        self.run_error.set(None);
+                    }
+                    Err(message) => {
+                        self.run_report.set(None);
+                        self.run_error.set(Some(message));
+                    }
+                }
                 self.status.set(RunStatus::Done);
             }
         }
@@ -280,8 +303,8 @@ async fn fetch_text(url: &str) -> Result<String, String> {
 #[component]
 pub fn App() -> impl IntoView {
     let (scenario, link_error) = match url_state::scenario_from_location() {
-        Ok(scenario) => (scenario.unwrap_or_default(), None),
-        Err(message) => (Scenario::default(), Some(message)),
+        Ok(scenario) => (scenario.unwrap_or_else(Scenario::reference), None),
+        Err(message) => (Scenario::reference(), Some(message)),
     };
     let state = AppState::new(scenario, link_error);
     state.spawn_worker();

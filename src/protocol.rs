@@ -6,16 +6,19 @@
 //! so a message posted earlier would be lost).
 
 use serde::{Deserialize, Serialize};
+use servesim_core::sim::RunReport;
 use servesim_core::workload::TraceSummary;
 
 /// A request from the page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Parse a trace and summarise it.
-    Analyze {
+    /// Parse a trace, then simulate the scenario on it.
+    Run {
         /// Identifies the job in replies.
         job: u32,
-        /// The file name (or sample id) for messages.
+        /// The scenario, as canonical JSON.
+        scenario: String,
+        /// The trace's file name (or sample id), for messages.
         name: String,
         /// The trace text.
         text: String,
@@ -34,14 +37,16 @@ pub enum FromWorker {
         /// Fraction done, 0 to 1.
         fraction: f64,
     },
-    /// A job finished.
-    Analyzed {
+    /// A job finished: the trace was read; the simulation ran or says why it could not.
+    Finished {
         /// The job.
         job: u32,
         /// What the trace holds.
-        report: TraceReport,
+        trace: TraceReport,
+        /// The simulation's report, or why the scenario cannot run on this trace.
+        run: Result<RunReport, String>,
     },
-    /// A job failed; the message is fit for the user.
+    /// A job failed (the trace could not be read); the message is fit for the user.
     Failed {
         /// The job.
         job: u32,
@@ -50,7 +55,7 @@ pub enum FromWorker {
     },
 }
 
-/// The result of analysing one trace.
+/// The result of reading one trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceReport {
     /// File name or sample id.

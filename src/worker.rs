@@ -4,63 +4,94 @@
 //! can run it.
 
 use servesim_core::digest::sha256_hex;
+use servesim_core::scenario::Scenario;
+use servesim_core::sim::Simulation;
 use servesim_core::workload::{parse_trace, TraceSummary};
 
 use crate::protocol::{FromWorker, ToWorker, TraceReport};
 
+/// Share of a job's progress bar spent reading the trace.
+const PARSE_SHARE: f64 = 0.15;
+
 /// Handles one request, sending progress and exactly one final reply through `post`.
 pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
-    match request {
-        ToWorker::Analyze { job, name, text } => {
-            let total = text.len().max(1) as f64;
-            let parsed = parse_trace(&text, &mut |done| {
-                post(FromWorker::Progress { job, fraction: done as f64 / total })
-            });
-            let reply = match parsed {
-                Err(error) => FromWorker::Failed { job, message: format!("{name}: {error}") },
-                Ok(trace) => match TraceSummary::of(&trace) {
-                    None => FromWorker::Failed { job, message: format!("{name}: the trace has no requests") },
-                    Some(summary) => FromWorker::Analyzed {
-                        job,
-                        report: TraceReport { name, sha256: sha256_hex(text.as_bytes()), summary },
-                    },
-                },
-            };
-            post(reply);
-        }
-    }
+    let ToWorker::Run { job, scenario, name, text } = request;
+    let total = text.len().max(1) as f64;
+    let parsed = parse_trace(&text, &mut |done| {
+        post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
+    });
+    let trace = match parsed {
+        Ok(trace) => trace,
+        Err(error) => return post(FromWorker::Failed { job, message: format!("{name}: {error}") }),
+    };
+    let Some(summary) = TraceSummary::of(&trace) else {
+        return post(FromWorker::Failed { job, message: format!("{name}: the trace has no requests") });
+    };
+    let report = TraceReport { name, sha256: sha256_hex(text.as_bytes()), summary };
+    let run = Scenario::from_json(&scenario)
+        .map_err(|error| error.to_string())
+        .and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string()))
+        .map(|mut simulation| {
+            simulation.run_with_progress(&mut |fraction| {
+                post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
+                true
+            })
+            .expect("the callback never cancels");
+            simulation.results().report
+        });
+    post(FromWorker::Finished { job, trace: report, run });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn replies(request: ToWorker) -> Vec<FromWorker> {
+    fn replies(scenario: &Scenario, name: &str, text: &str) -> Vec<FromWorker> {
         let mut replies = Vec::new();
+        let request = ToWorker::Run { job: 7, scenario: scenario.to_canonical_json(), name: name.into(), text: text.into() };
         handle(request, &mut |reply| replies.push(reply));
         replies
     }
 
     #[test]
-    fn analyzing_a_real_trace_reports_progress_then_its_summary() {
-        let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv").to_owned();
-        let replies = replies(ToWorker::Analyze { job: 7, name: "splitwise_code.csv".into(), text });
-        let Some((FromWorker::Analyzed { job, report }, progress)) = replies.split_last() else {
-            panic!("last reply is not Analyzed: {:?}", replies.last());
+    fn a_real_trace_is_read_then_simulated_with_rising_progress() {
+        let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv");
+        let replies = replies(&Scenario::reference(), "splitwise_code.csv", text);
+        let Some((FromWorker::Finished { job: 7, trace, run }, progress)) = replies.split_last() else {
+            panic!("last reply is not Finished: {:?}", replies.last());
         };
-        assert_eq!(*job, 7);
-        assert_eq!(report.summary.num_requests, 8_819);
-        assert_eq!(report.sha256, "f266b907d109d471c61283ab69771c17ad79a18b33ff6e96aa546346f52767a6");
-        assert!(matches!(progress.last(), Some(FromWorker::Progress { job: 7, fraction }) if *fraction == 1.0));
-        // Replies survive the JSON round trip the browser uses.
+        assert_eq!(trace.summary.num_requests, 8_819);
+        assert_eq!(trace.sha256, "f266b907d109d471c61283ab69771c17ad79a18b33ff6e96aa546346f52767a6");
+        let report = run.as_ref().unwrap();
+        assert_eq!(report.summary.requests.completed, 8_819);
+        let fractions: Vec<f64> = progress
+            .iter()
+            .map(|reply| match reply {
+                FromWorker::Progress { fraction, .. } => *fraction,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert!(fractions.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert_eq!(fractions.last(), Some(&1.0));
+        // Replies survive the JSON round trip the browser uses, floats included.
         let last = replies.last().unwrap();
         assert_eq!(&FromWorker::from_json(&last.to_json()).unwrap(), last);
     }
 
     #[test]
+    fn a_scenario_that_cannot_run_still_reports_the_trace() {
+        let mut scenario = Scenario::reference();
+        scenario.model.preset = "llama-3.1-405b".into();
+        let replies = replies(&scenario, "three.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n");
+        let Some(FromWorker::Finished { trace, run: Err(message), .. }) = replies.last() else { panic!("{replies:?}") };
+        assert_eq!(trace.summary.num_requests, 1);
+        assert!(message.starts_with("deployment.aggregated.tp: the model does not fit"), "{message}");
+    }
+
+    #[test]
     fn a_garbage_file_fails_with_its_name_and_line() {
-        let replies = replies(ToWorker::Analyze { job: 1, name: "x.bin".into(), text: "\u{1}\u{2}PNG".into() });
-        let Some(FromWorker::Failed { job: 1, message }) = replies.last() else { panic!("{replies:?}") };
+        let replies = replies(&Scenario::default(), "x.bin", "\u{1}\u{2}PNG");
+        let Some(FromWorker::Failed { job: 7, message }) = replies.last() else { panic!("{replies:?}") };
         assert!(message.starts_with("x.bin: line 1: unrecognised trace format"), "{message}");
     }
 }

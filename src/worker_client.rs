@@ -57,7 +57,7 @@ impl SimWorker {
                     }
                 }
                 Ok(reply) => {
-                    if matches!(reply, FromWorker::Analyzed { .. } | FromWorker::Failed { .. }) {
+                    if matches!(reply, FromWorker::Finished { .. } | FromWorker::Failed { .. }) {
                         message_link.borrow_mut().job_in_flight = None;
                     }
                     (message_reply.borrow_mut())(reply);
@@ -85,7 +85,7 @@ impl SimWorker {
 
     /// Sends a request now, or once the worker is ready.
     pub fn send(&self, request: &ToWorker) {
-        let ToWorker::Analyze { job, .. } = request;
+        let ToWorker::Run { job, .. } = request;
         let message = request.to_json();
         let mut link = self.link.borrow_mut();
         link.job_in_flight = Some(*job);

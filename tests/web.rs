@@ -93,7 +93,7 @@ async fn the_app_mirrors_edits_into_the_hash_and_validates_inline() {
     let title: HtmlElement = document().query_selector("h1").unwrap().unwrap().unchecked_into();
     assert_eq!(title.text_content().unwrap(), "servesim");
     let replicas: HtmlInputElement = by_testid("replicas").unwrap();
-    assert_eq!(replicas.value(), "1");
+    assert_eq!(replicas.value(), "8", "the app opens with the reference replay");
 
     set_input("replicas", "4");
     tick(50).await;

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use servesim_charts::{draw_line_chart, LineChart};
+use servesim_charts::{draw_line_chart, report_charts, LineChart};
 use servesim_core::metrics::Series;
 
 use crate::use_app_state;
@@ -11,7 +11,7 @@ use crate::use_app_state;
 /// A canvas redrawn whenever `series` changes.
 #[component]
 pub fn ChartCanvas(
-    testid: &'static str,
+    testid: String,
     title: &'static str,
     x_label: &'static str,
     y_label: &'static str,
@@ -29,21 +29,32 @@ pub fn ChartCanvas(
         draw_error.set(draw_line_chart(&backend.into_drawing_area(), &chart).err().map(|e| e.to_string()));
     });
     view! {
-        <canvas node_ref=canvas data-testid=testid width="760" height="320"></canvas>
-        {move || draw_error.get().map(|message| view! { <p class="banner error">{message}</p> })}
+        <div class="chart">
+            <canvas node_ref=canvas data-testid=testid width="620" height="300"></canvas>
+            {move || draw_error.get().map(|message| view! { <p class="banner error">{message}</p> })}
+        </div>
     }
 }
 
-/// The arrival-rate chart of the latest report.
+/// The run's charts and the workload's arrival rate.
 #[component]
 pub fn ChartPanel() -> impl IntoView {
     let state = use_app_state();
-    let series = Signal::derive(move || {
-        state.report.with(|report| report.iter().map(|r| r.summary.arrival_rate.clone()).collect::<Vec<_>>())
+    let arrivals = Signal::derive(move || {
+        state.trace_report.with(|report| report.iter().map(|r| r.summary.arrival_rate.clone()).collect::<Vec<_>>())
+    });
+    let charts = report_charts(None).into_iter().enumerate().map(|(index, chart)| {
+        let series = Signal::derive(move || {
+            state.run_report.with(|report| report_charts(report.as_ref()).swap_remove(index).series)
+        });
+        view! {
+            <ChartCanvas testid=format!("chart-{}", chart.id) title=chart.title x_label=chart.x_label y_label=chart.y_label series/>
+        }
     });
     view! {
-        <section class="panel chart">
-            <ChartCanvas testid="chart-arrivals" title="Arrival rate" x_label="time (s)" y_label="requests / s" series/>
+        <section class="panel charts">
+            {charts.collect_view()}
+            <ChartCanvas testid="chart-arrivals".to_owned() title="Arrival rate" x_label="time (s)" y_label="requests / s" series=arrivals/>
         </section>
     }
 }

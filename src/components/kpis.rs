@@ -1,7 +1,10 @@
-//! KPI cards: the headline numbers of the latest report.
+//! KPI cards: the headline numbers of the latest run and its workload.
 
 use leptos::prelude::*;
+use servesim_core::metrics::Quantiles;
+use servesim_core::sim::RunReport;
 
+use crate::protocol::TraceReport;
 use crate::{format, use_app_state};
 
 /// One card: a label and a value.
@@ -22,26 +25,72 @@ fn Kpi(
     }
 }
 
-/// The cards for the latest trace report.
+/// `p` of a latency distribution in ms with one decimal, or a dash.
+fn latency(quantiles: &Option<Quantiles>, p: fn(&Quantiles) -> f64) -> String {
+    quantiles.as_ref().map_or_else(|| "–".to_owned(), |q| format!("{:.1} ms", p(q)))
+}
+
+/// The cards for the latest run and for its trace.
 #[component]
 pub fn Kpis() -> impl IntoView {
     let state = use_app_state();
-    let field = move |show: fn(&crate::protocol::TraceReport) -> String| {
-        Signal::derive(move || state.report.with(|report| report.as_ref().map_or_else(|| "–".to_owned(), show)))
+    let run = move |show: fn(&RunReport) -> String| {
+        Signal::derive(move || state.run_report.with(|report| report.as_ref().map_or_else(|| "–".to_owned(), show)))
+    };
+    let trace = move |show: fn(&TraceReport) -> String| {
+        Signal::derive(move || state.trace_report.with(|report| report.as_ref().map_or_else(|| "–".to_owned(), show)))
+    };
+    let stale = move || {
+        state.run_report.with(Option::is_some) && state.ran_scenario.with(|ran| ran.as_ref() != Some(&state.scenario.get()))
     };
     view! {
-        <section class="panel kpis" data-testid="kpis">
-            <Kpi label="Requests" testid="kpi-requests" value=field(|r| format::thousands(r.summary.num_requests))/>
-            <Kpi label="Span" testid="kpi-span" value=field(|r| format::duration_s(r.summary.span_s))/>
-            <Kpi label="Mean rate" testid="kpi-rate"
-                value=field(|r| r.summary.mean_rate_per_s.map_or("–".to_owned(), |rate| format!("{rate:.2} req/s")))/>
-            <Kpi label="Prompt tokens" testid="kpi-prompt-tokens" value=field(|r| format::thousands(r.summary.total_prompt_tokens))/>
-            <Kpi label="Output tokens" testid="kpi-output-tokens" value=field(|r| format::thousands(r.summary.total_output_tokens))/>
-            <Kpi label="Prompt p50 / p99" testid="kpi-prompt-pct"
-                value=field(|r| format!("{:.0} / {:.0}", r.summary.prompt_tokens.p50, r.summary.prompt_tokens.p99))/>
-            <Kpi label="Prefix reuse (ideal)" testid="kpi-reuse"
-                value=field(|r| r.summary.ideal_block_reuse.map_or("–".to_owned(), |reuse| format!("{:.1} %", reuse * 100.0)))/>
-            <Kpi label="Digest" testid="kpi-digest" small=true value=field(|r| format!("{:016x}", r.summary.digest))/>
+        <section class="panel kpis-panel">
+            <Show when=stale>
+                <p class="banner notice" data-testid="stale">"The scenario changed since this run. Press Run to update."</p>
+            </Show>
+            {move || state.run_error.get().map(|message| view! {
+                <p class="banner error" data-testid="run-error" role="alert">"This scenario cannot run: " {message}</p>
+            })}
+            <h2>"Latency"</h2>
+            <div class="kpis" data-testid="kpis-latency">
+                <Kpi label="TTFT p50" testid="kpi-ttft-p50" value=run(|r| latency(&r.summary.ttft_ms, |q| q.p50))/>
+                <Kpi label="TTFT p95" testid="kpi-ttft-p95" value=run(|r| latency(&r.summary.ttft_ms, |q| q.p95))/>
+                <Kpi label="TTFT p99" testid="kpi-ttft-p99" value=run(|r| latency(&r.summary.ttft_ms, |q| q.p99))/>
+                <Kpi label="TPOT p50" testid="kpi-tpot-p50" value=run(|r| latency(&r.summary.tpot_ms, |q| q.p50))/>
+                <Kpi label="TPOT p95" testid="kpi-tpot-p95" value=run(|r| latency(&r.summary.tpot_ms, |q| q.p95))/>
+                <Kpi label="ITL p99" testid="kpi-itl-p99" value=run(|r| latency(&r.summary.itl_ms, |q| q.p99))/>
+                <Kpi label="E2E p50" testid="kpi-e2e-p50" value=run(|r| latency(&r.summary.e2e_ms, |q| q.p50))/>
+                <Kpi label="E2E p95" testid="kpi-e2e-p95" value=run(|r| latency(&r.summary.e2e_ms, |q| q.p95))/>
+            </div>
+            <h2>"Throughput and SLO"</h2>
+            <div class="kpis" data-testid="kpis-throughput">
+                <Kpi label="Output tokens/s" testid="kpi-throughput" value=run(|r| format!("{:.0}", r.summary.throughput.output_tokens_per_s))/>
+                <Kpi label="Per GPU" testid="kpi-throughput-gpu" value=run(|r| format!("{:.0}", r.summary.throughput.output_tokens_per_s_per_gpu))/>
+                <Kpi label="Requests/s" testid="kpi-rps" value=run(|r| format!("{:.3}", r.summary.throughput.requests_per_s))/>
+                <Kpi label="Goodput (req/s)" testid="kpi-goodput" value=run(|r| format!("{:.3}", r.summary.goodput.requests_per_s))/>
+                <Kpi label="SLO attainment" testid="kpi-slo" value=run(|r| format!("{:.1} %", 100.0 * r.summary.goodput.slo_attainment))/>
+                <Kpi label="Load" testid="kpi-saturation"
+                    value=run(|r| if r.summary.saturation.saturated { "saturated".to_owned() } else { "keeps up".to_owned() })/>
+                <Kpi label="Completed / rejected" testid="kpi-completed"
+                    value=run(|r| format!("{} / {}", format::thousands(r.summary.requests.completed), format::thousands(r.summary.requests.rejected)))/>
+                <Kpi label="Preemptions" testid="kpi-preemptions" value=run(|r| format::thousands(r.summary.preemptions))/>
+                <Kpi label="KV per replica" testid="kpi-kv" value=run(|r| format!("{} tokens", format::thousands(r.kv_capacity_tokens_per_replica)))/>
+                <Kpi label="GPU-hours" testid="kpi-gpu-hours" value=run(|r| format!("{:.2}", r.summary.gpu_hours))/>
+                <Kpi label="Run digest" testid="kpi-run-digest" small=true value=run(|r| format!("{:016x}", r.digest))/>
+            </div>
+            <h2>"Workload"</h2>
+            <div class="kpis" data-testid="kpis-workload">
+                <Kpi label="Requests" testid="kpi-requests" value=trace(|r| format::thousands(r.summary.num_requests))/>
+                <Kpi label="Span" testid="kpi-span" value=trace(|r| format::duration_s(r.summary.span_s))/>
+                <Kpi label="Mean rate" testid="kpi-rate"
+                    value=trace(|r| r.summary.mean_rate_per_s.map_or("–".to_owned(), |rate| format!("{rate:.2} req/s")))/>
+                <Kpi label="Prompt tokens" testid="kpi-prompt-tokens" value=trace(|r| format::thousands(r.summary.total_prompt_tokens))/>
+                <Kpi label="Output tokens" testid="kpi-output-tokens" value=trace(|r| format::thousands(r.summary.total_output_tokens))/>
+                <Kpi label="Prompt p50 / p99" testid="kpi-prompt-pct"
+                    value=trace(|r| format!("{:.0} / {:.0}", r.summary.prompt_tokens.p50, r.summary.prompt_tokens.p99))/>
+                <Kpi label="Prefix reuse (ideal)" testid="kpi-reuse"
+                    value=trace(|r| r.summary.ideal_block_reuse.map_or("–".to_owned(), |reuse| format!("{:.1} %", reuse * 100.0)))/>
+            </div>
         </section>
     }
 }

@@ -1,19 +1,20 @@
-//! The scenario editor: the deployment fields, with inline validation.
+//! The scenario editor: model, hardware, deployment, engine, router, SLO and seed, with inline
+//! validation. Each field is bound to one place in the scenario through a getter and a setter.
 
 use leptos::prelude::*;
-use servesim_core::perf::catalog::{self, Preset};
+use servesim_core::perf::{catalog, Dtype};
 use servesim_core::scenario::{Deployment, ReplicaPool, Router, Scenario};
 
 use crate::use_app_state;
 
-/// A `<select>` over presets, bound to one string field of the scenario.
+/// A `<select>` bound to a string view of one scenario field.
 #[component]
-fn PresetSelect(
+fn SelectField(
     label: &'static str,
     testid: &'static str,
-    presets: &'static [Preset],
-    get: fn(&Scenario) -> &String,
-    set: fn(&mut Scenario, String),
+    options: Vec<(String, String)>,
+    get: fn(&Scenario) -> String,
+    set: fn(&mut Scenario, &str),
 ) -> impl IntoView {
     let state = use_app_state();
     view! {
@@ -21,12 +22,12 @@ fn PresetSelect(
             <span>{label}</span>
             <select data-testid=testid on:change=move |ev| {
                 let value = event_target_value(&ev);
-                state.scenario.update(|s| set(s, value));
+                state.scenario.update(|s| set(s, &value));
             }>
-                {presets.iter().map(|preset| {
-                    let id = preset.id;
+                {options.into_iter().map(|(value, text)| {
+                    let selected = value.clone();
                     view! {
-                        <option value=id prop:selected=move || state.scenario.with(|s| get(s) == id)>{preset.name}</option>
+                        <option value=value prop:selected=move || state.scenario.with(|s| get(s) == selected)>{text}</option>
                     }
                 }).collect_view()}
             </select>
@@ -34,31 +35,50 @@ fn PresetSelect(
     }
 }
 
-/// A whole-number input bound to the scenario. Text that is not a number is reported, not
-/// applied; range checks are `Scenario::validate`'s.
+/// A text input bound to one scenario field through `parse`; text that does not parse is
+/// reported next to the field and not applied. Range checks are `Scenario::validate`'s.
 #[component]
-fn NumberField(
+fn InputField(
     label: &'static str,
     testid: &'static str,
-    get: fn(&Scenario) -> u64,
-    set: fn(&mut Scenario, u64),
+    get: fn(&Scenario) -> String,
+    set: fn(&mut Scenario, &str) -> Result<(), &'static str>,
 ) -> impl IntoView {
     let state = use_app_state();
     let parse_error = RwSignal::new(None::<String>);
-    let on_change = move |ev: leptos::ev::Event| match event_target_value(&ev).trim().parse::<u64>() {
-        Ok(value) => {
-            parse_error.set(None);
-            state.scenario.update(|s| set(s, value));
+    let on_change = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        let mut updated = state.scenario.get_untracked();
+        match set(&mut updated, text.trim()) {
+            Ok(()) => {
+                parse_error.set(None);
+                state.scenario.set(updated);
+            }
+            Err(expected) => parse_error.set(Some(format!("{label}: enter {expected}"))),
         }
-        Err(_) => parse_error.set(Some(format!("{label}: enter a whole number"))),
     };
     view! {
         <label class="field">
             <span>{label}</span>
-            <input type="number" min="0" step="1" data-testid=testid
-                prop:value=move || state.scenario.with(|s| get(s)).to_string()
-                on:change=on_change/>
+            <input type="text" inputmode="decimal" data-testid=testid
+                prop:value=move || state.scenario.with(get) on:change=on_change/>
             {move || parse_error.get().map(|message| view! { <span class="field-error">{message}</span> })}
+        </label>
+    }
+}
+
+/// A checkbox bound to one boolean scenario field.
+#[component]
+fn CheckField(label: &'static str, testid: &'static str, get: fn(&Scenario) -> bool, set: fn(&mut Scenario, bool)) -> impl IntoView {
+    let state = use_app_state();
+    view! {
+        <label class="field check">
+            <input type="checkbox" data-testid=testid prop:checked=move || state.scenario.with(get)
+                on:change=move |ev| {
+                    let checked = event_target_checked(&ev);
+                    state.scenario.update(|s| set(s, checked));
+                }/>
+            <span>{label}</span>
         </label>
     }
 }
@@ -73,11 +93,44 @@ fn pool_mut(scenario: &mut Scenario) -> &mut ReplicaPool {
     pool
 }
 
-fn clamp_u32(value: u64) -> u32 {
-    u32::try_from(value).unwrap_or(u32::MAX)
+fn whole(text: &str) -> Result<u32, &'static str> {
+    text.parse().map_err(|_| "a whole number")
 }
 
-/// The editor for model, hardware, deployment and router.
+fn decimal(text: &str) -> Result<f64, &'static str> {
+    text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or("a number")
+}
+
+/// Milliseconds, or nothing for "no target".
+fn optional_ms(text: &str) -> Result<Option<f64>, &'static str> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        decimal(text).map(Some).map_err(|_| "a number of ms, or nothing for no target")
+    }
+}
+
+fn show_optional(value: Option<f64>) -> String {
+    value.map_or_else(String::new, |v| v.to_string())
+}
+
+fn preset_options(presets: &[catalog::Preset]) -> Vec<(String, String)> {
+    presets.iter().map(|p| (p.id.to_owned(), p.name.to_owned())).collect()
+}
+
+fn dtype_options() -> Vec<(String, String)> {
+    [Dtype::Bf16, Dtype::Fp8].iter().map(|d| (d.name().to_owned(), d.name().to_uppercase())).collect()
+}
+
+fn dtype(text: &str) -> Dtype {
+    if text == Dtype::Fp8.name() { Dtype::Fp8 } else { Dtype::Bf16 }
+}
+
+fn numbers(values: &[u32]) -> Vec<(String, String)> {
+    values.iter().map(|v| (v.to_string(), v.to_string())).collect()
+}
+
+/// The scenario editor.
 #[component]
 pub fn ScenarioForm() -> impl IntoView {
     let state = use_app_state();
@@ -86,31 +139,56 @@ pub fn ScenarioForm() -> impl IntoView {
     });
     view! {
         <section class="panel" data-testid="scenario">
+            <h2>"Model and hardware"</h2>
+            <div class="fields">
+                <SelectField label="Model" testid="model" options=preset_options(catalog::MODELS)
+                    get=|s| s.model.preset.clone() set=|s, v| s.model.preset = v.to_owned()/>
+                <SelectField label="GPU" testid="gpu" options=preset_options(catalog::GPUS)
+                    get=|s| s.hardware.gpu.clone() set=|s, v| s.hardware.gpu = v.to_owned()/>
+                <SelectField label="Weights" testid="weights" options=dtype_options()
+                    get=|s| s.model.weights.name().to_owned() set=|s, v| s.model.weights = dtype(v)/>
+                <SelectField label="KV cache" testid="kv-cache" options=dtype_options()
+                    get=|s| s.model.kv_cache.name().to_owned() set=|s, v| s.model.kv_cache = dtype(v)/>
+            </div>
             <h2>"Deployment"</h2>
             <div class="fields">
-                <PresetSelect label="Model" testid="model" presets=catalog::MODELS
-                    get=|s| &s.model.preset set=|s, v| s.model.preset = v/>
-                <PresetSelect label="GPU" testid="gpu" presets=catalog::GPUS
-                    get=|s| &s.hardware.gpu set=|s, v| s.hardware.gpu = v/>
-                <NumberField label="Replicas" testid="replicas"
-                    get=|s| u64::from(pool(s).replicas) set=|s, v| pool_mut(s).replicas = clamp_u32(v)/>
-                <NumberField label="Tensor parallel" testid="tp"
-                    get=|s| u64::from(pool(s).tp) set=|s, v| pool_mut(s).tp = clamp_u32(v)/>
-                <label class="field">
-                    <span>"Router"</span>
-                    <select data-testid="router" on:change=move |ev| {
-                        if let Some(router) = Router::from_kind(&event_target_value(&ev)) {
-                            state.scenario.update(|s| s.router = router);
-                        }
-                    }>
-                        {Router::ALL.into_iter().map(|router| view! {
-                            <option value=router.kind() prop:selected=move || state.scenario.with(|s| s.router == router)>
-                                {router.kind().replace('_', " ")}
-                            </option>
-                        }).collect_view()}
-                    </select>
-                </label>
-                <NumberField label="Seed" testid="seed" get=|s| s.seed set=|s, v| s.seed = v/>
+                <InputField label="Replicas" testid="replicas" get=|s| pool(s).replicas.to_string()
+                    set=|s, v| { pool_mut(s).replicas = whole(v)?; Ok(()) }/>
+                <SelectField label="Tensor parallel" testid="tp" options=numbers(&[1, 2, 4, 8])
+                    get=|s| pool(s).tp.to_string() set=|s, v| pool_mut(s).tp = v.parse().unwrap_or(1)/>
+                <InputField label="Pipeline stages" testid="pp" get=|s| pool(s).pp.to_string()
+                    set=|s, v| { pool_mut(s).pp = whole(v)?; Ok(()) }/>
+                <SelectField label="Router" testid="router"
+                    options=Router::ALL.iter().map(|r| (r.kind().to_owned(), r.kind().replace('_', " "))).collect()
+                    get=|s| s.router.kind().to_owned() set=|s, v| s.router = Router::from_kind(v).unwrap_or_default()/>
+            </div>
+            <h2>"Engine"</h2>
+            <div class="fields">
+                <InputField label="Max sequences" testid="max-num-seqs" get=|s| s.engine.max_num_seqs.to_string()
+                    set=|s, v| { s.engine.max_num_seqs = whole(v)?; Ok(()) }/>
+                <InputField label="Token budget / step" testid="max-num-batched-tokens"
+                    get=|s| s.engine.max_num_batched_tokens.to_string()
+                    set=|s, v| { s.engine.max_num_batched_tokens = whole(v)?; Ok(()) }/>
+                <SelectField label="KV block size" testid="block-size" options=numbers(&[8, 16, 32, 64])
+                    get=|s| s.engine.block_size.to_string() set=|s, v| s.engine.block_size = v.parse().unwrap_or(16)/>
+                <InputField label="GPU memory utilization" testid="gpu-memory-utilization"
+                    get=|s| s.engine.gpu_memory_utilization.to_string()
+                    set=|s, v| { s.engine.gpu_memory_utilization = decimal(v)?; Ok(()) }/>
+                <CheckField label="Chunked prefill" testid="chunked-prefill"
+                    get=|s| s.engine.chunked_prefill set=|s, v| s.engine.chunked_prefill = v/>
+            </div>
+            <h2>"SLO and seed"</h2>
+            <div class="fields">
+                <InputField label="TTFT target (ms)" testid="slo-ttft" get=|s| show_optional(s.slo.ttft_ms)
+                    set=|s, v| { s.slo.ttft_ms = optional_ms(v)?; Ok(()) }/>
+                <InputField label="TPOT target (ms)" testid="slo-tpot" get=|s| show_optional(s.slo.tpot_ms)
+                    set=|s, v| { s.slo.tpot_ms = optional_ms(v)?; Ok(()) }/>
+                <InputField label="E2E target (ms)" testid="slo-e2e" get=|s| show_optional(s.slo.e2e_ms)
+                    set=|s, v| { s.slo.e2e_ms = optional_ms(v)?; Ok(()) }/>
+                <InputField label="SLO percentile" testid="slo-percentile" get=|s| s.slo.percentile.to_string()
+                    set=|s, v| { s.slo.percentile = decimal(v)?; Ok(()) }/>
+                <InputField label="Seed" testid="seed" get=|s| s.seed.to_string()
+                    set=|s, v| { s.seed = v.parse().map_err(|_| "a whole number")?; Ok(()) }/>
             </div>
             <Show when=move || !problems.get().is_empty()>
                 <ul class="problems" data-testid="validation" role="alert">

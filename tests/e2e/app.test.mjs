@@ -1,7 +1,8 @@
 // End-to-end specs: the release build in real Chromium, as a user would drive it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, byTestId, waitForText, dropFile, fixture, paintedPixels } from './browser.mjs';
+import { fileURLToPath } from 'node:url';
+import { launch, open, byTestId, waitForText, dropFile, fixture, paintedPixels, servesimRun, runKpis, cliKpis } from './browser.mjs';
 
 const SAMPLE_REQUESTS = '12,031'; // rows of the bundled Mooncake conversation trace
 const VIDUR_REQUESTS = '8,819';   // rows of fixtures/splitwise_code.csv
@@ -10,30 +11,45 @@ let context;
 before(async () => { context = await launch(); });
 after(async () => { await context?.close(); });
 
-test('the page loads, analyses the bundled sample, draws the chart and logs no errors', async () => {
+test('the page loads, simulates the bundled sample, draws every chart and logs no errors', async () => {
   const { page, errors } = await open(context);
   await waitForText(page, 'kpi-requests', SAMPLE_REQUESTS);
   await waitForText(page, 'run-status', 'Done.');
   assert.match(await page.textContent(byTestId('workload-current')), /Mooncake/);
   assert.equal(await page.textContent(byTestId('kpi-reuse')), '36.6 %');
-  assert.ok(await paintedPixels(page, 'chart-arrivals') > 5_000, 'the arrival chart is drawn');
+  assert.equal(await page.textContent(byTestId('kpi-completed')), `${SAMPLE_REQUESTS} / 0`);
+  for (const chart of ['ttft-cdf', 'tpot-cdf', 'e2e-cdf', 'throughput', 'queue', 'kv-cache', 'arrivals']) {
+    assert.ok(await paintedPixels(page, `chart-${chart}`) > 5_000, `chart ${chart} is drawn`);
+  }
   assert.match(page.url(), /#s=1\./, 'the URL carries the scenario');
   assert.deepEqual(errors, []);
   await page.close();
 });
 
-test('a trace dropped anywhere on the page shows its row count and becomes the workload', async () => {
+test('the page shows exactly the numbers servesim run --json gives for the same scenario', async () => {
+  const { page } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  const page_kpis = await runKpis(page);
+  assert.deepEqual(page_kpis, cliKpis(servesimRun(page.url())));
+  await page.close();
+});
+
+test('a Vidur trace dropped anywhere on the page runs and becomes the workload', async () => {
   const { page, errors } = await open(context);
   await waitForText(page, 'run-status', 'Done.');
   await dropFile(page, 'h1', 'splitwise_code.csv', fixture('splitwise_code.csv'));
   await waitForText(page, 'kpi-requests', VIDUR_REQUESTS);
+  await waitForText(page, 'run-status', 'Done.');
   assert.equal(await page.textContent(byTestId('workload-current')), `File: splitwise_code.csv (${VIDUR_REQUESTS} requests)`);
   assert.equal(await page.textContent(byTestId('kpi-prompt-tokens')), '18,059,974');
+  assert.equal(await page.textContent(byTestId('kpi-completed')), `${VIDUR_REQUESTS} / 0`);
+  const tracePath = fileURLToPath(new URL('./fixtures/splitwise_code.csv', import.meta.url));
+  assert.deepEqual(await runKpis(page), cliKpis(servesimRun(page.url(), tracePath)));
   assert.deepEqual(errors, []);
   await page.close();
 });
 
-test('a trace picked with the file input is analysed too', async () => {
+test('a trace picked with the file input runs too', async () => {
   const { page } = await open(context);
   await waitForText(page, 'run-status', 'Done.');
   await page.setInputFiles(byTestId('file-input'), {
@@ -73,15 +89,21 @@ test('Cancel stops a running job, keeps the previous results, and the next run w
   await page.close();
 });
 
-test('a shared link reopens the same scenario in a fresh browser', async () => {
+test('a shared link reopens the same scenario, with the same numbers, in a fresh browser', async () => {
   const { page } = await open(context);
   await waitForText(page, 'run-status', 'Done.');
   await page.fill(byTestId('replicas'), '4');
   await page.dispatchEvent(byTestId('replicas'), 'change');
   await page.selectOption(byTestId('router'), 'least_outstanding');
   await page.selectOption(byTestId('model'), 'llama-3.1-70b');
+  await page.selectOption(byTestId('tp'), '4');
   await page.fill(byTestId('seed'), '7');
   await page.dispatchEvent(byTestId('seed'), 'change');
+  await page.waitForSelector(byTestId('stale'));
+  await page.click(byTestId('run'));
+  await waitForText(page, 'run-status', 'Done.');
+  assert.equal(await page.$(byTestId('stale')), null, 'fresh results');
+  const shared = await runKpis(page);
   await page.click(byTestId('share'));
   const link = await page.inputValue(byTestId('share-link'));
   assert.match(link, /#s=1\./);
@@ -91,11 +113,14 @@ test('a shared link reopens the same scenario in a fresh browser', async () => {
   try {
     const { page: reopened, errors } = await open(fresh, link.slice(link.indexOf('#')));
     await waitForText(reopened, 'kpi-requests', SAMPLE_REQUESTS);
+    await waitForText(reopened, 'run-status', 'Done.');
     assert.equal(await reopened.inputValue(byTestId('replicas')), '4');
     assert.equal(await reopened.inputValue(byTestId('router')), 'least_outstanding');
     assert.equal(await reopened.inputValue(byTestId('model')), 'llama-3.1-70b');
+    assert.equal(await reopened.inputValue(byTestId('tp')), '4');
     assert.equal(await reopened.inputValue(byTestId('seed')), '7');
     assert.equal(reopened.url(), link, 'the reopened page keeps the same link');
+    assert.deepEqual(await runKpis(reopened), shared, 'the same numbers as the page that shared it');
     assert.deepEqual(errors, []);
   } finally {
     await fresh.close();

@@ -1,6 +1,7 @@
 // Helpers for the end-to-end specs: Debian's Chromium driven by playwright-core (no browser
 // download), a page that records console errors, and file drops built inside the page.
 import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,4 +72,42 @@ export async function paintedPixels(page, testid) {
     }
     return painted;
   }, byTestId(testid));
+}
+
+/** Runs the native CLI on the scenario in `link` (and `tracePath`, if given); returns its JSON. */
+export function servesimRun(link, tracePath) {
+  const bin = process.env.SERVESIM_BIN ?? new URL('../../target/release/servesim', import.meta.url).pathname;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'servesim-cli-'));
+  try {
+    const scenarioPath = path.join(dir, 'scenario.json');
+    fs.writeFileSync(scenarioPath, execFileSync(bin, ['url', '--decode', link]));
+    const args = ['run', scenarioPath, '--json', ...(tracePath ? ['--trace', tracePath] : [])];
+    return JSON.parse(execFileSync(bin, args, { maxBuffer: 64 << 20 }).toString());
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The KPI texts that `servesimRun`'s JSON must reproduce exactly. */
+export async function runKpis(page) {
+  const text = async (id) => page.textContent(`[data-testid="${id}"]`);
+  return {
+    digest: await text('kpi-run-digest'),
+    ttftP50: await text('kpi-ttft-p50'),
+    tpotP95: await text('kpi-tpot-p95'),
+    throughput: await text('kpi-throughput'),
+    completed: await text('kpi-completed'),
+  };
+}
+
+/** The same texts, formatted from the CLI's JSON as the page formats them. */
+export function cliKpis(json) {
+  const thousands = (n) => n.toLocaleString('en-US');
+  return {
+    digest: json.digest,
+    ttftP50: `${json.ttft_ms.p50.toFixed(1)} ms`,
+    tpotP95: `${json.tpot_ms.p95.toFixed(1)} ms`,
+    throughput: json.throughput.output_tokens_per_s.toFixed(0),
+    completed: `${thousands(json.requests.completed)} / ${thousands(json.requests.rejected)}`,
+  };
 }

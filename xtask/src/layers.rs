@@ -97,11 +97,18 @@ fn run_layer(toolchain: &Toolchain, layer: Layer) -> Tally {
                 );
             }
         }
-        Layer::E2e => match toolchain.build_release_app().and_then(|()| StaticServer::bind(repo_root().join("dist"), 0)) {
+        Layer::E2e => match build_cli(toolchain)
+            .and_then(|()| toolchain.build_release_app())
+            .and_then(|()| StaticServer::bind(repo_root().join("dist"), 0))
+        {
             Ok(server) => {
                 let url = server.spawn();
                 run(
-                    toolchain.command("node").args(["--test", "--test-reporter=tap", "--test-concurrency=1", "tests/e2e/"]).env("BASE_URL", &url),
+                    toolchain
+                        .command("node")
+                        .args(["--test", "--test-reporter=tap", "--test-concurrency=1", "tests/e2e/"])
+                        .env("BASE_URL", &url)
+                        .env("SERVESIM_BIN", repo_root().join("target/release/servesim")),
                     &format!("end-to-end: Playwright in Chromium against {url}"),
                 );
             }
@@ -115,6 +122,12 @@ fn run_layer(toolchain: &Toolchain, layer: Layer) -> Tally {
         tally.failed = 1;
     }
     tally
+}
+
+/// Builds the release CLI, which the end-to-end specs compare the page's numbers with.
+fn build_cli(toolchain: &Toolchain) -> Result<(), String> {
+    step("building the release CLI (the e2e specs compare the page with servesim run)");
+    crate::tools::run(toolchain.command("cargo").args(["build", "--release", "-p", "servesim-cli"]), "cargo build --release -p servesim-cli")
 }
 
 /// Runs `command`, echoing its stdout while counting test results, and reports whether it

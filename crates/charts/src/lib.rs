@@ -92,12 +92,13 @@ impl ReportChart {
 }
 
 /// The charts of a run, in display order: TTFT, TPOT and E2E CDFs, throughput, queue depth and
-/// KV-cache use over time.
-pub fn report_charts(report: &RunReport) -> Vec<ReportChart> {
-    let cdf = |name: &str| report.latency_cdfs.iter().filter(|s| s.name == name).cloned().collect::<Vec<_>>();
-    let series = |names: &[&str]| {
-        report.series.iter().filter(|s| names.contains(&s.name.as_str())).cloned().collect::<Vec<_>>()
+/// KV-cache use over time. Without a report the charts come with no series (empty axes).
+pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
+    let pick = |list: Option<&Vec<Series>>, names: &[&str]| {
+        list.into_iter().flatten().filter(|s| names.contains(&s.name.as_str())).cloned().collect::<Vec<_>>()
     };
+    let cdf = |name: &str| pick(report.map(|r| &r.latency_cdfs), &[name]);
+    let series = |names: &[&str]| pick(report.map(|r| &r.series), names);
     vec![
         ReportChart { id: "ttft-cdf", title: "Time to first token (CDF)", x_label: "TTFT (ms)", y_label: "fraction of requests", series: cdf("TTFT") },
         ReportChart { id: "tpot-cdf", title: "Time per output token (CDF)", x_label: "TPOT (ms)", y_label: "fraction of requests", series: cdf("TPOT") },

@@ -71,6 +71,18 @@ fn default_seed() -> u64 {
     42
 }
 
+impl Scenario {
+    /// The reference replay: the bundled Mooncake conversation trace on 8 Llama-3.1-8B replicas
+    /// on H100s (TP 1) behind a round-robin router, every other field at its default. The app
+    /// opens with it and `cargo xtask bench` times it.
+    pub fn reference() -> Scenario {
+        Scenario {
+            deployment: Deployment::Aggregated(ReplicaPool { replicas: 8, tp: 1, pp: 1 }),
+            ..Scenario::default()
+        }
+    }
+}
+
 impl Default for Scenario {
     fn default() -> Self {
         Scenario {

@@ -76,10 +76,7 @@ fn a_lone_request_takes_exactly_one_prefill_step_then_one_decode_step_per_token(
 
 /// The three fixed scenarios whose summaries are pinned in `tests/golden/`.
 fn golden_scenarios() -> Vec<(&'static str, Scenario, Trace)> {
-    let reference = Scenario {
-        deployment: Deployment::Aggregated(ReplicaPool { replicas: 8, tp: 1, pp: 1 }),
-        ..Scenario::default()
-    };
+    let reference = Scenario::reference();
     let mut code_on_a100 = Scenario {
         model: ModelChoice { kv_cache: servesim_core::perf::Dtype::Fp8, ..ModelChoice::default() },
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 1, pp: 1 }),
