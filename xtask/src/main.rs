@@ -7,9 +7,13 @@
 //!   headless Chromium, and the Playwright end-to-end suite against the release build. It ends
 //!   with one line `N passed, N failed` over all layers and exits non-zero on any failure.
 //!
+//! - `cargo xtask bench` runs the criterion benchmarks and times the reference replay next to
+//!   NVIDIA's DynoSim (see `docs/performance.md`).
+//!
 //! See `docs/dev.md` for what is installed, from where, and how long each step takes.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod layers;
 mod server;
 mod tools;
@@ -24,6 +28,7 @@ commands:
   serve [--port N]        build the release app and serve it on http://127.0.0.1:N/ (default 8080)
   test [--only LAYER]...  run every test layer (LAYER: native, wasm, e2e); prints 'N passed, N failed'
   build                   build the release app into dist/ (what serve and test use)
+  bench                   criterion benchmarks, the reference replay's speed and memory, and DynoSim side by side
 ";
 
 fn main() -> ExitCode {
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => parse_port(&args[1..]).and_then(serve),
         Some("test") => parse_layers(&args[1..]).and_then(layers::run_all),
+        Some("bench") => bench::bench(),
         Some("build") => tools::Toolchain::ensure(tools::Needs::Build).and_then(|tc| tc.build_release_app()),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

@@ -1,10 +1,12 @@
 //! `servesim`: the simulator's command-line interface.
 //!
-//! Subcommands: `run` simulates a scenario, `inspect` describes a trace file and `url` turns a
-//! scenario file into a share-link fragment (or decodes one back). Every error is one line on
+//! Subcommands: `run` simulates a scenario, `inspect` describes a trace file, `url` turns a
+//! scenario file into a share-link fragment (or decodes one back) and `bench` times the
+//! reference replay. Every error is one line on
 //! stderr naming the file and the field or line; the exit code is then 2.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +49,13 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Time the reference replay (Mooncake conversation trace, 8 Llama-3.1-8B H100 replicas,
+    /// round-robin) and print speed and peak memory as JSON; fails if its results changed.
+    Bench {
+        /// Runs to take the median of.
+        #[arg(long, default_value_t = 10)]
+        repeat: usize,
+    },
     /// Describe a trace: format, requests, span, rate, length percentiles, prefix reuse.
     Inspect {
         /// A Mooncake JSONL or Vidur CSV trace.
@@ -83,6 +92,7 @@ fn run(cli: Cli) -> Result<(), String> {
             run::run(&scenario, trace.as_deref(), format, csv.as_deref(), out.as_deref())
         }
         Command::Inspect { trace, json } => inspect(&trace, json),
+        Command::Bench { repeat } => bench::bench(repeat),
         Command::Url { scenario: Some(path), .. } => {
             let scenario = read_scenario(&path)?;
             println!("{}", share::encode_fragment(&scenario));

@@ -72,12 +72,16 @@ pub fn run(
     Ok(())
 }
 
+/// The text of the bundled sample `id`.
+pub fn sample_text(id: &str) -> Option<&'static str> {
+    SAMPLE_TEXTS.iter().find(|(sample, _)| *sample == id).map(|(_, text)| *text)
+}
+
 fn load_trace(scenario: &Scenario, trace_path: Option<&Path>) -> Result<Trace, String> {
     let (name, text) = match (trace_path, &scenario.workload) {
         (Some(path), _) => (path.display().to_string(), read_text(path)?),
         (None, Workload::Sample(id)) => {
-            let (_, text) = SAMPLE_TEXTS.iter().find(|(sample, _)| sample == id).ok_or_else(|| format!("unknown sample {id}"))?;
-            (id.clone(), (*text).to_owned())
+            (id.clone(), sample_text(id).ok_or_else(|| format!("unknown sample {id}"))?.to_owned())
         }
         (None, Workload::File(file)) => {
             return Err(format!(

@@ -151,12 +151,19 @@ pub struct Recorder {
     pub itl: Histogram,
     /// Counts and samples over time.
     pub timeline: Timeline,
+    /// Engine steps executed over all replicas.
+    pub num_steps: u64,
 }
 
 impl Recorder {
     /// A recorder for `trace`, sampling the timeline every `interval`.
     pub fn new(trace: &Trace, interval: SimDuration) -> Recorder {
-        Recorder { requests: RequestLog::for_trace(trace), itl: Histogram::new(), timeline: Timeline::new(interval) }
+        Recorder {
+            requests: RequestLog::for_trace(trace),
+            itl: Histogram::new(),
+            timeline: Timeline::new(interval),
+            num_steps: 0,
+        }
     }
 
     /// The request was refused on arrival.
@@ -192,6 +199,7 @@ impl Recorder {
     /// A step of `duration` ended at `end`, emitting `decoded` decode tokens (each after
     /// `duration` since the request's previous token) and `tokens` output tokens in all.
     pub fn on_step(&mut self, end: SimTime, duration: SimDuration, decoded: u64, tokens: u64) {
+        self.num_steps += 1;
         self.itl.record(duration, decoded);
         self.timeline.add_output_tokens(end, tokens);
     }

@@ -79,6 +79,8 @@ pub struct RunReport {
     pub latency_cdfs: Vec<Series>,
     /// Per-replica facts: KV capacity in tokens.
     pub kv_capacity_tokens_per_replica: u64,
+    /// Engine steps executed over all replicas (with arrivals, the run's events).
+    pub engine_steps: u64,
     /// Digest of the per-request records ([`RequestLog::digest`]), hex in JSON.
     #[serde(with = "crate::digest::hex_u64")]
     pub digest: u64,
@@ -218,6 +220,7 @@ impl Simulation {
                     Series::cdf("E2E", &mut e2e, CDF_POINTS),
                 ],
                 kv_capacity_tokens_per_replica: self.kv_capacity_tokens,
+                engine_steps: recorder.num_steps,
                 digest: recorder.requests.digest(),
             },
             requests: recorder.requests.clone(),
