@@ -1,0 +1,97 @@
+//! The `servesim` binary as a user runs it: output shapes, exit codes and error messages.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn servesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_servesim")).args(args).output().expect("the binary runs")
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("servesim-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+const MINIMAL: &str = r#"{"version":1,"seed":42,"model":"llama-3.1-8b","hardware":{"gpu":"h100-sxm"},
+  "deployment":{"aggregated":{"replicas":8,"tp":1}},"router":{"kind":"round_robin"},
+  "workload":{"sample":"mooncake-conversation"}}"#;
+
+#[test]
+fn run_json_has_the_documented_fields_and_is_reproducible() {
+    let scenario = temp_file("minimal.json", MINIMAL);
+    let trace = temp_file("small.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,50\n0.1,3000,20\n0.2,500,200\n");
+    let args = ["run", scenario.to_str().unwrap(), "--trace", trace.to_str().unwrap(), "--json"];
+    let first = servesim(&args);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(json["requests"]["total"], 3);
+    assert_eq!(json["requests"]["completed"], 3);
+    assert_eq!(json["requests"]["failed"], 0);
+    assert_eq!(json["requests"]["rejected"], 0);
+    for metric in ["ttft_ms", "tpot_ms", "e2e_ms"] {
+        for key in ["mean", "p50", "p90", "p95", "p99"] {
+            assert!(json[metric][key].is_f64(), "{metric}.{key}");
+        }
+    }
+    for key in ["output_tokens_per_s", "requests_per_s"] {
+        assert!(json["throughput"][key].as_f64().unwrap() > 0.0);
+    }
+    assert!(json["sim_time_s"].as_f64().unwrap() > 0.2);
+    assert!(json["wall_time_s"].as_f64().unwrap() >= 0.0);
+
+    let mut again: serde_json::Value = serde_json::from_slice(&servesim(&args).stdout).unwrap();
+    let mut first_json = json;
+    first_json.as_object_mut().unwrap().remove("wall_time_s");
+    again.as_object_mut().unwrap().remove("wall_time_s");
+    assert_eq!(first_json, again, "everything but wall_time_s is identical across runs");
+}
+
+#[test]
+fn bad_scenarios_and_traces_fail_with_one_line_naming_the_problem() {
+    let bad_field = temp_file("bad-field.json", r#"{"version":1,"deployment":{"aggregated":{"replicas":0}}}"#);
+    let output = servesim(&["run", bad_field.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("deployment.aggregated.replicas: must be ≥ 1, got 0"), "{stderr}");
+
+    let scenario = temp_file("ok.json", MINIMAL);
+    let trace = temp_file("broken.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n1,ten,10\n");
+    let output = servesim(&["run", scenario.to_str().unwrap(), "--trace", trace.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.csv: line 3: num_prefill_tokens: \"ten\" is not a whole number"), "{stderr}");
+
+    let too_big = temp_file("too-big.json", r#"{"version":1,"model":"llama-3.1-405b","deployment":{"aggregated":{"tp":4}}}"#);
+    let fine = temp_file("fine.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n");
+    let output = servesim(&["run", too_big.to_str().unwrap(), "--trace", fine.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("deployment.aggregated.tp: the model does not fit"));
+}
+
+#[test]
+fn url_encodes_and_decodes_a_scenario_and_refuses_damaged_links() {
+    let scenario = temp_file("url.json", MINIMAL);
+    let encoded = servesim(&["url", scenario.to_str().unwrap()]);
+    let fragment = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    assert!(fragment.starts_with("s=1."));
+    let decoded = servesim(&["url", "--decode", &format!("http://127.0.0.1:8080/#{fragment}")]);
+    let json: serde_json::Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(json["deployment"]["aggregated"]["replicas"], 8);
+    let damaged = servesim(&["url", "--decode", &fragment[..fragment.len() - 10]]);
+    assert_eq!(damaged.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&damaged.stderr).contains("truncated or damaged"));
+}
+
+#[test]
+fn inspect_describes_the_bundled_sample() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/samples/mooncake-conversation.jsonl");
+    let output = servesim(&["inspect", sample, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["num_requests"], 12_031);
+    assert_eq!(json["format"], "mooncake_jsonl");
+    assert!((json["ideal_block_reuse"].as_f64().unwrap() - 0.366).abs() < 0.001);
+}
