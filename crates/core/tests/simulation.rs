@@ -59,7 +59,9 @@ fn a_lone_request_takes_exactly_one_prefill_step_then_one_decode_step_per_token(
     let decode_total = decode.iter().fold(SimDuration::ZERO, |sum, &d| sum + d);
 
     let requests = &result.requests;
-    let arrived_at = SimTime::from_secs_f64(arrived_s);
+    // Arrival times are made relative to the first request.
+    let arrived_at = SimTime::ZERO;
+    assert_eq!(result.requests.arrived_at[0], arrived_at);
     assert_eq!(requests.outcome[0], Outcome::Completed);
     assert_eq!(requests.first_scheduled_at[0], arrived_at);
     assert_eq!(requests.first_token_at[0], arrived_at + prefill, "TTFT is the prefill step");
@@ -135,6 +137,23 @@ fn the_golden_scenarios_exercise_preemption_rejection_and_every_router() {
     assert!(summary.preemptions > 0, "KV pressure preempts");
     assert!(summary.requests.rejected > 0, "prompts beyond Qwen3-32B's 40,960-token context are rejected");
     assert_eq!(summary.requests.completed + summary.requests.rejected, summary.requests.total);
+}
+
+#[test]
+fn overload_from_the_first_request_is_judged_saturated_and_a_light_load_is_not() {
+    let constant_rate = |per_second: f64, requests: usize| {
+        let mut csv = "arrived_at,num_prefill_tokens,num_decode_tokens\n".to_owned();
+        for i in 0..requests {
+            csv.push_str(&format!("{},1000,200\n", i as f64 / per_second));
+        }
+        trace(&csv)
+    };
+    // One H100 serves about 30 of these requests per second.
+    let overloaded = run(&Scenario::default(), constant_rate(100.0, 3_000)).report.summary.saturation;
+    assert!(overloaded.saturated, "{overloaded:?}");
+    assert!(overloaded.queueing_growth > 0.3, "{overloaded:?}");
+    let light = run(&Scenario::default(), constant_rate(5.0, 600)).report.summary.saturation;
+    assert!(!light.saturated && light.final_queueing_s < 0.1, "{light:?}");
 }
 
 #[cfg(not(target_arch = "wasm32"))]

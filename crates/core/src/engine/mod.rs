@@ -169,12 +169,14 @@ impl Engine {
         if prompt + output > self.config.max_model_len {
             return recorder.reject(request, RejectReason::ExceedsContext);
         }
-        if self.blocks_for(prompt + output) + self.watermark_blocks > self.total_blocks {
+        // The most KV a request holds, and the longest recompute after a preemption, is every
+        // token but the last sampled one.
+        let most_tokens = prompt + output - 1;
+        if self.blocks_for(most_tokens) + self.watermark_blocks > self.total_blocks {
             return recorder.reject(request, RejectReason::ExceedsKvCapacity);
         }
-        // Without chunking a prompt, and after a preemption the prompt plus the generated
-        // tokens, must fit one step's budget.
-        if !self.config.chunked_prefill && prompt + output > u64::from(self.config.max_num_batched_tokens) {
+        // Without chunking, a prompt (and a recompute after a preemption) must fit one step.
+        if !self.config.chunked_prefill && most_tokens > u64::from(self.config.max_num_batched_tokens) {
             return recorder.reject(request, RejectReason::ExceedsStepBudget);
         }
         if !self.has_work() {

@@ -57,7 +57,13 @@ pub struct Saturation {
     pub middle_queueing_s: f64,
     /// Mean queueing delay (s) of requests arriving in the last fifth.
     pub final_queueing_s: f64,
+    /// How fast queueing delay grows between the two, in seconds per second of arrivals.
+    pub queueing_growth: f64,
 }
+
+/// Queueing-delay growth (s per s) above which a deployment is saturated: the queue gains at
+/// least 3 s of waiting per minute of traffic.
+pub const SATURATION_GROWTH: f64 = 0.05;
 
 /// The headline numbers of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -160,21 +166,30 @@ impl Summary {
 }
 
 /// Compares the queueing delay of the last fifth of arrivals with the middle fifth: saturated
-/// when it more than doubled and exceeds one second.
+/// when it grows faster than [`SATURATION_GROWTH`] and exceeds one second at the end. (An
+/// overloaded deployment's queueing delay grows in proportion to time, by `1 − served/offered`
+/// seconds per second.)
 fn saturation(requests: &RequestLog) -> Saturation {
     let n = requests.len();
-    let mean_queueing = |from: usize, to: usize| {
-        let delays: Vec<f64> = (from..to)
-            .filter(|&i| requests.outcome[i] == Outcome::Completed)
-            .map(|i| requests.queueing_ms(i) / 1e3)
-            .collect();
-        if delays.is_empty() { 0.0 } else { delays.iter().sum::<f64>() / delays.len() as f64 }
+    // (mean queueing delay, mean arrival instant) of the completed requests among `from..to`.
+    let means = |from: usize, to: usize| {
+        let rows: Vec<usize> = (from..to).filter(|&i| requests.outcome[i] == Outcome::Completed).collect();
+        if rows.is_empty() {
+            return (0.0, 0.0);
+        }
+        let count = rows.len() as f64;
+        let queueing = rows.iter().map(|&i| requests.queueing_ms(i) / 1e3).sum::<f64>() / count;
+        let arrival = rows.iter().map(|&i| requests.arrived_at[i].as_secs_f64()).sum::<f64>() / count;
+        (queueing, arrival)
     };
-    let middle_queueing_s = mean_queueing(2 * n / 5, 3 * n / 5);
-    let final_queueing_s = mean_queueing(4 * n / 5, n);
+    let (middle_queueing_s, middle_arrival_s) = means(2 * n / 5, 3 * n / 5);
+    let (final_queueing_s, final_arrival_s) = means(4 * n / 5, n);
+    let elapsed = final_arrival_s - middle_arrival_s;
+    let queueing_growth = if elapsed > 0.0 { (final_queueing_s - middle_queueing_s) / elapsed } else { 0.0 };
     Saturation {
-        saturated: final_queueing_s > 1.0 && final_queueing_s > 2.0 * middle_queueing_s,
+        saturated: final_queueing_s > 1.0 && queueing_growth > SATURATION_GROWTH,
         middle_queueing_s,
         final_queueing_s,
+        queueing_growth,
     }
 }

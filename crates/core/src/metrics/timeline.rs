@@ -69,11 +69,12 @@ impl Timeline {
     }
 
     /// The chart series, each with at most [`MAX_POINTS`] points (buckets are merged in equal
-    /// groups when there are more): arrivals, completions and output tokens per second; running
+    /// groups when there are more; a shorter last group is averaged over its own length): arrivals, completions and output tokens per second; running
     /// and waiting requests and KV use (percent of the cluster's `cluster_kv_blocks`).
     pub fn series(&self, cluster_kv_blocks: u64) -> Vec<Series> {
         let group = self.buckets.len().div_ceil(MAX_POINTS).max(1);
-        let width_s = self.interval.as_secs_f64() * group as f64;
+        let bucket_s = self.interval.as_secs_f64();
+        let width_s = bucket_s * group as f64;
         let groups: Vec<(f64, Bucket, u64)> = self
             .buckets
             .chunks(group)
@@ -96,9 +97,9 @@ impl Timeline {
             points: groups.iter().map(|(x, bucket, len)| (*x, value(bucket, *len))).collect(),
         };
         vec![
-            series("arrivals/s", &|b, _| b.arrivals as f64 / width_s),
-            series("completions/s", &|b, _| b.completions as f64 / width_s),
-            series("output tokens/s", &|b, _| b.output_tokens as f64 / width_s),
+            series("arrivals/s", &|b, len| b.arrivals as f64 / (len as f64 * bucket_s)),
+            series("completions/s", &|b, len| b.completions as f64 / (len as f64 * bucket_s)),
+            series("output tokens/s", &|b, len| b.output_tokens as f64 / (len as f64 * bucket_s)),
             series("running", &|b, len| b.running as f64 / len as f64),
             series("waiting", &|b, len| b.waiting as f64 / len as f64),
             series("KV cache used (%)", &|b, len| {

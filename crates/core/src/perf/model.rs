@@ -105,6 +105,16 @@ impl ModelSpec {
         attention + 3 * self.hidden * self.intermediate
     }
 
+    /// Matrix parameters of one layer held by each GPU of a `tp`-way tensor-parallel group:
+    /// every matrix is split `tp` ways, except that K and V projections are replicated when `tp`
+    /// exceeds the KV heads (each GPU keeps at least one KV head).
+    pub fn layer_matrix_params_per_gpu(&self, tp: u64) -> f64 {
+        let kv_projections = 2 * self.hidden * self.kv_heads * self.head_dim;
+        let kv_heads_per_gpu = (self.kv_heads as f64 / tp as f64).max(1.0);
+        (self.layer_matrix_params() - kv_projections) as f64 / tp as f64
+            + 2.0 * (self.hidden * self.head_dim) as f64 * kv_heads_per_gpu
+    }
+
     /// Vector parameters of one layer: norms and biases.
     fn layer_vector_params(&self) -> u64 {
         let norms = 2 * self.hidden + if self.qk_norm { 2 * self.head_dim } else { 0 };
@@ -129,6 +139,18 @@ impl ModelSpec {
     pub fn weight_bytes(&self, dtype: Dtype) -> u64 {
         let matrices = self.layers * self.layer_matrix_params();
         matrices * dtype.bytes() + (self.num_params() - matrices) * Dtype::Bf16.bytes()
+    }
+
+    /// Bytes of weights on the most loaded GPU of a `tp × pp` replica: its stage's layers (the
+    /// first stage takes the extra layer of an uneven split) plus the larger of the embedding
+    /// and the LM head (the first and last stages hold one each; a single stage holds both).
+    pub fn weight_bytes_per_gpu(&self, dtype: Dtype, tp: u64, pp: u64) -> f64 {
+        let layers = self.layers.div_ceil(pp) as f64;
+        let vectors = (self.layer_vector_params() * Dtype::Bf16.bytes()) as f64;
+        let per_layer = self.layer_matrix_params_per_gpu(tp) * dtype.bytes() as f64 + vectors;
+        let table = (self.vocab * self.hidden * Dtype::Bf16.bytes()) as f64 / tp as f64;
+        let tables = if pp == 1 { if self.tied_embeddings { table } else { 2.0 * table } } else { table };
+        layers * per_layer + tables
     }
 
     /// KV-cache bytes per token over all layers: `2 · layers · kv_heads · head_dim · bytes`.
@@ -170,6 +192,21 @@ mod tests {
         assert_eq!((kib("llama-3.1-8b"), kib("llama-3.1-70b"), kib("llama-3.1-405b"), kib("qwen3-32b")), (128, 320, 504, 256));
         assert_eq!(preset("llama-3.1-8b").kv_bytes_per_token(Dtype::Fp8), 65_536);
         assert_eq!(preset("qwen3-32b").head_dim, 128, "explicit head_dim wins over hidden/heads");
+    }
+
+    #[test]
+    fn per_gpu_weights_split_with_tp_and_replicate_kv_beyond_the_kv_heads() {
+        let model = preset("llama-3.1-8b");
+        let whole = model.weight_bytes(Dtype::Bf16) as f64;
+        assert!((model.weight_bytes_per_gpu(Dtype::Bf16, 1, 1) - whole).abs() < 1e4, "all but the final norm");
+        // TP 8 = the KV heads: an eighth of the matrices; the norms (0.5 MB) are replicated.
+        let eighth = model.weight_bytes_per_gpu(Dtype::Bf16, 8, 1) - whole / 8.0;
+        assert!((0.0..1e6).contains(&eighth), "{eighth}");
+        // TP 16 > 8 KV heads: K and V stay one head per GPU, more than a sixteenth.
+        assert!(model.weight_bytes_per_gpu(Dtype::Bf16, 16, 1) > whole / 16.0 + 1e7);
+        // PP 2: the busiest stage holds half the layers and one of embedding/LM head.
+        let half = model.weight_bytes_per_gpu(Dtype::Bf16, 1, 2);
+        assert!(half < whole / 2.0 + 1e3 && half > whole / 2.0 - 1e9, "{half}");
     }
 
     #[test]

@@ -142,8 +142,8 @@ impl StepModel {
             pp: pp_f,
             layers,
             hidden: model.hidden as f64,
-            linear_flops_per_token: 2.0 * layers * model.layer_matrix_params() as f64 / tp_f,
-            linear_bytes: layers * model.layer_matrix_params() as f64 * config.weights.bytes() as f64 / tp_f,
+            linear_flops_per_token: 2.0 * layers * model.layer_matrix_params_per_gpu(tp),
+            linear_bytes: layers * model.layer_matrix_params_per_gpu(tp) * config.weights.bytes() as f64,
             lm_head_flops_per_logit: 2.0 * model.lm_head_params() as f64 / tp_f,
             lm_head_bytes: model.lm_head_params() as f64 * Dtype::Bf16.bytes() as f64 / tp_f,
             prefill_attention_flops_coefficient: 4.0 * layers * (model.q_heads as f64 / tp_f) * model.head_dim as f64,
@@ -153,7 +153,7 @@ impl StepModel {
 
         // Memory of the most loaded GPU: its share of weights, reserves, then KV.
         let layers_per_stage = model.layers.div_ceil(u64::from(config.pp)) as f64;
-        let weights_per_gpu = model.weight_bytes(config.weights) as f64 / (tp_f * pp_f);
+        let weights_per_gpu = model.weight_bytes_per_gpu(config.weights, tp, u64::from(config.pp));
         let activations = f64::from(config.max_num_batched_tokens)
             * (2.0 * model.intermediate as f64 / tp_f + 4.0 * model.hidden as f64)
             * 2.0

@@ -49,7 +49,8 @@ const PROGRESS_EVERY_BYTES: usize = 256 * 1024;
 
 const VIDUR_COLUMNS: [&str; 3] = ["arrived_at", "num_prefill_tokens", "num_decode_tokens"];
 
-/// Parses a trace, detecting its format from the first non-blank line, and sorts it by arrival.
+/// Parses a trace, detecting its format from the first non-blank line, sorts it by arrival and
+/// makes arrival times relative to the first request.
 ///
 /// `on_progress` is called with the number of bytes consumed so far, every few hundred KiB and
 /// once at the end, so a caller can show a progress bar.
@@ -96,7 +97,17 @@ pub fn parse_trace(text: &str, on_progress: &mut dyn FnMut(usize)) -> Result<Tra
     };
     lines.finish();
     sort_by_arrival(&mut trace);
+    shift_to_first_arrival(&mut trace);
     Ok(trace)
+}
+
+/// Makes arrivals relative to the first one, so traces with absolute timestamps (e.g. Unix
+/// time) simulate from zero like those that start at zero.
+fn shift_to_first_arrival(trace: &mut Trace) {
+    let Some(&first) = trace.arrived_at.first() else { return };
+    for arrived_at in &mut trace.arrived_at {
+        *arrived_at = SimTime::from_nanos(arrived_at.as_nanos() - first.as_nanos());
+    }
 }
 
 /// Iterates lines with 1-based numbers, reporting consumed bytes to a progress callback.
@@ -230,9 +241,16 @@ fn whole_number(field: &str, name: &str) -> Result<u64, String> {
     field.parse::<u64>().map_err(|_| format!("{name}: \"{field}\" is not a whole number"))
 }
 
+/// The latest arrival time accepted, in seconds (about 317 years; Unix time in seconds or
+/// milliseconds fits, and nanoseconds since it still fit in 64 bits).
+const LATEST_ARRIVAL_S: f64 = 1e10;
+
 fn arrival(seconds: f64, name: &str) -> Result<SimTime, String> {
     if !seconds.is_finite() || seconds < 0.0 {
         return Err(format!("{name} must be a finite time ≥ 0, got {seconds}"));
+    }
+    if seconds > LATEST_ARRIVAL_S {
+        return Err(format!("{name} is {seconds} s; times after {LATEST_ARRIVAL_S:e} s are not accepted"));
     }
     Ok(SimTime::from_secs_f64(seconds))
 }
@@ -317,6 +335,13 @@ mod tests {
         assert_eq!(trace.block_hashes_of(0), &[8, 9]);
         assert_eq!(trace.block_hashes_of(1), &[] as &[u64]);
         assert_eq!(trace.block_hashes_of(2), &[7]);
+    }
+
+    #[test]
+    fn absolute_timestamps_become_relative_to_the_first_arrival() {
+        let trace = parse(&format!("{HEADER}\n1764000000.5,10,10\n1764000003,10,10\n")).unwrap();
+        assert_eq!(trace.arrived_at, vec![SimTime::ZERO, SimTime::from_nanos(2_500_000_000)]);
+        assert_eq!(error(&format!("{HEADER}\n2e10,10,10\n")), "line 2: arrived_at is 20000000000 s; times after 1e10 s are not accepted");
     }
 
     #[test]
