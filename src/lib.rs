@@ -132,12 +132,13 @@ impl AppState {
         let job = self.begin_job(Source::Scenario);
         match self.scenario.with_untracked(|s| s.workload.clone()) {
             Workload::Sample(id) => self.run_sample(job, id),
+            Workload::Generator(_) => self.send(job, "generator", None),
             Workload::File(file) => {
                 let loaded = self.loaded_file.with_value(|loaded| {
                     loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.text.clone())
                 });
                 match loaded {
-                    Some(text) => self.send(job, &file.name, &text),
+                    Some(text) => self.send(job, &file.name, Some(&text)),
                     None => self.fail(
                         job,
                         format!(
@@ -156,7 +157,7 @@ impl AppState {
     pub fn load_file(self, name: String, text: String) {
         let text: Rc<str> = text.into();
         let job = self.begin_job(Source::Dropped { name: name.clone(), text: text.clone() });
-        self.send(job, &name, &text);
+        self.send(job, &name, Some(&text));
     }
 
     /// Abandons the current job: the worker is terminated and replaced.
@@ -201,7 +202,7 @@ impl AppState {
         }
     }
 
-    fn send(self, job: u32, name: &str, text: &str) {
+    fn send(self, job: u32, name: &str, text: Option<&str>) {
         if !self.is_current(job) {
             return;
         }
@@ -210,7 +211,7 @@ impl AppState {
             self.spawn_worker();
         }
         let scenario = self.scenario.with_untracked(Scenario::to_canonical_json);
-        let request = ToWorker::Run { job, scenario, name: name.to_owned(), text: text.to_owned() };
+        let request = ToWorker::Run { job, scenario, name: name.to_owned(), text: text.map(str::to_owned) };
         self.worker.with_value(|worker| {
             if let Some(worker) = worker {
                 worker.send(&request);
@@ -223,7 +224,7 @@ impl AppState {
             texts.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, text)| text.clone())
         });
         if let Some(text) = cached {
-            return self.send(job, &id, &text);
+            return self.send(job, &id, Some(&text));
         }
         let Some(sample) = samples::find(&id) else {
             return self.fail(job, format!("unknown sample \"{id}\""));
@@ -234,7 +235,7 @@ impl AppState {
                 Ok(text) => {
                     let text: Rc<str> = text.into();
                     self.sample_texts.update_value(|texts| texts.push((id.clone(), text.clone())));
-                    self.send(job, &id, &text);
+                    self.send(job, &id, Some(&text));
                 }
                 Err(message) => self.fail(job, format!("cannot load sample {id}: {message}")),
             }
@@ -260,9 +261,9 @@ impl AppState {
                 let Some((_, source)) = self.job.with_value(|current| current.clone()).filter(|(id, _)| *id == job) else {
                     return;
                 };
-                if let Source::Dropped { name, text } = source {
-                    self.loaded_file.set_value(Some(LoadedFile { sha256: trace.sha256.clone(), text }));
-                    let file = FileRef { name, rows: trace.summary.num_requests, sha256: trace.sha256.clone() };
+                if let (Source::Dropped { name, text }, Some(sha256)) = (source, &trace.sha256) {
+                    self.loaded_file.set_value(Some(LoadedFile { sha256: sha256.clone(), text }));
+                    let file = FileRef { name, rows: trace.summary.num_requests, sha256: sha256.clone() };
                     self.scenario.update(|scenario| scenario.workload = Workload::File(file));
                 }
                 self.job.set_value(None);
@@ -330,8 +331,9 @@ pub fn App() -> impl IntoView {
     });
     on_cleanup(move || on_hash_change.remove());
 
-    // A bundled sample is analysed as soon as the page opens, so there is something to see.
-    if matches!(state.scenario.get_untracked().workload, Workload::Sample(_)) {
+    // A bundled sample or a generator runs as soon as the page opens, so there is something to
+    // see (a user's file has to be dropped first).
+    if !matches!(state.scenario.get_untracked().workload, Workload::File(_)) {
         state.run();
     }
 

@@ -12,7 +12,7 @@ use servesim_core::workload::TraceSummary;
 /// A request from the page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Parse a trace, then simulate the scenario on it.
+    /// Read a trace (or generate the scenario's synthetic workload), then simulate.
     Run {
         /// Identifies the job in replies.
         job: u32,
@@ -20,8 +20,8 @@ pub enum ToWorker {
         scenario: String,
         /// The trace's file name (or sample id), for messages.
         name: String,
-        /// The trace text.
-        text: String,
+        /// The trace text; `None` when the scenario's workload is a generator.
+        text: Option<String>,
     },
 }
 
@@ -60,8 +60,8 @@ pub enum FromWorker {
 pub struct TraceReport {
     /// File name or sample id.
     pub name: String,
-    /// SHA-256 of the text, lower-case hex.
-    pub sha256: String,
+    /// SHA-256 of the text, lower-case hex; `None` for a generated workload.
+    pub sha256: Option<String>,
     /// The summary.
     pub summary: TraceSummary,
 }

@@ -4,7 +4,7 @@
 //! can run it.
 
 use servesim_core::digest::sha256_hex;
-use servesim_core::scenario::Scenario;
+use servesim_core::scenario::{Scenario, Workload};
 use servesim_core::sim::Simulation;
 use servesim_core::workload::{parse_trace, TraceSummary};
 
@@ -16,27 +16,37 @@ const PARSE_SHARE: f64 = 0.15;
 /// Handles one request, sending progress and exactly one final reply through `post`.
 pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
     let ToWorker::Run { job, scenario, name, text } = request;
-    let total = text.len().max(1) as f64;
-    let parsed = parse_trace(&text, &mut |done| {
-        post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
-    });
-    let trace = match parsed {
-        Ok(trace) => trace,
-        Err(error) => return post(FromWorker::Failed { job, message: format!("{name}: {error}") }),
+    let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string());
+    let (trace, sha256) = match (&text, &scenario) {
+        (Some(text), _) => {
+            let total = text.len().max(1) as f64;
+            let parsed = parse_trace(text, &mut |done| {
+                post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
+            });
+            match parsed {
+                Ok(trace) => (trace, Some(sha256_hex(text.as_bytes()))),
+                Err(error) => return post(FromWorker::Failed { job, message: format!("{name}: {error}") }),
+            }
+        }
+        (None, Ok(Scenario { workload: Workload::Generator(generator), seed, .. })) => (generator.generate(*seed), None),
+        (None, _) => {
+            let message = format!("{name}: no trace text and the scenario has no generator");
+            return post(FromWorker::Failed { job, message });
+        }
     };
     let Some(summary) = TraceSummary::of(&trace) else {
         return post(FromWorker::Failed { job, message: format!("{name}: the trace has no requests") });
     };
-    let report = TraceReport { name, sha256: sha256_hex(text.as_bytes()), summary };
-    let run = Scenario::from_json(&scenario)
-        .map_err(|error| error.to_string())
+    let report = TraceReport { name, sha256, summary };
+    let run = scenario
         .and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string()))
         .map(|mut simulation| {
-            simulation.run_with_progress(&mut |fraction| {
-                post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
-                true
-            })
-            .expect("the callback never cancels");
+            simulation
+                .run_with_progress(&mut |fraction| {
+                    post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
+                    true
+                })
+                .expect("the callback never cancels");
             simulation.results().report
         });
     post(FromWorker::Finished { job, trace: report, run });
@@ -46,9 +56,10 @@ pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
 mod tests {
     use super::*;
 
-    fn replies(scenario: &Scenario, name: &str, text: &str) -> Vec<FromWorker> {
+    fn replies(scenario: &Scenario, name: &str, text: Option<&str>) -> Vec<FromWorker> {
         let mut replies = Vec::new();
-        let request = ToWorker::Run { job: 7, scenario: scenario.to_canonical_json(), name: name.into(), text: text.into() };
+        let request =
+            ToWorker::Run { job: 7, scenario: scenario.to_canonical_json(), name: name.into(), text: text.map(str::to_owned) };
         handle(request, &mut |reply| replies.push(reply));
         replies
     }
@@ -56,12 +67,12 @@ mod tests {
     #[test]
     fn a_real_trace_is_read_then_simulated_with_rising_progress() {
         let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv");
-        let replies = replies(&Scenario::reference(), "splitwise_code.csv", text);
+        let replies = replies(&Scenario::reference(), "splitwise_code.csv", Some(text));
         let Some((FromWorker::Finished { job: 7, trace, run }, progress)) = replies.split_last() else {
             panic!("last reply is not Finished: {:?}", replies.last());
         };
         assert_eq!(trace.summary.num_requests, 8_819);
-        assert_eq!(trace.sha256, "f266b907d109d471c61283ab69771c17ad79a18b33ff6e96aa546346f52767a6");
+        assert_eq!(trace.sha256.as_deref(), Some("f266b907d109d471c61283ab69771c17ad79a18b33ff6e96aa546346f52767a6"));
         let report = run.as_ref().unwrap();
         assert_eq!(report.summary.requests.completed, 8_819);
         let fractions: Vec<f64> = progress
@@ -82,15 +93,24 @@ mod tests {
     fn a_scenario_that_cannot_run_still_reports_the_trace() {
         let mut scenario = Scenario::reference();
         scenario.model.preset = "llama-3.1-405b".into();
-        let replies = replies(&scenario, "three.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n");
+        let replies = replies(&scenario, "three.csv", Some("arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n"));
         let Some(FromWorker::Finished { trace, run: Err(message), .. }) = replies.last() else { panic!("{replies:?}") };
         assert_eq!(trace.summary.num_requests, 1);
         assert!(message.starts_with("deployment.aggregated.tp: the model does not fit"), "{message}");
     }
 
     #[test]
+    fn a_generator_workload_needs_no_text() {
+        let scenario = Scenario { workload: Workload::Generator(Default::default()), ..Scenario::reference() };
+        let replies = replies(&scenario, "generator", None);
+        let Some(FromWorker::Finished { trace, run: Ok(report), .. }) = replies.last() else { panic!("{replies:?}") };
+        assert_eq!((trace.summary.num_requests, trace.sha256.as_ref()), (1_000, None));
+        assert_eq!(report.summary.requests.completed, 1_000);
+    }
+
+    #[test]
     fn a_garbage_file_fails_with_its_name_and_line() {
-        let replies = replies(&Scenario::default(), "x.bin", "\u{1}\u{2}PNG");
+        let replies = replies(&Scenario::default(), "x.bin", Some("\u{1}\u{2}PNG"));
         let Some(FromWorker::Failed { job: 7, message }) = replies.last() else { panic!("{replies:?}") };
         assert!(message.starts_with("x.bin: line 1: unrecognised trace format"), "{message}");
     }

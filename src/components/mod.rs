@@ -2,6 +2,7 @@
 //! context) and never compute on results themselves.
 
 mod chart_canvas;
+mod fields;
 mod header;
 mod kpis;
 mod run_panel;

@@ -1,87 +1,12 @@
 //! The scenario editor: model, hardware, deployment, engine, router, SLO and seed, with inline
-//! validation. Each field is bound to one place in the scenario through a getter and a setter.
+//! validation.
 
 use leptos::prelude::*;
 use servesim_core::perf::{catalog, Dtype};
 use servesim_core::scenario::{Deployment, ReplicaPool, Router, Scenario};
 
+use super::fields::{CheckField, InputField, SelectField};
 use crate::use_app_state;
-
-/// A `<select>` bound to a string view of one scenario field.
-#[component]
-fn SelectField(
-    label: &'static str,
-    testid: &'static str,
-    options: Vec<(String, String)>,
-    get: fn(&Scenario) -> String,
-    set: fn(&mut Scenario, &str),
-) -> impl IntoView {
-    let state = use_app_state();
-    view! {
-        <label class="field">
-            <span>{label}</span>
-            <select data-testid=testid on:change=move |ev| {
-                let value = event_target_value(&ev);
-                state.scenario.update(|s| set(s, &value));
-            }>
-                {options.into_iter().map(|(value, text)| {
-                    let selected = value.clone();
-                    view! {
-                        <option value=value prop:selected=move || state.scenario.with(|s| get(s) == selected)>{text}</option>
-                    }
-                }).collect_view()}
-            </select>
-        </label>
-    }
-}
-
-/// A text input bound to one scenario field through `parse`; text that does not parse is
-/// reported next to the field and not applied. Range checks are `Scenario::validate`'s.
-#[component]
-fn InputField(
-    label: &'static str,
-    testid: &'static str,
-    get: fn(&Scenario) -> String,
-    set: fn(&mut Scenario, &str) -> Result<(), &'static str>,
-) -> impl IntoView {
-    let state = use_app_state();
-    let parse_error = RwSignal::new(None::<String>);
-    let on_change = move |ev: leptos::ev::Event| {
-        let text = event_target_value(&ev);
-        let mut updated = state.scenario.get_untracked();
-        match set(&mut updated, text.trim()) {
-            Ok(()) => {
-                parse_error.set(None);
-                state.scenario.set(updated);
-            }
-            Err(expected) => parse_error.set(Some(format!("{label}: enter {expected}"))),
-        }
-    };
-    view! {
-        <label class="field">
-            <span>{label}</span>
-            <input type="text" inputmode="decimal" data-testid=testid
-                prop:value=move || state.scenario.with(get) on:change=on_change/>
-            {move || parse_error.get().map(|message| view! { <span class="field-error">{message}</span> })}
-        </label>
-    }
-}
-
-/// A checkbox bound to one boolean scenario field.
-#[component]
-fn CheckField(label: &'static str, testid: &'static str, get: fn(&Scenario) -> bool, set: fn(&mut Scenario, bool)) -> impl IntoView {
-    let state = use_app_state();
-    view! {
-        <label class="field check">
-            <input type="checkbox" data-testid=testid prop:checked=move || state.scenario.with(get)
-                on:change=move |ev| {
-                    let checked = event_target_checked(&ev);
-                    state.scenario.update(|s| set(s, checked));
-                }/>
-            <span>{label}</span>
-        </label>
-    }
-}
 
 fn pool(scenario: &Scenario) -> &ReplicaPool {
     let Deployment::Aggregated(pool) = &scenario.deployment;
@@ -93,13 +18,7 @@ fn pool_mut(scenario: &mut Scenario) -> &mut ReplicaPool {
     pool
 }
 
-fn whole(text: &str) -> Result<u32, &'static str> {
-    text.parse().map_err(|_| "a whole number")
-}
-
-fn decimal(text: &str) -> Result<f64, &'static str> {
-    text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or("a number")
-}
+use super::fields::{decimal, whole};
 
 /// Milliseconds, or nothing for "no target".
 fn optional_ms(text: &str) -> Result<Option<f64>, &'static str> {

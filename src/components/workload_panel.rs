@@ -2,12 +2,79 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use servesim_core::scenario::Workload;
-use servesim_core::workload::samples;
+use servesim_core::scenario::{Scenario, Workload};
+use servesim_core::workload::{samples, Arrivals, Generator, Lengths};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DragEvent, File, HtmlInputElement};
 
+use super::fields::{decimal, whole, InputField};
 use crate::{format, use_app_state, AppState};
+
+/// A length distribution as the generator form writes it: `fixed N`, `uniform MIN MAX` or
+/// `lognormal MEDIAN SIGMA MAX`.
+pub fn lengths_text(lengths: &Lengths) -> String {
+    match *lengths {
+        Lengths::Fixed { tokens } => format!("fixed {tokens}"),
+        Lengths::Uniform { min, max } => format!("uniform {min} {max}"),
+        Lengths::Lognormal { median, sigma, max } => format!("lognormal {median} {sigma} {max}"),
+    }
+}
+
+/// Reads the form's length syntax (see [`lengths_text`]).
+///
+/// # Errors
+///
+/// Returns what the field expects when `text` is not one of the three forms.
+pub fn parse_lengths(text: &str) -> Result<Lengths, &'static str> {
+    const EXPECTED: &str = "fixed N, uniform MIN MAX, or lognormal MEDIAN SIGMA MAX";
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let number = |word: &str| whole(word).map_err(|_| EXPECTED);
+    match words.as_slice() {
+        ["fixed", tokens] => Ok(Lengths::Fixed { tokens: number(tokens)? }),
+        ["uniform", min, max] => Ok(Lengths::Uniform { min: number(min)?, max: number(max)? }),
+        ["lognormal", median, sigma, max] => Ok(Lengths::Lognormal {
+            median: decimal(median).map_err(|_| EXPECTED)?,
+            sigma: decimal(sigma).map_err(|_| EXPECTED)?,
+            max: number(max)?,
+        }),
+        _ => Err(EXPECTED),
+    }
+}
+
+fn generator(scenario: &Scenario) -> Option<&Generator> {
+    match &scenario.workload {
+        Workload::Generator(generator) => Some(generator),
+        _ => None,
+    }
+}
+
+fn generator_mut(scenario: &mut Scenario) -> Result<&mut Generator, &'static str> {
+    match &mut scenario.workload {
+        Workload::Generator(generator) => Ok(generator),
+        _ => Err("a value once the generator is the workload"),
+    }
+}
+
+/// The generator's parameters, shown while it is the workload.
+#[component]
+fn GeneratorFields() -> impl IntoView {
+    view! {
+        <div class="fields" data-testid="generator">
+            <InputField label="Poisson rate (req/s)" testid="generator-rate"
+                get=|s| generator(s).map(|g| { let Arrivals::Poisson { rate_per_s } = g.arrivals; rate_per_s.to_string() }).unwrap_or_default()
+                set=|s, v| { let rate_per_s = decimal(v)?; generator_mut(s)?.arrivals = Arrivals::Poisson { rate_per_s }; Ok(()) }/>
+            <InputField label="Requests" testid="generator-requests"
+                get=|s| generator(s).map(|g| g.num_requests.to_string()).unwrap_or_default()
+                set=|s, v| { let n = whole(v)?; generator_mut(s)?.num_requests = n; Ok(()) }/>
+            <InputField label="Prompt lengths" testid="generator-prompt"
+                get=|s| generator(s).map(|g| lengths_text(&g.prompt_tokens)).unwrap_or_default()
+                set=|s, v| { let lengths = parse_lengths(v)?; generator_mut(s)?.prompt_tokens = lengths; Ok(()) }/>
+            <InputField label="Output lengths" testid="generator-output"
+                get=|s| generator(s).map(|g| lengths_text(&g.output_tokens)).unwrap_or_default()
+                set=|s, v| { let lengths = parse_lengths(v)?; generator_mut(s)?.output_tokens = lengths; Ok(()) }/>
+        </div>
+    }
+}
 
 /// Reads `file` as text and hands it to the app.
 fn load(state: AppState, file: File) {
@@ -58,7 +125,12 @@ pub fn WorkloadPanel() -> impl IntoView {
             None => format!("Unknown sample {id}"),
         },
         Workload::File(file) => format!("File: {} ({} requests)", file.name, format::thousands(file.rows)),
+        Workload::Generator(generator) => {
+            let Arrivals::Poisson { rate_per_s } = generator.arrivals;
+            format!("Generated: {} Poisson arrivals at {rate_per_s} req/s (seed {})", format::thousands(u64::from(generator.num_requests)), state.scenario.with(|s| s.seed))
+        }
     };
+    let is_generator = move || state.scenario.with(|s| matches!(s.workload, Workload::Generator(_)));
 
     view! {
         <section class="panel" data-testid="workload">
@@ -71,13 +143,44 @@ pub fn WorkloadPanel() -> impl IntoView {
                 </label>
             </div>
             <p class="workload-current" data-testid="workload-current">{workload_text}</p>
-            <button class="link" data-testid="use-sample"
-                on:click=move |_| {
-                    state.scenario.update(|s| s.workload = Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned()));
-                    state.run();
-                }>
-                "Use the bundled Mooncake sample"
-            </button>
+            <div class="workload-choices">
+                <button class="link" data-testid="use-sample"
+                    on:click=move |_| {
+                        state.scenario.update(|s| s.workload = Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned()));
+                        state.run();
+                    }>
+                    "Use the bundled Mooncake sample"
+                </button>
+                <button class="link" data-testid="use-generator"
+                    on:click=move |_| {
+                        state.scenario.update(|s| s.workload = Workload::Generator(Generator::default()));
+                        state.run();
+                    }>
+                    "Generate a Poisson workload"
+                </button>
+            </div>
+            <Show when=is_generator>
+                <GeneratorFields/>
+            </Show>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_texts_round_trip_and_bad_ones_say_what_is_expected() {
+        for lengths in [
+            Lengths::Fixed { tokens: 128 },
+            Lengths::Uniform { min: 10, max: 20 },
+            Lengths::Lognormal { median: 1000.5, sigma: 0.8, max: 8192 },
+        ] {
+            assert_eq!(parse_lengths(&lengths_text(&lengths)), Ok(lengths));
+        }
+        assert_eq!(parse_lengths("  uniform   5  9 "), Ok(Lengths::Uniform { min: 5, max: 9 }));
+        assert!(parse_lengths("normal 5").unwrap_err().starts_with("fixed N"));
+        assert!(parse_lengths("fixed -3").is_err());
     }
 }

@@ -61,6 +61,28 @@ test('a trace picked with the file input runs too', async () => {
   await page.close();
 });
 
+test('a generated Poisson workload runs, is editable, and matches the CLI', async () => {
+  const { page, errors } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  await page.click(byTestId('use-generator'));
+  await waitForText(page, 'kpi-requests', '1,000');
+  await waitForText(page, 'run-status', 'Done.');
+  assert.match(await page.textContent(byTestId('workload-current')), /^Generated: 1,000 Poisson arrivals at 4 req\/s/);
+  await page.fill(byTestId('generator-output'), 'uniform 10 20');
+  await page.dispatchEvent(byTestId('generator-output'), 'change');
+  await page.fill(byTestId('generator-requests'), '300');
+  await page.dispatchEvent(byTestId('generator-requests'), 'change');
+  await page.click(byTestId('run'));
+  await waitForText(page, 'kpi-requests', '300');
+  await waitForText(page, 'run-status', 'Done.');
+  assert.deepEqual(await runKpis(page), cliKpis(servesimRun(page.url())));
+  await page.fill(byTestId('generator-prompt'), 'gaussian 3');
+  await page.dispatchEvent(byTestId('generator-prompt'), 'change');
+  assert.match(await page.textContent(byTestId('generator')), /Prompt lengths: enter fixed N, uniform MIN MAX, or lognormal MEDIAN SIGMA MAX/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('Cancel stops a running job, keeps the previous results, and the next run works', async () => {
   const { page, errors } = await open(context);
   await waitForText(page, 'run-status', 'Done.');

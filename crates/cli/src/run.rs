@@ -83,6 +83,7 @@ fn load_trace(scenario: &Scenario, trace_path: Option<&Path>) -> Result<Trace, S
         (None, Workload::Sample(id)) => {
             (id.clone(), sample_text(id).ok_or_else(|| format!("unknown sample {id}"))?.to_owned())
         }
+        (None, Workload::Generator(generator)) => return Ok(generator.generate(scenario.seed)),
         (None, Workload::File(file)) => {
             return Err(format!(
                 "the scenario's workload is the file {} ({} requests, sha256 {}); pass it with --trace FILE",

@@ -29,7 +29,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::perf::{catalog, Dtype};
-use crate::workload::samples;
+use crate::workload::{samples, Generator};
 
 /// The scenario format version this build reads and writes.
 pub const SCENARIO_VERSION: u32 = 1;
@@ -277,6 +277,8 @@ pub enum Workload {
     Sample(String),
     /// A user's trace file, identified so a shared link can ask for the same file.
     File(FileRef),
+    /// A synthetic workload generated from the scenario's seed.
+    Generator(Generator),
 }
 
 impl Default for Workload {
@@ -443,6 +445,7 @@ impl Scenario {
                     );
                 }
             }
+            Workload::Generator(_) => {}
             Workload::File(file) => {
                 if file.name.trim().is_empty() {
                     check.fail("workload.file.name", "must not be empty".to_owned());
@@ -455,6 +458,18 @@ impl Scenario {
                         "workload.file.sha256",
                         format!("must be 64 lower-case hex digits, got \"{}\"", file.sha256),
                     );
+                }
+            }
+        }
+        if let Workload::Generator(generator) = &self.workload {
+            let crate::workload::Arrivals::Poisson { rate_per_s } = generator.arrivals;
+            if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
+                check.fail("workload.generator.arrivals.poisson.rate_per_s", format!("must be > 0, got {rate_per_s}"));
+            }
+            check.range("workload.generator.num_requests", generator.num_requests, 1, 10_000_000);
+            for (name, lengths) in [("prompt_tokens", &generator.prompt_tokens), ("output_tokens", &generator.output_tokens)] {
+                for (field, message) in lengths.problems() {
+                    check.fail(&format!("workload.generator.{name}.{field}"), message);
                 }
             }
         }
@@ -635,6 +650,29 @@ mod tests {
         assert!(error.message.contains("unknown variant `int4`"), "{error}");
         let error = Scenario::from_json(r#"{"version":1,"model":7}"#).unwrap_err();
         assert!(error.message.contains("a model preset id or"), "{error}");
+    }
+
+    #[test]
+    fn a_generator_workload_reads_and_validates_every_parameter() {
+        let scenario = Scenario::from_json(
+            r#"{"version":1,"workload":{"generator":{"arrivals":{"poisson":{"rate_per_s":0}},"num_requests":0,
+                "prompt_tokens":{"uniform":{"min":5,"max":2}},"output_tokens":{"lognormal":{"median":0.5,"sigma":9,"max":0}}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            messages(&scenario),
+            vec![
+                "workload.generator.arrivals.poisson.rate_per_s: must be > 0, got 0",
+                "workload.generator.num_requests: must be ≥ 1, got 0",
+                "workload.generator.prompt_tokens.uniform.max: must be ≥ min (5), got 2",
+                "workload.generator.output_tokens.lognormal.median: must be ≥ 1, got 0.5",
+                "workload.generator.output_tokens.lognormal.sigma: must be in [0, 5], got 9",
+                "workload.generator.output_tokens.lognormal.max: must be ≥ 1, got 0",
+            ]
+        );
+        let fine = Scenario { workload: Workload::Generator(Generator::default()), ..Scenario::default() };
+        assert_eq!(Scenario::from_json(&fine.to_canonical_json()).unwrap(), fine);
+        assert_eq!(fine.validate(), Ok(()));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, VecDeque};
 use crate::ids::{ReplicaId, RequestId};
 use crate::metrics::{RejectReason, Recorder};
 use crate::perf::{BatchShape, PrefillChunk, StepModel};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 /// The engine knobs (see `Scenario::engine`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -90,7 +90,10 @@ pub struct Engine {
     finished_in_last_step: u64,
     next_sample_at: SimTime,
     scratch_departed: Vec<Departed>,
-    scratch_chunks: Vec<(usize, PrefillChunk)>,
+    /// This step's prefill chunks, and the index in `prefilling` of each one's request.
+    scratch_chunks: Vec<PrefillChunk>,
+    scratch_chunk_owners: Vec<usize>,
+    scratch_prefilling: Vec<Prefilling>,
 }
 
 /// vLLM's default free-block watermark for new admissions (1 % of the blocks).
@@ -121,6 +124,8 @@ impl Engine {
             next_sample_at: SimTime::ZERO,
             scratch_departed: Vec::new(),
             scratch_chunks: Vec::new(),
+            scratch_chunk_owners: Vec::new(),
+            scratch_prefilling: Vec::new(),
         }
     }
 
@@ -239,10 +244,8 @@ impl Engine {
     fn decode_step(&mut self, recorder: &mut Recorder) {
         let batch = self.decoding.len();
         let attended = self.decoding.context_sum() + u64::from(batch);
-        let duration = crate::time::SimDuration::from_secs_f64(
-            self.decode_fixed(batch) + attended as f64 * self.seconds_per_context_token,
-        )
-        .max(crate::time::SimDuration::from_nanos(1));
+        let duration = SimDuration::from_secs_f64(self.decode_fixed(batch) + attended as f64 * self.seconds_per_context_token)
+            .max(SimDuration::from_nanos(1));
         self.used_blocks += self.decoding.blocks_needed_next_step();
         let end = self.now + duration;
         self.finish_decode_step(end, recorder);
@@ -295,7 +298,9 @@ impl Engine {
         }
         let mut budget = u64::from(self.config.max_num_batched_tokens) - u64::from(self.decoding.len());
         let mut chunks = std::mem::take(&mut self.scratch_chunks);
+        let mut owners = std::mem::take(&mut self.scratch_chunk_owners);
         chunks.clear();
+        owners.clear();
         let mut index = 0;
         while index < self.prefilling.len() && budget > 0 {
             let entry = self.prefilling[index];
@@ -312,7 +317,8 @@ impl Engine {
             }
             self.used_blocks += needed;
             self.prefilling[index].blocks += needed;
-            chunks.push((index, PrefillChunk { new_tokens: chunk as u32, cached_tokens: entry.computed as u32 }));
+            chunks.push(PrefillChunk { new_tokens: chunk as u32, cached_tokens: entry.computed as u32 });
+            owners.push(index);
             budget -= chunk;
             index += 1;
         }
@@ -334,19 +340,20 @@ impl Engine {
             self.running_order.insert(admitted, Running::Prefilling(head.request));
             recorder.on_scheduled(head.request, self.now);
             self.prefilling.push(Prefilling { waiting: head, computed: 0, blocks: needed, admitted });
-            chunks.push((self.prefilling.len() - 1, PrefillChunk { new_tokens: chunk as u32, cached_tokens: 0 }));
+            chunks.push(PrefillChunk { new_tokens: chunk as u32, cached_tokens: 0 });
+            owners.push(self.prefilling.len() - 1);
             budget -= chunk;
         }
 
         let batch = self.decoding.len();
-        let prefills: Vec<PrefillChunk> = chunks.iter().map(|&(_, chunk)| chunk).collect();
         let shape = BatchShape {
             num_decode: batch,
             decode_context_tokens: self.decoding.context_sum() + u64::from(batch),
-            prefills: &prefills,
+            prefills: &chunks,
         };
-        if batch == 0 && prefills.is_empty() {
+        if batch == 0 && chunks.is_empty() {
             self.scratch_chunks = chunks;
+            self.scratch_chunk_owners = owners;
             return false;
         }
         let duration = self.step_model.step_time(&shape);
@@ -356,11 +363,13 @@ impl Engine {
 
         // Prefill chunks advance; completed prompts emit a token and start decoding.
         let mut emitted = u64::from(batch);
-        for &(index, chunk) in &chunks {
+        for (&index, chunk) in owners.iter().zip(&chunks) {
             self.prefilling[index].computed += u64::from(chunk.new_tokens);
         }
-        let mut kept = Vec::with_capacity(self.prefilling.len());
-        for entry in std::mem::take(&mut self.prefilling) {
+        let mut kept = std::mem::take(&mut self.scratch_prefilling);
+        kept.clear();
+        let mut all = std::mem::take(&mut self.prefilling);
+        for entry in all.drain(..) {
             if entry.computed < entry.waiting.prefill_len {
                 kept.push(entry);
                 continue;
@@ -379,7 +388,9 @@ impl Engine {
             self.running_order.insert(entry.admitted, Running::Decoding(slot));
         }
         self.prefilling = kept;
+        self.scratch_prefilling = all;
         self.scratch_chunks = chunks;
+        self.scratch_chunk_owners = owners;
         recorder.on_step(end, duration, u64::from(batch), emitted);
         self.now = end;
         true

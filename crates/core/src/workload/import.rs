@@ -16,6 +16,8 @@ pub enum TraceFormat {
     MooncakeJsonl,
     /// Vidur CSV: `arrived_at,num_prefill_tokens,num_decode_tokens` (seconds, tokens, tokens).
     VidurCsv,
+    /// Made by a [`Generator`](super::Generator).
+    Generated,
 }
 
 impl fmt::Display for TraceFormat {
@@ -23,6 +25,7 @@ impl fmt::Display for TraceFormat {
         f.write_str(match self {
             TraceFormat::MooncakeJsonl => "Mooncake JSONL",
             TraceFormat::VidurCsv => "Vidur CSV",
+            TraceFormat::Generated => "generated",
         })
     }
 }

@@ -2,14 +2,16 @@
 //!
 //! A [`Trace`] holds one row per request, sorted by arrival, as parallel columns. Importers
 //! ([`parse_trace`]) detect the format from the first record and report problems as
-//! `line N: <problem>`; [`TraceSummary`] describes a trace (size, span, rate, length
+//! `line N: <problem>`; a [`Generator`] makes a synthetic trace from the scenario's seed; [`TraceSummary`] describes a trace (size, span, rate, length
 //! percentiles) for `servesim inspect` and the app's workload panel.
 
+mod generator;
 mod import;
 pub mod samples;
 mod summary;
 mod trace;
 
+pub use generator::{Arrivals, Generator, Lengths};
 pub use import::{parse_trace, TraceError, TraceFormat};
 pub use summary::TraceSummary;
 pub use trace::Trace;
