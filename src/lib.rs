@@ -65,6 +65,14 @@ struct LoadedFile {
     text: Rc<str>,
 }
 
+/// A job: what it runs, and the scenario it sent (to tell later whether results are stale).
+#[derive(Clone)]
+struct Job {
+    id: u32,
+    source: Source,
+    sent: Option<Scenario>,
+}
+
 /// What a job analyses.
 #[derive(Clone)]
 enum Source {
@@ -94,7 +102,7 @@ pub struct AppState {
     /// The last link produced by the Share button.
     pub share_link: RwSignal<Option<String>>,
     worker: StoredValue<Option<SimWorker>, LocalStorage>,
-    job: StoredValue<Option<(u32, Source)>, LocalStorage>,
+    job: StoredValue<Option<Job>, LocalStorage>,
     next_job: StoredValue<u32>,
     loaded_file: StoredValue<Option<LoadedFile>, LocalStorage>,
     sample_texts: StoredValue<Vec<(String, Rc<str>)>, LocalStorage>,
@@ -162,20 +170,31 @@ impl AppState {
 
     /// Abandons the current job: the worker is terminated and replaced.
     pub fn cancel(self) {
+        if self.abandon_job() {
+            self.status.set(RunStatus::Cancelled);
+        }
+    }
+
+    /// Stops the job in flight, if any, by replacing the worker; `true` if there was one.
+    fn abandon_job(self) -> bool {
         if self.job.with_value(Option::is_none) {
-            return;
+            return false;
         }
         self.job.set_value(None);
+        self.restart_worker();
+        true
+    }
+
+    fn restart_worker(self) {
         if let Some(worker) = self.worker.try_update_value(Option::take).flatten() {
             worker.terminate();
         }
         self.spawn_worker();
-        self.status.set(RunStatus::Cancelled);
     }
 
-    /// Puts the current URL (which carries the scenario) in the share box and the clipboard.
+    /// Puts a link to the current scenario in the share box and the clipboard.
     pub fn share(self) {
-        let url = url_state::current_url();
+        let url = self.scenario.with_untracked(url_state::link_to);
         self.share_link.set(Some(url.clone()));
         let clipboard = window().navigator().clipboard();
         spawn_local(async move {
@@ -184,15 +203,17 @@ impl AppState {
         });
     }
 
+    /// Starts a job, abandoning any still running (its worker would finish it first).
     fn begin_job(self, source: Source) -> u32 {
+        self.abandon_job();
         let id = self.next_job.get_value();
         self.next_job.set_value(id.wrapping_add(1));
-        self.job.set_value(Some((id, source)));
+        self.job.set_value(Some(Job { id, source, sent: None }));
         id
     }
 
     fn is_current(self, job: u32) -> bool {
-        self.job.with_value(|current| matches!(current, Some((id, _)) if *id == job))
+        self.job.with_value(|current| current.as_ref().is_some_and(|current| current.id == job))
     }
 
     fn fail(self, job: u32, message: String) {
@@ -210,8 +231,14 @@ impl AppState {
         if self.worker.with_value(Option::is_none) {
             self.spawn_worker();
         }
-        let scenario = self.scenario.with_untracked(Scenario::to_canonical_json);
-        let request = ToWorker::Run { job, scenario, name: name.to_owned(), text: text.map(str::to_owned) };
+        let sent = self.scenario.get_untracked();
+        let request =
+            ToWorker::Run { job, scenario: sent.to_canonical_json(), name: name.to_owned(), text: text.map(str::to_owned) };
+        self.job.update_value(|current| {
+            if let Some(current) = current {
+                current.sent = Some(sent);
+            }
+        });
         self.worker.with_value(|worker| {
             if let Some(worker) = worker {
                 worker.send(&request);
@@ -250,25 +277,30 @@ impl AppState {
                     self.status.set(RunStatus::Running { fraction });
                 }
             }
-            FromWorker::Failed { job, message } => {
-                let crashed = message.starts_with("the simulation worker crashed");
-                self.fail(job, message);
-                if crashed {
-                    self.spawn_worker();
+            FromWorker::Failed { job, message } => self.fail(job, message),
+            FromWorker::Crashed { job, message } => {
+                if self.is_current(job) {
+                    self.fail(job, message);
+                    self.restart_worker();
                 }
             }
             FromWorker::Finished { job, trace, run } => {
-                let Some((_, source)) = self.job.with_value(|current| current.clone()).filter(|(id, _)| *id == job) else {
+                let Some(Job { source, sent, .. }) = self.job.with_value(|current| current.clone()).filter(|j| j.id == job)
+                else {
                     return;
                 };
+                let mut ran = sent;
                 if let (Source::Dropped { name, text }, Some(sha256)) = (source, &trace.sha256) {
                     self.loaded_file.set_value(Some(LoadedFile { sha256: sha256.clone(), text }));
                     let file = FileRef { name, rows: trace.summary.num_requests, sha256: sha256.clone() };
+                    if let Some(ran) = &mut ran {
+                        ran.workload = Workload::File(file.clone());
+                    }
                     self.scenario.update(|scenario| scenario.workload = Workload::File(file));
                 }
                 self.job.set_value(None);
                 self.trace_report.set(Some(trace));
-                self.ran_scenario.set(Some(self.scenario.get_untracked()));
+                self.ran_scenario.set(ran);
                 match run {
                     Ok(report) => {
                         self.run_report.set(Some(report));

@@ -46,6 +46,14 @@ pub enum FromWorker {
         /// The simulation's report, or why the scenario cannot run on this trace.
         run: Result<RunReport, String>,
     },
+    /// The worker died during a job (a trap in its wasm, a failed load). Never sent by the
+    /// worker itself: the page's client reports it from the worker's error event.
+    Crashed {
+        /// The job.
+        job: u32,
+        /// The browser's description.
+        message: String,
+    },
     /// A job failed (the trace could not be read); the message is fit for the user.
     Failed {
         /// The job.

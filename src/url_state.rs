@@ -29,7 +29,10 @@ pub fn write_scenario_to_location(scenario: &Scenario) {
     }
 }
 
-/// The page's full URL, which is the share link once the hash is written.
-pub fn current_url() -> String {
-    leptos::prelude::window().location().href().unwrap_or_default()
+/// A link to this page that opens `scenario`: the page's address with the scenario's hash
+/// (whatever the address bar holds now, e.g. a broken link that was opened).
+pub fn link_to(scenario: &Scenario) -> String {
+    let href = leptos::prelude::window().location().href().unwrap_or_default();
+    let page = href.split('#').next().unwrap_or_default();
+    format!("{page}#{}", share::encode_fragment(scenario))
 }

@@ -16,7 +16,13 @@ const PARSE_SHARE: f64 = 0.15;
 /// Handles one request, sending progress and exactly one final reply through `post`.
 pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
     let ToWorker::Run { job, scenario, name, text } = request;
-    let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string());
+    // Validate first: a generator must never run on parameters validation refuses.
+    let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string()).and_then(|scenario| {
+        scenario.validate().map_err(|problems| {
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        })?;
+        Ok(scenario)
+    });
     let (trace, sha256) = match (&text, &scenario) {
         (Some(text), _) => {
             let total = text.len().max(1) as f64;
@@ -29,7 +35,8 @@ pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
             }
         }
         (None, Ok(Scenario { workload: Workload::Generator(generator), seed, .. })) => (generator.generate(*seed), None),
-        (None, _) => {
+        (None, Err(message)) => return post(FromWorker::Failed { job, message: message.clone() }),
+        (None, Ok(_)) => {
             let message = format!("{name}: no trace text and the scenario has no generator");
             return post(FromWorker::Failed { job, message });
         }
@@ -47,7 +54,7 @@ pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
                     true
                 })
                 .expect("the callback never cancels");
-            simulation.results().report
+            simulation.report()
         });
     post(FromWorker::Finished { job, trace: report, run });
 }
@@ -106,6 +113,19 @@ mod tests {
         let Some(FromWorker::Finished { trace, run: Ok(report), .. }) = replies.last() else { panic!("{replies:?}") };
         assert_eq!((trace.summary.num_requests, trace.sha256.as_ref()), (1_000, None));
         assert_eq!(report.summary.requests.completed, 1_000);
+    }
+
+    #[test]
+    fn an_invalid_generator_is_refused_before_it_runs() {
+        // From a hostile link: lognormal max 0 and uniform min > max would panic if drawn.
+        let json = r#"{"version":1,"workload":{"generator":{"num_requests":5,
+            "prompt_tokens":{"lognormal":{"median":10,"sigma":1,"max":0}},"output_tokens":{"uniform":{"min":9,"max":2}}}}}"#;
+        let mut replies = Vec::new();
+        let request = ToWorker::Run { job: 3, scenario: json.to_owned(), name: "generator".into(), text: None };
+        handle(request, &mut |reply| replies.push(reply));
+        let [FromWorker::Failed { job: 3, message }] = replies.as_slice() else { panic!("{replies:?}") };
+        assert!(message.contains("workload.generator.prompt_tokens.lognormal.max: must be ≥ 1, got 0"), "{message}");
+        assert!(message.contains("workload.generator.output_tokens.uniform.max: must be ≥ min (9), got 2"), "{message}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub const WORKER_URL: &str = "./sim_worker_loader.js";
 ///
 /// Requests sent before the worker reports [`FromWorker::Ready`] are queued and flushed then.
 /// If the worker dies (a trap in its wasm, a failed load) the reply callback receives
-/// [`FromWorker::Failed`] for the job in flight, so the page never waits forever.
+/// [`FromWorker::Crashed`] for the job in flight, so the page never waits forever.
 pub struct SimWorker {
     worker: Worker,
     link: Rc<RefCell<Link>>,
@@ -57,8 +57,11 @@ impl SimWorker {
                     }
                 }
                 Ok(reply) => {
-                    if matches!(reply, FromWorker::Finished { .. } | FromWorker::Failed { .. }) {
-                        message_link.borrow_mut().job_in_flight = None;
+                    if let FromWorker::Finished { job, .. } | FromWorker::Failed { job, .. } = &reply {
+                        let mut link = message_link.borrow_mut();
+                        if link.job_in_flight == Some(*job) {
+                            link.job_in_flight = None;
+                        }
                     }
                     (message_reply.borrow_mut())(reply);
                 }
@@ -75,7 +78,7 @@ impl SimWorker {
             let job = error_link.borrow_mut().job_in_flight.take();
             if let Some(job) = job {
                 let message = format!("the simulation worker crashed: {}", event.message());
-                (on_reply.borrow_mut())(FromWorker::Failed { job, message });
+                (on_reply.borrow_mut())(FromWorker::Crashed { job, message });
             }
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));

@@ -10,7 +10,7 @@ use plotters_canvas::CanvasBackend;
 use servesim_app::url_state;
 use servesim_charts::{draw_line_chart, LineChart};
 use servesim_core::metrics::Series;
-use servesim_core::scenario::{Deployment, ReplicaPool, Router, Scenario};
+use servesim_core::scenario::{Deployment, ReplicaPool, Router, RouterConfig, Scenario};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{HtmlCanvasElement, HtmlElement, HtmlInputElement};
@@ -70,7 +70,7 @@ fn a_scenario_round_trips_through_the_location_hash() {
     let scenario = Scenario {
         seed: 99,
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 12, tp: 2, pp: 1 }),
-        router: Router::PowerOfTwo,
+        router: RouterConfig { kind: Router::PowerOfTwo },
         ..Scenario::default()
     };
     url_state::write_scenario_to_location(&scenario);

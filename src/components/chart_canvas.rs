@@ -43,10 +43,11 @@ pub fn ChartPanel() -> impl IntoView {
     let arrivals = Signal::derive(move || {
         state.trace_report.with(|report| report.iter().map(|r| r.summary.arrival_rate.clone()).collect::<Vec<_>>())
     });
+    let report_series = Memo::new(move |_| {
+        state.run_report.with(|report| report_charts(report.as_ref()).into_iter().map(|chart| chart.series).collect::<Vec<_>>())
+    });
     let charts = report_charts(None).into_iter().enumerate().map(|(index, chart)| {
-        let series = Signal::derive(move || {
-            state.run_report.with(|report| report_charts(report.as_ref()).swap_remove(index).series)
-        });
+        let series = Signal::derive(move || report_series.with(|all| all[index].clone()));
         view! {
             <ChartCanvas testid=format!("chart-{}", chart.id) title=chart.title x_label=chart.x_label y_label=chart.y_label series/>
         }

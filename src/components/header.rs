@@ -25,14 +25,14 @@ pub fn Header() -> impl IntoView {
                                 input.select();
                             }
                         }/>
-                    <span class="hint">"Copied. Anyone with the link reruns this scenario."</span>
+                    <span class="hint">"Anyone with this link reruns this scenario (copied to the clipboard where the browser allows)."</span>
                 </Show>
             </div>
         </header>
         <Show when=move || state.link_error.get().is_some()>
             <div class="banner error" data-testid="link-error" role="alert">
                 "This link could not be opened: " {move || state.link_error.get().unwrap_or_default()}
-                ". You are on the default scenario."
+                ". The scenario below was not changed by it."
                 <button class="dismiss" on:click=move |_| state.link_error.set(None)>"Dismiss"</button>
             </div>
         </Show>

@@ -9,7 +9,7 @@ mod run_panel;
 mod scenario_form;
 mod workload_panel;
 
-pub use chart_canvas::{ChartCanvas, ChartPanel};
+pub use chart_canvas::ChartPanel;
 pub use header::Header;
 pub use kpis::Kpis;
 pub use run_panel::RunPanel;

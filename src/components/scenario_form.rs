@@ -73,13 +73,13 @@ pub fn ScenarioForm() -> impl IntoView {
             <div class="fields">
                 <InputField label="Replicas" testid="replicas" get=|s| pool(s).replicas.to_string()
                     set=|s, v| { pool_mut(s).replicas = whole(v)?; Ok(()) }/>
-                <SelectField label="Tensor parallel" testid="tp" options=numbers(&[1, 2, 4, 8])
+                <SelectField label="Tensor parallel" testid="tp" options=numbers(&[1, 2, 4, 8, 16, 32, 64])
                     get=|s| pool(s).tp.to_string() set=|s, v| pool_mut(s).tp = v.parse().unwrap_or(1)/>
                 <InputField label="Pipeline stages" testid="pp" get=|s| pool(s).pp.to_string()
                     set=|s, v| { pool_mut(s).pp = whole(v)?; Ok(()) }/>
                 <SelectField label="Router" testid="router"
                     options=Router::ALL.iter().map(|r| (r.kind().to_owned(), r.kind().replace('_', " "))).collect()
-                    get=|s| s.router.kind().to_owned() set=|s, v| s.router = Router::from_kind(v).unwrap_or_default()/>
+                    get=|s| s.router.kind.kind().to_owned() set=|s, v| s.router.kind = Router::from_kind(v).unwrap_or_default()/>
             </div>
             <h2>"Engine"</h2>
             <div class="fields">
@@ -88,7 +88,7 @@ pub fn ScenarioForm() -> impl IntoView {
                 <InputField label="Token budget / step" testid="max-num-batched-tokens"
                     get=|s| s.engine.max_num_batched_tokens.to_string()
                     set=|s, v| { s.engine.max_num_batched_tokens = whole(v)?; Ok(()) }/>
-                <SelectField label="KV block size" testid="block-size" options=numbers(&[8, 16, 32, 64])
+                <SelectField label="KV block size" testid="block-size" options=numbers(&[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
                     get=|s| s.engine.block_size.to_string() set=|s, v| s.engine.block_size = v.parse().unwrap_or(16)/>
                 <InputField label="GPU memory utilization" testid="gpu-memory-utilization"
                     get=|s| s.engine.gpu_memory_utilization.to_string()

@@ -82,7 +82,11 @@ fn load(state: AppState, file: File) {
     spawn_local(async move {
         match JsFuture::from(file.text()).await {
             Ok(text) => state.load_file(name, text.as_string().unwrap_or_default()),
-            Err(error) => state.status.set(crate::RunStatus::Failed(format!("{name}: cannot read the file: {error:?}"))),
+            Err(error) => {
+                if !state.status.with_untracked(crate::RunStatus::is_busy) {
+                    state.status.set(crate::RunStatus::Failed(format!("{name}: cannot read the file: {error:?}")));
+                }
+            }
         }
     });
 }

@@ -50,14 +50,17 @@ test('a Vidur trace dropped anywhere on the page runs and becomes the workload',
 });
 
 test('a trace picked with the file input runs too', async () => {
-  const { page } = await open(context);
+  const { page, errors } = await open(context);
   await waitForText(page, 'run-status', 'Done.');
   await page.setInputFiles(byTestId('file-input'), {
     name: 'three.csv', mimeType: 'text/csv',
     buffer: Buffer.from('arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,100,10\n1.0,200,20\n2.0,300,30\n'),
   });
   await waitForText(page, 'kpi-requests', '3');
+  await waitForText(page, 'run-status', 'Done.');
   assert.equal(await page.textContent(byTestId('kpi-output-tokens')), '60');
+  assert.equal(await page.textContent(byTestId('kpi-completed')), '3 / 0');
+  assert.deepEqual(errors, []);
   await page.close();
 });
 
@@ -107,6 +110,26 @@ test('Cancel stops a running job, keeps the previous results, and the next run w
   // The replacement worker runs the next job.
   await page.click(byTestId('run'));
   await waitForText(page, 'kpi-requests', SAMPLE_REQUESTS);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('starting a new run while one is running abandons the old one', async () => {
+  const { page, errors } = await open(context);
+  await waitForText(page, 'run-status', 'Done.');
+  await dropFile(page, 'body', 'splitwise_code.csv', fixture('splitwise_code.csv'));
+  await waitForText(page, 'kpi-requests', VIDUR_REQUESTS);
+  await waitForText(page, 'run-status', 'Done.');
+  // The sample starts; the generator replaces it before the sample can report.
+  await page.evaluate(([useSample, useGenerator]) => {
+    document.querySelector(useSample).click();
+    document.querySelector(useGenerator).click();
+  }, [byTestId('use-sample'), byTestId('use-generator')]);
+  await waitForText(page, 'kpi-requests', '1,000');
+  await waitForText(page, 'run-status', 'Done.');
+  await page.waitForTimeout(1_000);
+  assert.equal(await page.textContent(byTestId('kpi-requests')), '1,000', 'the abandoned sample run never reports');
+  assert.equal(await page.$(byTestId('stale')), null);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -28,8 +28,9 @@ struct Cli {
 enum Command {
     /// Simulate a scenario and print its summary (a table, or JSON with --json).
     ///
-    /// The scenario's workload is a bundled sample or a trace file given with --trace.
-    /// Everything but `wall_time_s` is identical across runs, machines and targets.
+    /// The scenario's workload (a bundled sample or a generator) is used unless --trace gives a
+    /// file; a scenario whose workload is a user's file needs --trace. Everything but
+    /// `wall_time_s` is identical across runs, machines and targets.
     Run {
         /// The scenario JSON file (see docs/scenario.md).
         scenario: PathBuf,

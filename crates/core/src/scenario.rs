@@ -29,7 +29,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::perf::{catalog, Dtype};
-use crate::workload::{samples, Generator};
+use crate::workload::{generator, samples, Generator};
 
 /// The scenario format version this build reads and writes.
 pub const SCENARIO_VERSION: u32 = 1;
@@ -58,7 +58,7 @@ pub struct Scenario {
     pub engine: Engine,
     /// How requests are spread over replicas.
     #[serde(default)]
-    pub router: Router,
+    pub router: RouterConfig,
     /// Where requests come from.
     #[serde(default)]
     pub workload: Workload,
@@ -92,7 +92,7 @@ impl Default for Scenario {
             hardware: Hardware::default(),
             deployment: Deployment::default(),
             engine: Engine::default(),
-            router: Router::default(),
+            router: RouterConfig::default(),
             workload: Workload::default(),
             slo: Slo::default(),
         }
@@ -233,9 +233,17 @@ impl Default for Engine {
     }
 }
 
+/// The router section: `{"kind": "round_robin"}`; later knobs (signal staleness…) join it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterConfig {
+    /// Which routing policy. Default `round_robin`.
+    pub kind: Router,
+}
+
 /// The request router in front of the replicas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case")]
 pub enum Router {
     /// Replicas in turn. The default.
     #[default]
@@ -463,10 +471,14 @@ impl Scenario {
         }
         if let Workload::Generator(generator) = &self.workload {
             let crate::workload::Arrivals::Poisson { rate_per_s } = generator.arrivals;
+            let path = "workload.generator.arrivals.poisson.rate_per_s";
+            let span_s = f64::from(generator.num_requests) / rate_per_s;
             if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
-                check.fail("workload.generator.arrivals.poisson.rate_per_s", format!("must be > 0, got {rate_per_s}"));
+                check.fail(path, format!("must be > 0, got {rate_per_s}"));
+            } else if span_s > generator::MAX_EXPECTED_SPAN_S {
+                check.fail(path, format!("{rate_per_s} req/s spreads the requests over {span_s:e} s; the limit is 1e9 s"));
             }
-            check.range("workload.generator.num_requests", generator.num_requests, 1, 10_000_000);
+            check.range("workload.generator.num_requests", generator.num_requests, 1, generator::MAX_GENERATED_REQUESTS);
             for (name, lengths) in [("prompt_tokens", &generator.prompt_tokens), ("output_tokens", &generator.output_tokens)] {
                 for (field, message) in lengths.problems() {
                     check.fail(&format!("workload.generator.{name}.{field}"), message);
@@ -606,6 +618,9 @@ mod tests {
         let error = Scenario::from_json(r#"{"version":1,"router":{"kind":"fastest"}}"#).unwrap_err();
         assert_eq!(error.path, "router.kind");
         assert!(error.message.contains("unknown variant `fastest`"), "{error}");
+
+        let error = Scenario::from_json(r#"{"version":1,"router":{"kind":"random","seed":3}}"#).unwrap_err();
+        assert_eq!(error.path, "router.seed");
     }
 
     #[test]
@@ -625,7 +640,7 @@ mod tests {
     fn canonical_json_round_trips_and_includes_every_field() {
         let scenario = Scenario {
             seed: u64::MAX,
-            router: Router::PowerOfTwo,
+            router: RouterConfig { kind: Router::PowerOfTwo },
             slo: Slo { e2e_ms: Some(12.5), ..Slo::default() },
             ..Scenario::default()
         };
@@ -670,6 +685,20 @@ mod tests {
                 "workload.generator.output_tokens.lognormal.max: must be ≥ 1, got 0",
             ]
         );
+        let sparse = Scenario::from_json(
+            r#"{"version":1,"workload":{"generator":{"arrivals":{"poisson":{"rate_per_s":1e-12}},"num_requests":2000000}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            messages(&sparse),
+            vec![
+                "workload.generator.arrivals.poisson.rate_per_s: 0.000000000001 req/s spreads the requests over 2e18 s; the limit is 1e9 s",
+                "workload.generator.num_requests: must be ≤ 1000000, got 2000000",
+            ]
+        );
+        let partial = Scenario::from_json(r#"{"version":1,"workload":{"generator":{"num_requests":5}}}"#).unwrap();
+        let Workload::Generator(generator) = &partial.workload else { panic!("a generator") };
+        assert_eq!((generator.num_requests, generator.arrivals), (5, Generator::default().arrivals));
         let fine = Scenario { workload: Workload::Generator(Generator::default()), ..Scenario::default() };
         assert_eq!(Scenario::from_json(&fine.to_canonical_json()).unwrap(), fine);
         assert_eq!(fine.validate(), Ok(()));
@@ -679,7 +708,7 @@ mod tests {
     fn router_kinds_round_trip_through_their_names() {
         for router in Router::ALL {
             assert_eq!(Router::from_kind(router.kind()), Some(router));
-            let json = serde_json::to_string(&router).unwrap();
+            let json = serde_json::to_string(&RouterConfig { kind: router }).unwrap();
             assert_eq!(json, format!(r#"{{"kind":"{}"}}"#, router.kind()));
         }
         assert_eq!(Router::from_kind("nearest"), None);

@@ -140,14 +140,14 @@ pub fn decode_fragment(fragment: &str) -> Result<Scenario, ShareError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Deployment, FileRef, ReplicaPool, Router, Slo, Workload};
+    use crate::scenario::{Deployment, FileRef, ReplicaPool, Router, RouterConfig, Slo, Workload};
 
     fn rich_scenario() -> Scenario {
         Scenario {
             seed: 123_456_789_012,
             model: crate::scenario::ModelChoice { preset: "llama-3.1-70b".into(), weights: crate::perf::Dtype::Fp8, kv_cache: crate::perf::Dtype::Fp8 },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2 }),
-            router: Router::LeastOutstanding,
+            router: RouterConfig { kind: Router::LeastOutstanding },
             workload: Workload::File(FileRef {
                 name: "my trace (v2) ✓.jsonl".into(),
                 rows: 8_819,

@@ -9,7 +9,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use servesim_core::digest::Digest;
 use servesim_core::rng::{RngStream, StreamId};
-use servesim_core::scenario::{Deployment, ReplicaPool, Router, Scenario};
+use servesim_core::scenario::{Deployment, ReplicaPool, Router, RouterConfig, Scenario};
 use servesim_core::sim::Simulation;
 use servesim_core::share;
 use servesim_core::sim::EventQueue;
@@ -65,7 +65,7 @@ fn cross_target_digest() -> u64 {
     // A golden simulation: the per-request records and the summary's floats.
     let mut scenario = Scenario {
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 1, pp: 1 }),
-        router: Router::LeastOutstanding,
+        router: RouterConfig { kind: Router::LeastOutstanding },
         ..Scenario::default()
     };
     scenario.engine.gpu_memory_utilization = 0.3;

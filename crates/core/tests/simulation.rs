@@ -3,7 +3,7 @@
 
 use servesim_core::metrics::Outcome;
 use servesim_core::perf::{catalog, BatchShape, GpuSpec, PrefillChunk, ReplicaConfig, StepModel};
-use servesim_core::scenario::{Deployment, ModelChoice, ReplicaPool, Router, Scenario, Workload};
+use servesim_core::scenario::{Deployment, ModelChoice, ReplicaPool, Router, RouterConfig, Scenario, Workload};
 use servesim_core::sim::{RunResult, Simulation};
 use servesim_core::time::{SimDuration, SimTime};
 use servesim_core::workload::{parse_trace, Trace};
@@ -82,7 +82,7 @@ fn golden_scenarios() -> Vec<(&'static str, Scenario, Trace)> {
     let mut code_on_a100 = Scenario {
         model: ModelChoice { kv_cache: servesim_core::perf::Dtype::Fp8, ..ModelChoice::default() },
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 1, pp: 1 }),
-        router: Router::LeastOutstanding,
+        router: RouterConfig { kind: Router::LeastOutstanding },
         ..Scenario::default()
     };
     code_on_a100.hardware.gpu = "a100-80gb".into();
@@ -90,7 +90,7 @@ fn golden_scenarios() -> Vec<(&'static str, Scenario, Trace)> {
         seed: 7,
         model: ModelChoice { preset: "qwen3-32b".into(), ..ModelChoice::default() },
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 2, pp: 1 }),
-        router: Router::PowerOfTwo,
+        router: RouterConfig { kind: Router::PowerOfTwo },
         ..Scenario::default()
     };
     qwen_under_pressure.hardware.gpu = "h200".into();
@@ -130,7 +130,7 @@ fn golden_summaries_are_unchanged() {
 }
 
 #[test]
-fn the_golden_scenarios_exercise_preemption_rejection_and_every_router() {
+fn the_kv_pressure_golden_scenario_preempts_and_rejects() {
     let scenarios = golden_scenarios();
     let (_, pressure, trace) = &scenarios[2];
     let summary = run(pressure, trace.clone()).report.summary;
@@ -169,7 +169,7 @@ mod properties {
             let mut scenario = Scenario {
                 seed,
                 deployment: Deployment::Aggregated(ReplicaPool { replicas, tp: 1, pp: 1 }),
-                router: Router::ALL[router],
+                router: RouterConfig { kind: Router::ALL[router] },
                 workload: Workload::default(),
                 ..Scenario::default()
             };

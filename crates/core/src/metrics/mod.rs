@@ -18,5 +18,5 @@ pub use histogram::Histogram;
 pub use quantile::{quantile_sorted, Quantiles};
 pub use recorder::{Outcome, Recorder, RejectReason, RequestLog};
 pub use series::Series;
-pub use summary::{Goodput, RequestCounts, Saturation, Summary, Throughput};
-pub use timeline::Timeline;
+pub use summary::{Goodput, LatencyColumns, RequestCounts, Saturation, Summary, Throughput};
+pub use timeline::{bucket_width_s, Timeline};

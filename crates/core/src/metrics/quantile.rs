@@ -51,6 +51,11 @@ impl Quantiles {
     /// Panics if a value is NaN.
     pub fn of(values: &mut [f64]) -> Option<Quantiles> {
         values.sort_by(|a, b| a.partial_cmp(b).expect("NaN in a metric column"));
+        Quantiles::of_sorted(values)
+    }
+
+    /// Summarises values already sorted ascending; `None` when empty.
+    pub fn of_sorted(values: &[f64]) -> Option<Quantiles> {
         let q = |p| quantile_sorted(values, p);
         Some(Quantiles {
             mean: values.iter().sum::<f64>() / values.len().max(1) as f64,

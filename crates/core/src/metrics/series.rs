@@ -16,6 +16,11 @@ impl Series {
     /// points taken at evenly spaced ranks (the last is the maximum).
     pub fn cdf(name: &str, values: &mut [f64], max_points: usize) -> Series {
         values.sort_by(|a, b| a.partial_cmp(b).expect("no NaN in metric columns"));
+        Series::cdf_of_sorted(name, values, max_points)
+    }
+
+    /// [`Series::cdf`] of values already sorted ascending.
+    pub fn cdf_of_sorted(name: &str, values: &[f64], max_points: usize) -> Series {
         let n = values.len();
         let points = if n == 0 {
             Vec::new()

@@ -96,16 +96,42 @@ pub struct Summary {
     pub gpu_hours: f64,
 }
 
+/// The latency columns of the completed requests, each sorted ascending (ms).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LatencyColumns {
+    /// Time to first token.
+    pub ttft_ms: Vec<f64>,
+    /// Time per output token (requests with more than one output token).
+    pub tpot_ms: Vec<f64>,
+    /// End-to-end latency.
+    pub e2e_ms: Vec<f64>,
+    /// Queueing delay.
+    pub queueing_ms: Vec<f64>,
+}
+
+impl LatencyColumns {
+    /// The columns of `requests`' completed requests.
+    pub fn of(requests: &RequestLog) -> LatencyColumns {
+        let completed = requests.completed();
+        let sorted = |mut column: Vec<f64>| {
+            column.sort_by(|a, b| a.partial_cmp(b).expect("no NaN in latency columns"));
+            column
+        };
+        LatencyColumns {
+            ttft_ms: sorted(completed.iter().map(|&i| requests.ttft_ms(i)).collect()),
+            tpot_ms: sorted(completed.iter().filter_map(|&i| requests.tpot_ms(i)).collect()),
+            e2e_ms: sorted(completed.iter().map(|&i| requests.e2e_ms(i)).collect()),
+            queueing_ms: sorted(completed.iter().map(|&i| requests.queueing_ms(i)).collect()),
+        }
+    }
+}
+
 impl Summary {
-    /// Summarises a finished run of `requests` on `num_gpus` GPUs under `slo`.
-    pub fn of(requests: &RequestLog, itl: &Histogram, slo: &Slo, num_gpus: u64) -> Summary {
+    /// Summarises a finished run of `requests` (whose latency `columns` are given) on
+    /// `num_gpus` GPUs under `slo`.
+    pub fn of(requests: &RequestLog, columns: &LatencyColumns, itl: &Histogram, slo: &Slo, num_gpus: u64) -> Summary {
         let completed = requests.completed();
         let rejected = requests.outcome.iter().filter(|o| matches!(o, Outcome::Rejected(_))).count() as u64;
-        let column = |value: &dyn Fn(usize) -> f64| completed.iter().map(|&i| value(i)).collect::<Vec<f64>>();
-        let mut ttft = column(&|i| requests.ttft_ms(i));
-        let mut e2e = column(&|i| requests.e2e_ms(i));
-        let mut queueing = column(&|i| requests.queueing_ms(i));
-        let mut tpot: Vec<f64> = completed.iter().filter_map(|&i| requests.tpot_ms(i)).collect();
 
         let first_arrival = requests.arrived_at.first().copied().unwrap_or(SimTime::ZERO);
         let last_completion = completed.iter().map(|&i| requests.finished_at[i]).max().unwrap_or(first_arrival);
@@ -123,9 +149,9 @@ impl Summary {
         let good = completed.iter().filter(|&&i| meets(i)).count() as f64;
 
         let saturation = saturation(requests);
-        let ttft_ms = Quantiles::of(&mut ttft);
-        let tpot_ms = Quantiles::of(&mut tpot);
-        let e2e_ms = Quantiles::of(&mut e2e);
+        let ttft_ms = Quantiles::of_sorted(&columns.ttft_ms);
+        let tpot_ms = Quantiles::of_sorted(&columns.tpot_ms);
+        let e2e_ms = Quantiles::of_sorted(&columns.e2e_ms);
         let percentile = slo.percentile / 100.0;
         let within = |target: Option<f64>, sorted: &[f64]| {
             target.map(|target| super::quantile_sorted(sorted, percentile).is_some_and(|value| value <= target))
@@ -133,9 +159,9 @@ impl Summary {
         let goodput = Goodput {
             requests_per_s: per_second(good),
             slo_attainment: if requests.is_empty() { 0.0 } else { good / requests.len() as f64 },
-            ttft_within_target: within(slo.ttft_ms, &ttft),
-            tpot_within_target: within(slo.tpot_ms, &tpot),
-            e2e_within_target: within(slo.e2e_ms, &e2e),
+            ttft_within_target: within(slo.ttft_ms, &columns.ttft_ms),
+            tpot_within_target: within(slo.tpot_ms, &columns.tpot_ms),
+            e2e_within_target: within(slo.e2e_ms, &columns.e2e_ms),
         };
         let itl_ms = itl.mean_nanos().map(|mean| {
             let q = |p: f64| itl.quantile_nanos(p).unwrap_or(0.0) / 1e6;
@@ -148,7 +174,7 @@ impl Summary {
             tpot_ms,
             itl_ms,
             e2e_ms,
-            queueing_ms: Quantiles::of(&mut queueing),
+            queueing_ms: Quantiles::of_sorted(&columns.queueing_ms),
             throughput: Throughput {
                 output_tokens_per_s: per_second(output_tokens),
                 total_tokens_per_s: per_second(output_tokens + prompt_tokens),

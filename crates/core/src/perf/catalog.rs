@@ -15,7 +15,7 @@ pub struct Preset {
     pub name: &'static str,
 }
 
-/// Model presets (Hugging Face configs in `shared/fixtures/models/`).
+/// Model presets (their Hugging Face configs are in `crates/core/models/`).
 pub const MODELS: &[Preset] = &[
     Preset { id: "llama-3.1-8b", name: "Llama 3.1 8B" },
     Preset { id: "llama-3.1-70b", name: "Llama 3.1 70B" },

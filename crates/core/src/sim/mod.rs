@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::{policy_for, Cluster};
 use crate::engine::{Engine, EngineConfig};
 use crate::ids::{ReplicaId, RequestId};
-use crate::metrics::{Recorder, RequestLog, Series, Summary};
+use crate::metrics::{LatencyColumns, Recorder, RequestLog, Series, Summary};
 use crate::perf::{catalog, GpuSpec, ReplicaConfig, StepModel};
 use crate::scenario::{Deployment, Problem, Scenario};
 use crate::time::SimDuration;
@@ -109,9 +109,8 @@ pub struct Simulation {
 /// Points per latency CDF.
 const CDF_POINTS: usize = 200;
 
-/// Bucket widths tried for the timeline, seconds (the smallest giving ≤ 1,000 buckets over the
-/// arrival span is used).
-const TIMELINE_SECONDS: [u64; 12] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600];
+/// Timeline buckets over the arrival span (more follow while the replicas drain).
+const TIMELINE_BUCKETS: u64 = 1_000;
 
 impl Simulation {
     /// Sets up `scenario` on `trace` (the caller resolves the scenario's workload to a trace).
@@ -153,12 +152,9 @@ impl Simulation {
         let kv_capacity_tokens = step_model.kv_capacity_tokens();
         let engines = (0..pool.replicas).map(|i| Engine::new(ReplicaId(i), config, step_model.clone())).collect();
         let span = trace.arrived_at[trace.num_requests() - 1].saturating_since(trace.arrived_at[0]);
-        let width = TIMELINE_SECONDS
-            .into_iter()
-            .find(|&seconds| span.as_secs_f64() / seconds as f64 <= 1_000.0)
-            .unwrap_or(3600);
-        let recorder = Recorder::new(&trace, SimDuration::from_millis(width * 1000));
-        let cluster = Cluster::new(engines, policy_for(scenario.router, scenario.seed), recorder);
+        let width = crate::metrics::bucket_width_s(span.as_secs_f64(), TIMELINE_BUCKETS);
+        let recorder = Recorder::new(&trace, SimDuration::from_millis(width.saturating_mul(1000)));
+        let cluster = Cluster::new(engines, policy_for(scenario.router.kind, scenario.seed), recorder);
         Ok(Simulation {
             scenario: scenario.clone(),
             trace,
@@ -201,29 +197,27 @@ impl Simulation {
         Ok(())
     }
 
-    /// The results so far (complete after a run).
-    pub fn results(&self) -> RunResult {
+    /// The report so far (complete after a run): summary, series and digest.
+    pub fn report(&self) -> RunReport {
         let recorder = &self.cluster.recorder;
         let cluster_blocks: u64 = self.cluster.engines().iter().map(Engine::total_blocks).sum();
-        let requests = &recorder.requests;
-        let completed = requests.completed();
-        let mut ttft: Vec<f64> = completed.iter().map(|&i| requests.ttft_ms(i)).collect();
-        let mut tpot: Vec<f64> = completed.iter().filter_map(|&i| requests.tpot_ms(i)).collect();
-        let mut e2e: Vec<f64> = completed.iter().map(|&i| requests.e2e_ms(i)).collect();
-        RunResult {
-            report: RunReport {
-                summary: Summary::of(&recorder.requests, &recorder.itl, &self.scenario.slo, self.num_gpus),
-                series: recorder.timeline.series(cluster_blocks),
-                latency_cdfs: vec![
-                    Series::cdf("TTFT", &mut ttft, CDF_POINTS),
-                    Series::cdf("TPOT", &mut tpot, CDF_POINTS),
-                    Series::cdf("E2E", &mut e2e, CDF_POINTS),
-                ],
-                kv_capacity_tokens_per_replica: self.kv_capacity_tokens,
-                engine_steps: recorder.num_steps,
-                digest: recorder.requests.digest(),
-            },
-            requests: recorder.requests.clone(),
+        let columns = LatencyColumns::of(&recorder.requests);
+        RunReport {
+            summary: Summary::of(&recorder.requests, &columns, &recorder.itl, &self.scenario.slo, self.num_gpus),
+            series: recorder.timeline.series(cluster_blocks),
+            latency_cdfs: vec![
+                Series::cdf_of_sorted("TTFT", &columns.ttft_ms, CDF_POINTS),
+                Series::cdf_of_sorted("TPOT", &columns.tpot_ms, CDF_POINTS),
+                Series::cdf_of_sorted("E2E", &columns.e2e_ms, CDF_POINTS),
+            ],
+            kv_capacity_tokens_per_replica: self.kv_capacity_tokens,
+            engine_steps: recorder.num_steps,
+            digest: recorder.requests.digest(),
         }
+    }
+
+    /// The report and a copy of the per-request records.
+    pub fn results(&self) -> RunResult {
+        RunResult { report: self.report(), requests: self.cluster.recorder.requests.clone() }
     }
 }

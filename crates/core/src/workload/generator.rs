@@ -6,9 +6,10 @@ use super::{Trace, TraceFormat};
 use crate::rng::{RngStream, StreamId};
 use crate::time::SimTime;
 
-/// A synthetic workload: an arrival process and length distributions.
+/// A synthetic workload: an arrival process and length distributions. Fields left out take
+/// the [`Default`] values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Generator {
     /// How requests arrive.
     pub arrivals: Arrivals,
@@ -75,10 +76,14 @@ impl Lengths {
     fn draw(&self, rng: &mut RngStream) -> u32 {
         match *self {
             Lengths::Fixed { tokens } => tokens,
-            Lengths::Uniform { min, max } => min + rng.below(u64::from(max - min) + 1) as u32,
+            // Invalid parameters are refused by validation; these draws stay in range anyway.
+            Lengths::Uniform { min, max } => {
+                let (low, high) = (min.min(max), min.max(max));
+                low + rng.below(u64::from(high - low) + 1) as u32
+            }
             Lengths::Lognormal { median, sigma, max } => {
                 let length = libm::round(median * libm::exp(sigma * rng.standard_normal()));
-                length.clamp(1.0, f64::from(max)) as u32
+                if length.is_nan() { 1 } else { length.clamp(1.0, f64::from(max.max(1))) as u32 }
             }
         }
     }
@@ -113,6 +118,15 @@ impl Lengths {
     }
 }
 
+/// The latest arrival a generator produces, seconds (as for imported traces).
+const MAX_ARRIVAL_S: f64 = 1e10;
+
+/// The most requests a generator may make (the browser holds every record in memory).
+pub const MAX_GENERATED_REQUESTS: u32 = 1_000_000;
+
+/// The longest expected arrival span accepted, seconds (`num_requests / rate`).
+pub const MAX_EXPECTED_SPAN_S: f64 = 1e9;
+
 impl Generator {
     /// The requests this generator makes with `seed`: arrival gaps from the `ARRIVALS` stream,
     /// prompt lengths from `LENGTHS`, output lengths from `LENGTHS.child(1)`, so changing one
@@ -140,12 +154,14 @@ impl Generator {
             block_starts: Vec::new(),
             block_hashes: Vec::new(),
         };
-        let mut at_s = 0.0;
+        let mut at_s: f64 = 0.0;
         for i in 0..n {
             if i > 0 {
-                at_s += match self.arrivals {
+                let gap = match self.arrivals {
                     Arrivals::Poisson { rate_per_s } => arrivals.exponential(rate_per_s),
                 };
+                // Validation bounds the expected span; this keeps any draw representable.
+                at_s = (at_s + gap).min(MAX_ARRIVAL_S);
             }
             trace.arrived_at.push(SimTime::from_secs_f64(at_s));
             trace.prompt_tokens.push(self.prompt_tokens.draw(&mut prompts));

@@ -61,8 +61,8 @@ const VIDUR_COLUMNS: [&str; 3] = ["arrived_at", "num_prefill_tokens", "num_decod
 /// # Errors
 ///
 /// Returns a [`TraceError`] naming the first bad line: an unrecognised format, a malformed
-/// record, a missing or non-numeric field, a zero length or a negative arrival time. An empty
-/// file is an error too.
+/// record, a missing or non-numeric field, a zero length or a negative arrival time. A file with
+/// no requests (empty, or a header alone) is an error too.
 ///
 /// # Example
 ///
@@ -99,6 +99,9 @@ pub fn parse_trace(text: &str, on_progress: &mut dyn FnMut(usize)) -> Result<Tra
         });
     };
     lines.finish();
+    if trace.num_requests() == 0 {
+        return Err(TraceError { line: lines.line.max(1), message: "the file has no requests".to_owned() });
+    }
     sort_by_arrival(&mut trace);
     shift_to_first_arrival(&mut trace);
     Ok(trace)
@@ -351,6 +354,7 @@ mod tests {
     fn errors_name_the_line_and_the_problem() {
         assert_eq!(error(""), "line 1: the file is empty");
         assert_eq!(error("\n  \n"), "line 1: the file is empty");
+        assert_eq!(error(&format!("{HEADER}\n\n")), "line 2: the file has no requests");
         assert!(error("\n\u{0}\u{7f}garbage").starts_with("line 2: unrecognised trace format"));
         assert_eq!(
             error(&format!("{HEADER}\n1,2,3\n1,2\n")),

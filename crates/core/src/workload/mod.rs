@@ -5,7 +5,7 @@
 //! `line N: <problem>`; a [`Generator`] makes a synthetic trace from the scenario's seed; [`TraceSummary`] describes a trace (size, span, rate, length
 //! percentiles) for `servesim inspect` and the app's workload panel.
 
-mod generator;
+pub mod generator;
 mod import;
 pub mod samples;
 mod summary;

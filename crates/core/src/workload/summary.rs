@@ -4,15 +4,12 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Quantiles, Series};
+use crate::metrics::{bucket_width_s, Quantiles, Series};
 
 use super::{Trace, TraceFormat};
 
 /// Most buckets in [`TraceSummary::arrival_rate`].
 const MAX_RATE_BUCKETS: usize = 120;
-/// Bucket widths tried for the arrival-rate series, in seconds, smallest first.
-const NICE_BUCKET_SECONDS: [u64; 14] =
-    [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
 
 /// What `servesim inspect` and the app's workload panel show about a trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,10 +80,8 @@ fn ideal_block_reuse(trace: &Trace) -> Option<f64> {
 }
 
 fn arrival_rate(trace: &Trace, first_s: f64, span_s: f64) -> Series {
-    let width_s = NICE_BUCKET_SECONDS
-        .into_iter()
-        .find(|&width| span_s / (width as f64) < MAX_RATE_BUCKETS as f64)
-        .unwrap_or(NICE_BUCKET_SECONDS[NICE_BUCKET_SECONDS.len() - 1]) as f64;
+    // One bucket more than the span needs, so the last arrival has its own.
+    let width_s = bucket_width_s(span_s, MAX_RATE_BUCKETS as u64 - 1) as f64;
     let num_buckets = ((span_s / width_s) as usize + 1).min(MAX_RATE_BUCKETS);
     let mut counts = vec![0u64; num_buckets];
     for at in &trace.arrived_at {
