@@ -281,7 +281,9 @@ impl AppState {
             FromWorker::Crashed { job, message } => {
                 if self.is_current(job) {
                     self.fail(job, message);
-                    self.restart_worker();
+                    // Replace the worker after this callback returns: dropping it now would free
+                    // the very closure that is running.
+                    spawn_local(async move { self.restart_worker() });
                 }
             }
             FromWorker::Finished { job, trace, run } => {
