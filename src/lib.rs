@@ -142,9 +142,9 @@ impl AppState {
             Workload::Sample(id) => self.run_sample(job, id),
             Workload::Generator(_) => self.send(job, "generator", None),
             Workload::File(file) => {
-                let loaded = self.loaded_file.with_value(|loaded| {
-                    loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.text.clone())
-                });
+                let loaded = self
+                    .loaded_file
+                    .with_value(|loaded| loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.text.clone()));
                 match loaded {
                     Some(text) => self.send(job, &file.name, Some(&text)),
                     None => self.fail(
@@ -232,8 +232,12 @@ impl AppState {
             self.spawn_worker();
         }
         let sent = self.scenario.get_untracked();
-        let request =
-            ToWorker::Run { job, scenario: sent.to_canonical_json(), name: name.to_owned(), text: text.map(str::to_owned) };
+        let request = ToWorker::Run {
+            job,
+            scenario: sent.to_canonical_json(),
+            name: name.to_owned(),
+            text: text.map(str::to_owned),
+        };
         self.job.update_value(|current| {
             if let Some(current) = current {
                 current.sent = Some(sent);
@@ -247,9 +251,9 @@ impl AppState {
     }
 
     fn run_sample(self, job: u32, id: String) {
-        let cached = self.sample_texts.with_value(|texts| {
-            texts.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, text)| text.clone())
-        });
+        let cached = self
+            .sample_texts
+            .with_value(|texts| texts.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, text)| text.clone()));
         if let Some(text) = cached {
             return self.send(job, &id, Some(&text));
         }
@@ -287,7 +291,8 @@ impl AppState {
                 }
             }
             FromWorker::Finished { job, trace, run } => {
-                let Some(Job { source, sent, .. }) = self.job.with_value(|current| current.clone()).filter(|j| j.id == job)
+                let Some(Job { source, sent, .. }) =
+                    self.job.with_value(|current| current.clone()).filter(|j| j.id == job)
                 else {
                     return;
                 };
@@ -322,11 +327,8 @@ impl AppState {
 /// Fetches a same-origin URL as text.
 async fn fetch_text(url: &str) -> Result<String, String> {
     let describe = |error: wasm_bindgen::JsValue| format!("{error:?}");
-    let response: web_sys::Response = JsFuture::from(window().fetch_with_str(url))
-        .await
-        .map_err(describe)?
-        .dyn_into()
-        .map_err(describe)?;
+    let response: web_sys::Response =
+        JsFuture::from(window().fetch_with_str(url)).await.map_err(describe)?.dyn_into().map_err(describe)?;
     if !response.ok() {
         return Err(format!("HTTP {} for {url}", response.status()));
     }
@@ -355,14 +357,15 @@ pub fn App() -> impl IntoView {
         });
     });
     // A link pasted into this tab's address bar replaces the scenario (or explains why not).
-    let on_hash_change = window_event_listener(leptos::ev::hashchange, move |_| match url_state::scenario_from_location() {
-        Ok(Some(scenario)) => {
-            state.link_error.set(None);
-            state.scenario.set(scenario);
-        }
-        Ok(None) => {}
-        Err(message) => state.link_error.set(Some(message)),
-    });
+    let on_hash_change =
+        window_event_listener(leptos::ev::hashchange, move |_| match url_state::scenario_from_location() {
+            Ok(Some(scenario)) => {
+                state.link_error.set(None);
+                state.scenario.set(scenario);
+            }
+            Ok(None) => {}
+            Err(message) => state.link_error.set(Some(message)),
+        });
     on_cleanup(move || on_hash_change.remove());
 
     // A bundled sample or a generator runs as soon as the page opens, so there is something to

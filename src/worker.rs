@@ -18,9 +18,9 @@ pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
     let ToWorker::Run { job, scenario, name, text } = request;
     // Validate first: a generator must never run on parameters validation refuses.
     let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string()).and_then(|scenario| {
-        scenario.validate().map_err(|problems| {
-            problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-        })?;
+        scenario
+            .validate()
+            .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
         Ok(scenario)
     });
     let (trace, sha256) = match (&text, &scenario) {
@@ -34,7 +34,9 @@ pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
                 Err(error) => return post(FromWorker::Failed { job, message: format!("{name}: {error}") }),
             }
         }
-        (None, Ok(Scenario { workload: Workload::Generator(generator), seed, .. })) => (generator.generate(*seed), None),
+        (None, Ok(Scenario { workload: Workload::Generator(generator), seed, .. })) => {
+            (generator.generate(*seed), None)
+        }
         (None, Err(message)) => return post(FromWorker::Failed { job, message: message.clone() }),
         (None, Ok(_)) => {
             let message = format!("{name}: no trace text and the scenario has no generator");
@@ -45,9 +47,8 @@ pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
         return post(FromWorker::Failed { job, message: format!("{name}: the trace has no requests") });
     };
     let report = TraceReport { name, sha256, summary };
-    let run = scenario
-        .and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string()))
-        .map(|mut simulation| {
+    let run = scenario.and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string())).map(
+        |mut simulation| {
             simulation
                 .run_with_progress(&mut |fraction| {
                     post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
@@ -55,7 +56,8 @@ pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
                 })
                 .expect("the callback never cancels");
             simulation.report()
-        });
+        },
+    );
     post(FromWorker::Finished { job, trace: report, run });
 }
 
@@ -65,8 +67,12 @@ mod tests {
 
     fn replies(scenario: &Scenario, name: &str, text: Option<&str>) -> Vec<FromWorker> {
         let mut replies = Vec::new();
-        let request =
-            ToWorker::Run { job: 7, scenario: scenario.to_canonical_json(), name: name.into(), text: text.map(str::to_owned) };
+        let request = ToWorker::Run {
+            job: 7,
+            scenario: scenario.to_canonical_json(),
+            name: name.into(),
+            text: text.map(str::to_owned),
+        };
         handle(request, &mut |reply| replies.push(reply));
         replies
     }
@@ -100,7 +106,8 @@ mod tests {
     fn a_scenario_that_cannot_run_still_reports_the_trace() {
         let mut scenario = Scenario::reference();
         scenario.model.preset = "llama-3.1-405b".into();
-        let replies = replies(&scenario, "three.csv", Some("arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n"));
+        let replies =
+            replies(&scenario, "three.csv", Some("arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n"));
         let Some(FromWorker::Finished { trace, run: Err(message), .. }) = replies.last() else { panic!("{replies:?}") };
         assert_eq!(trace.summary.num_requests, 1);
         assert!(message.starts_with("deployment.aggregated.tp: the model does not fit"), "{message}");
@@ -125,7 +132,10 @@ mod tests {
         handle(request, &mut |reply| replies.push(reply));
         let [FromWorker::Failed { job: 3, message }] = replies.as_slice() else { panic!("{replies:?}") };
         assert!(message.contains("workload.generator.prompt_tokens.lognormal.max: must be ≥ 1, got 0"), "{message}");
-        assert!(message.contains("workload.generator.output_tokens.uniform.max: must be ≥ min (9), got 2"), "{message}");
+        assert!(
+            message.contains("workload.generator.output_tokens.uniform.max: must be ≥ min (9), got 2"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -38,7 +38,8 @@ impl SimWorker {
     ///
     /// Returns the browser's message when the worker cannot be created.
     pub fn spawn(on_reply: impl FnMut(FromWorker) + 'static) -> Result<SimWorker, String> {
-        let worker = Worker::new(WORKER_URL).map_err(|error| format!("cannot start the simulation worker: {error:?}"))?;
+        let worker =
+            Worker::new(WORKER_URL).map_err(|error| format!("cannot start the simulation worker: {error:?}"))?;
         let link = Rc::new(RefCell::new(Link::default()));
         let on_reply = Rc::new(RefCell::new(on_reply));
 

@@ -26,10 +26,7 @@ async fn tick(ms: i32) {
 }
 
 fn by_testid<T: JsCast>(testid: &str) -> Option<T> {
-    document()
-        .query_selector(&format!("[data-testid=\"{testid}\"]"))
-        .unwrap()
-        .map(|element| element.unchecked_into())
+    document().query_selector(&format!("[data-testid=\"{testid}\"]")).unwrap().map(|element| element.unchecked_into())
 }
 
 fn set_input(testid: &str, value: &str) {
@@ -43,13 +40,16 @@ fn the_line_chart_paints_its_series_on_a_canvas() {
     let canvas: HtmlCanvasElement = document().create_element("canvas").unwrap().unchecked_into();
     canvas.set_width(600);
     canvas.set_height(300);
-    let series = [Series { name: "arrivals".into(), points: (0..50).map(|i| (f64::from(i), f64::from(i % 7))).collect() }];
+    let series =
+        [Series { name: "arrivals".into(), points: (0..50).map(|i| (f64::from(i), f64::from(i % 7))).collect() }];
     let backend = CanvasBackend::with_canvas_object(canvas.clone()).unwrap();
-    draw_line_chart(&backend.into_drawing_area(), &LineChart { title: "Arrival rate", x_label: "s", y_label: "req/s", series: &series })
-        .unwrap();
+    draw_line_chart(
+        &backend.into_drawing_area(),
+        &LineChart { title: "Arrival rate", x_label: "s", y_label: "req/s", series: &series },
+    )
+    .unwrap();
 
-    let context: web_sys::CanvasRenderingContext2d =
-        canvas.get_context("2d").unwrap().unwrap().unchecked_into();
+    let context: web_sys::CanvasRenderingContext2d = canvas.get_context("2d").unwrap().unwrap().unchecked_into();
     let pixels = context.get_image_data(0.0, 0.0, 600.0, 300.0).unwrap().data();
     let (mut non_white, mut series_blue) = (0, 0);
     for rgba in pixels.chunks(4) {

@@ -44,7 +44,9 @@ pub fn ChartPanel() -> impl IntoView {
         state.trace_report.with(|report| report.iter().map(|r| r.summary.arrival_rate.clone()).collect::<Vec<_>>())
     });
     let report_series = Memo::new(move |_| {
-        state.run_report.with(|report| report_charts(report.as_ref()).into_iter().map(|chart| chart.series).collect::<Vec<_>>())
+        state
+            .run_report
+            .with(|report| report_charts(report.as_ref()).into_iter().map(|chart| chart.series).collect::<Vec<_>>())
     });
     let charts = report_charts(None).into_iter().enumerate().map(|(index, chart)| {
         let series = Signal::derive(move || report_series.with(|all| all[index].clone()));

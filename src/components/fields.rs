@@ -77,7 +77,12 @@ pub fn InputField(
 
 /// A checkbox bound to one boolean scenario field.
 #[component]
-pub fn CheckField(label: &'static str, testid: &'static str, get: fn(&Scenario) -> bool, set: fn(&mut Scenario, bool)) -> impl IntoView {
+pub fn CheckField(
+    label: &'static str,
+    testid: &'static str,
+    get: fn(&Scenario) -> bool,
+    set: fn(&mut Scenario, bool),
+) -> impl IntoView {
     let state = use_app_state();
     view! {
         <label class="field check">
@@ -90,4 +95,3 @@ pub fn CheckField(label: &'static str, testid: &'static str, get: fn(&Scenario) 
         </label>
     }
 }
-

@@ -41,7 +41,8 @@ pub fn Kpis() -> impl IntoView {
         Signal::derive(move || state.trace_report.with(|report| report.as_ref().map_or_else(|| "–".to_owned(), show)))
     };
     let stale = move || {
-        state.run_report.with(Option::is_some) && state.ran_scenario.with(|ran| ran.as_ref() != Some(&state.scenario.get()))
+        state.run_report.with(Option::is_some)
+            && state.ran_scenario.with(|ran| ran.as_ref() != Some(&state.scenario.get()))
     };
     view! {
         <section class="panel kpis-panel">

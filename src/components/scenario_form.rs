@@ -42,7 +42,11 @@ fn dtype_options() -> Vec<(String, String)> {
 }
 
 fn dtype(text: &str) -> Dtype {
-    if text == Dtype::Fp8.name() { Dtype::Fp8 } else { Dtype::Bf16 }
+    if text == Dtype::Fp8.name() {
+        Dtype::Fp8
+    } else {
+        Dtype::Bf16
+    }
 }
 
 fn numbers(values: &[u32]) -> Vec<(String, String)> {
@@ -54,7 +58,9 @@ fn numbers(values: &[u32]) -> Vec<(String, String)> {
 pub fn ScenarioForm() -> impl IntoView {
     let state = use_app_state();
     let problems = Memo::new(move |_| {
-        state.scenario.with(|s| s.validate().err().unwrap_or_default().iter().map(ToString::to_string).collect::<Vec<_>>())
+        state
+            .scenario
+            .with(|s| s.validate().err().unwrap_or_default().iter().map(ToString::to_string).collect::<Vec<_>>())
     });
     view! {
         <section class="panel" data-testid="scenario">

@@ -131,7 +131,11 @@ pub fn WorkloadPanel() -> impl IntoView {
         Workload::File(file) => format!("File: {} ({} requests)", file.name, format::thousands(file.rows)),
         Workload::Generator(generator) => {
             let Arrivals::Poisson { rate_per_s } = generator.arrivals;
-            format!("Generated: {} Poisson arrivals at {rate_per_s} req/s (seed {})", format::thousands(u64::from(generator.num_requests)), state.scenario.with(|s| s.seed))
+            format!(
+                "Generated: {} Poisson arrivals at {rate_per_s} req/s (seed {})",
+                format::thousands(u64::from(generator.num_requests)),
+                state.scenario.with(|s| s.seed)
+            )
         }
     };
     let is_generator = move || state.scenario.with(|s| matches!(s.workload, Workload::Generator(_)));

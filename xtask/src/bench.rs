@@ -18,7 +18,10 @@ const DYNAMO_WHEEL: &str = "ai-dynamo-runtime==1.6.1";
 pub fn bench() -> Result<(), String> {
     let root = repo_root();
     step("criterion: cargo bench -p servesim-core --bench replay");
-    run(Command::new("cargo").current_dir(&root).args(["bench", "-p", "servesim-core", "--bench", "replay"]), "cargo bench")?;
+    run(
+        Command::new("cargo").current_dir(&root).args(["bench", "-p", "servesim-core", "--bench", "replay"]),
+        "cargo bench",
+    )?;
 
     step("servesim bench: the reference replay, median of 10 runs");
     let output = Command::new("cargo")
@@ -60,7 +63,8 @@ fn dynosim() -> Result<String, String> {
     if !script.exists() {
         return Err(format!("{} is missing", script.display()));
     }
-    let installed = Command::new(&python).args(["-c", "import dynamo._core"]).output().is_ok_and(|o| o.status.success());
+    let installed =
+        Command::new(&python).args(["-c", "import dynamo._core"]).output().is_ok_and(|o| o.status.success());
     if !installed {
         step(&format!("installing {DYNAMO_WHEEL} into .venv-dynosim (once)"));
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;

@@ -4,9 +4,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::repo_root;
 use crate::server::StaticServer;
 use crate::tools::{step, Needs, Toolchain};
-use crate::repo_root;
 
 /// One layer of tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +59,13 @@ pub fn run_all(layers: Vec<Layer>) -> Result<(), String> {
     for layer in layers {
         let started = Instant::now();
         let tally = run_layer(&toolchain, layer);
-        timings.push(format!("{} {:.0} s: {} passed, {} failed", layer.name(), started.elapsed().as_secs_f64(), tally.passed, tally.failed));
+        timings.push(format!(
+            "{} {:.0} s: {} passed, {} failed",
+            layer.name(),
+            started.elapsed().as_secs_f64(),
+            tally.passed,
+            tally.failed
+        ));
         total.add(tally);
     }
     println!("\nlayers:");
@@ -88,14 +94,25 @@ fn run_layer(toolchain: &Toolchain, layer: Layer) -> Tally {
         commands_ok &= ok;
     };
     match layer {
-        Layer::Native => run(toolchain.command("cargo").args(["test", "--workspace", "--no-fail-fast"]), "native: cargo test --workspace --no-fail-fast"),
+        Layer::Native => run(
+            toolchain.command("cargo").args(["test", "--workspace", "--no-fail-fast"]),
+            "native: cargo test --workspace --no-fail-fast",
+        ),
         Layer::Wasm => {
-            for (package, test) in [("servesim-core", "cross_target"), ("servesim-app", "web")] {
-                run(
-                    toolchain.command("cargo").args(["test", "--target", "wasm32-unknown-unknown", "-p", package, "--test", test]),
-                    &format!("wasm32 in headless Chromium: {package} --test {test}"),
-                );
-            }
+            run(
+                toolchain.command("cargo").args([
+                    "test",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                    "-p",
+                    "servesim-app",
+                    "--test",
+                    "cross_target",
+                    "--test",
+                    "web",
+                ]),
+                "wasm32 in headless Chromium: servesim-app --test cross_target --test web",
+            );
         }
         Layer::E2e => match build_cli(toolchain)
             .and_then(|()| toolchain.build_release_app())
@@ -127,7 +144,10 @@ fn run_layer(toolchain: &Toolchain, layer: Layer) -> Tally {
 /// Builds the release CLI, which the end-to-end specs compare the page's numbers with.
 fn build_cli(toolchain: &Toolchain) -> Result<(), String> {
     step("building the release CLI (the e2e specs compare the page with servesim run)");
-    crate::tools::run(toolchain.command("cargo").args(["build", "--release", "-p", "servesim-cli"]), "cargo build --release -p servesim-cli")
+    crate::tools::run(
+        toolchain.command("cargo").args(["build", "--release", "-p", "servesim-cli"]),
+        "cargo build --release -p servesim-cli",
+    )
 }
 
 /// Runs `command`, echoing its stdout while counting test results, and reports whether it
@@ -171,7 +191,9 @@ mod tests {
     #[test]
     fn counts_cargo_wasm_bindgen_and_tap_summaries() {
         assert_eq!(
-            count_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"),
+            count_line(
+                "test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s"
+            ),
             Tally { passed: 12, failed: 0 }
         );
         assert_eq!(count_line("test result: FAILED. 3 passed; 2 failed; 0 ignored"), Tally { passed: 3, failed: 2 });

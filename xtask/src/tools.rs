@@ -151,15 +151,15 @@ fn ensure_chromium() -> Result<(), String> {
 }
 
 fn cargo_home() -> PathBuf {
-    std::env::var_os("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo")
-    })
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo"))
 }
 
 /// The version of `package` in `Cargo.lock`.
 fn locked_version(package: &str) -> Result<String, String> {
-    let lock = std::fs::read_to_string(repo_root().join("Cargo.lock"))
-        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let lock =
+        std::fs::read_to_string(repo_root().join("Cargo.lock")).map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
     let needle = format!("name = \"{package}\"\nversion = \"");
     let start = lock.find(&needle).ok_or_else(|| format!("Cargo.lock has no package {package}"))? + needle.len();
     Ok(lock[start..].split('"').next().unwrap_or_default().to_owned())
@@ -168,8 +168,8 @@ fn locked_version(package: &str) -> Result<String, String> {
 /// The `wasm-bindgen` version, after checking that `Cargo.lock` resolved exactly the one that
 /// `Cargo.toml` pins (`wasm-bindgen = "=X"`): the CLI installed must match both.
 fn checked_wasm_bindgen_version() -> Result<String, String> {
-    let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml"))
-        .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
+    let manifest =
+        std::fs::read_to_string(repo_root().join("Cargo.toml")).map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
     let pinned = manifest
         .split("wasm-bindgen = \"=")
         .nth(1)
@@ -225,7 +225,10 @@ mod tests {
 
     #[test]
     fn json_version_reads_the_first_version_field() {
-        assert_eq!(json_version("{\"name\": \"x\", \"version\" : \"1.65.1\", \"version\": \"2\"}"), Some("1.65.1".into()));
+        assert_eq!(
+            json_version("{\"name\": \"x\", \"version\" : \"1.65.1\", \"version\": \"2\"}"),
+            Some("1.65.1".into())
+        );
         assert_eq!(json_version("{\"name\": \"x\"}"), None);
     }
 

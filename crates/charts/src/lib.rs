@@ -100,12 +100,48 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
     let cdf = |name: &str| pick(report.map(|r| &r.latency_cdfs), &[name]);
     let series = |names: &[&str]| pick(report.map(|r| &r.series), names);
     vec![
-        ReportChart { id: "ttft-cdf", title: "Time to first token (CDF)", x_label: "TTFT (ms)", y_label: "fraction of requests", series: cdf("TTFT") },
-        ReportChart { id: "tpot-cdf", title: "Time per output token (CDF)", x_label: "TPOT (ms)", y_label: "fraction of requests", series: cdf("TPOT") },
-        ReportChart { id: "e2e-cdf", title: "End-to-end latency (CDF)", x_label: "E2E (ms)", y_label: "fraction of requests", series: cdf("E2E") },
-        ReportChart { id: "throughput", title: "Output throughput", x_label: "time (s)", y_label: "tokens / s", series: series(&["output tokens/s"]) },
-        ReportChart { id: "queue", title: "Requests running and waiting", x_label: "time (s)", y_label: "requests", series: series(&["running", "waiting"]) },
-        ReportChart { id: "kv-cache", title: "KV cache use", x_label: "time (s)", y_label: "% of blocks", series: series(&["KV cache used (%)"]) },
+        ReportChart {
+            id: "ttft-cdf",
+            title: "Time to first token (CDF)",
+            x_label: "TTFT (ms)",
+            y_label: "fraction of requests",
+            series: cdf("TTFT"),
+        },
+        ReportChart {
+            id: "tpot-cdf",
+            title: "Time per output token (CDF)",
+            x_label: "TPOT (ms)",
+            y_label: "fraction of requests",
+            series: cdf("TPOT"),
+        },
+        ReportChart {
+            id: "e2e-cdf",
+            title: "End-to-end latency (CDF)",
+            x_label: "E2E (ms)",
+            y_label: "fraction of requests",
+            series: cdf("E2E"),
+        },
+        ReportChart {
+            id: "throughput",
+            title: "Output throughput",
+            x_label: "time (s)",
+            y_label: "tokens / s",
+            series: series(&["output tokens/s"]),
+        },
+        ReportChart {
+            id: "queue",
+            title: "Requests running and waiting",
+            x_label: "time (s)",
+            y_label: "requests",
+            series: series(&["running", "waiting"]),
+        },
+        ReportChart {
+            id: "kv-cache",
+            title: "KV cache use",
+            x_label: "time (s)",
+            y_label: "% of blocks",
+            series: series(&["KV cache used (%)"]),
+        },
     ]
 }
 
@@ -199,7 +235,10 @@ mod tests {
         let svg = svg_of(&LineChart { title: "Request rate", x_label: "time (s)", y_label: "req/s", series: &series });
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
         for text in ["Request rate", "time (s)", "req/s", "arrivals", "completions"] {
-            assert!(svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<")), "missing text {text}");
+            assert!(
+                svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<")),
+                "missing text {text}"
+            );
         }
         // Two data polylines in the two palette colours (plus the two legend swatches).
         let blue = "stroke=\"#0072B2\"";
@@ -207,7 +246,8 @@ mod tests {
         assert_eq!(svg.matches(blue).count(), 2, "{svg}");
         assert_eq!(svg.matches(orange).count(), 2);
         let data_line = svg.lines().find(|l| l.contains("<polyline") && l.contains(blue)).unwrap();
-        let num_points = data_line.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split_whitespace().count();
+        let num_points =
+            data_line.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split_whitespace().count();
         assert_eq!(num_points, 3);
     }
 

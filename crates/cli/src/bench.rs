@@ -46,7 +46,9 @@ pub fn bench(repeat: usize) -> Result<(), String> {
         walls.push(started.elapsed().as_secs_f64());
         let digest = format!("{:016x}", result.report.digest);
         if digest != expected {
-            return Err(format!("the reference replay's digest is {digest}, the golden one {expected}: behaviour changed"));
+            return Err(format!(
+                "the reference replay's digest is {digest}, the golden one {expected}: behaviour changed"
+            ));
         }
         last = Some(result.report);
     }

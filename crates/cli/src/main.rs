@@ -117,8 +117,7 @@ fn read_text(path: &Path) -> Result<String, String> {
 }
 
 fn read_scenario(path: &Path) -> Result<Scenario, String> {
-    let scenario =
-        Scenario::from_json(&read_text(path)?).map_err(|error| format!("{}: {error}", path.display()))?;
+    let scenario = Scenario::from_json(&read_text(path)?).map_err(|error| format!("{}: {error}", path.display()))?;
     scenario.validate().map_err(|problems| {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
         format!("{}: {}", path.display(), list.join("; "))
@@ -145,10 +144,7 @@ fn inspect(path: &Path, json: bool) -> Result<(), String> {
     println!("tokens      {} prompt, {} output", summary.total_prompt_tokens, summary.total_output_tokens);
     println!("{:<11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", "length", "mean", "p50", "p90", "p99", "min", "max");
     for (name, q) in [("prompt", &summary.prompt_tokens), ("output", &summary.output_tokens)] {
-        println!(
-            "{name:<11} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9}",
-            q.mean, q.p50, q.p90, q.p99, q.min, q.max
-        );
+        println!("{name:<11} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9}", q.mean, q.p50, q.p90, q.p99, q.min, q.max);
     }
     if let Some(reuse) = summary.ideal_block_reuse {
         println!("prefix reuse {:.1} % of blocks seen before (infinite cache)", reuse * 100.0);

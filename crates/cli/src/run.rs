@@ -111,7 +111,10 @@ fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
         "requests       {} total, {} completed, {} rejected, {} failed; {} preemptions",
         requests.total, requests.completed, requests.rejected, requests.failed, summary.preemptions
     );
-    println!("{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", "latency (ms)", "mean", "p50", "p90", "p95", "p99", "max");
+    println!(
+        "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "latency (ms)", "mean", "p50", "p90", "p95", "p99", "max"
+    );
     for (name, quantiles) in [
         ("TTFT", &summary.ttft_ms),
         ("TPOT", &summary.tpot_ms),

@@ -22,7 +22,10 @@ const MINIMAL: &str = r#"{"version":1,"seed":42,"model":"llama-3.1-8b","hardware
 #[test]
 fn run_json_has_the_documented_fields_and_is_reproducible() {
     let scenario = temp_file("minimal.json", MINIMAL);
-    let trace = temp_file("small.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,50\n0.1,3000,20\n0.2,500,200\n");
+    let trace = temp_file(
+        "small.csv",
+        "arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,50\n0.1,3000,20\n0.2,500,200\n",
+    );
     let args = ["run", scenario.to_str().unwrap(), "--trace", trace.to_str().unwrap(), "--json"];
     let first = servesim(&args);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
@@ -65,7 +68,8 @@ fn bad_scenarios_and_traces_fail_with_one_line_naming_the_problem() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("broken.csv: line 3: num_prefill_tokens: \"ten\" is not a whole number"), "{stderr}");
 
-    let too_big = temp_file("too-big.json", r#"{"version":1,"model":"llama-3.1-405b","deployment":{"aggregated":{"tp":4}}}"#);
+    let too_big =
+        temp_file("too-big.json", r#"{"version":1,"model":"llama-3.1-405b","deployment":{"aggregated":{"tp":4}}}"#);
     let fine = temp_file("fine.csv", "arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n");
     let output = servesim(&["run", too_big.to_str().unwrap(), "--trace", fine.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));

@@ -258,8 +258,7 @@ pub enum Router {
 
 impl Router {
     /// Every router kind, in the order the UI lists them.
-    pub const ALL: [Router; 4] =
-        [Router::RoundRobin, Router::Random, Router::LeastOutstanding, Router::PowerOfTwo];
+    pub const ALL: [Router; 4] = [Router::RoundRobin, Router::Random, Router::LeastOutstanding, Router::PowerOfTwo];
 
     /// The `kind` string used in JSON.
     pub fn kind(self) -> &'static str {
@@ -369,14 +368,9 @@ impl Scenario {
     /// known presets) are [`Scenario::validate`]'s job.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let scenario: Scenario =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-                ScenarioError { path: error.path().to_string(), message: error.inner().to_string() }
-            })?;
-        deserializer.end().map_err(|error| ScenarioError {
-            path: ".".to_owned(),
-            message: error.to_string(),
-        })?;
+        let scenario: Scenario = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| ScenarioError { path: error.path().to_string(), message: error.inner().to_string() })?;
+        deserializer.end().map_err(|error| ScenarioError { path: ".".to_owned(), message: error.to_string() })?;
         Ok(scenario)
     }
 
@@ -439,18 +433,12 @@ impl Scenario {
         check.power_of_two("engine.block_size", self.engine.block_size, 1024);
         let utilization = self.engine.gpu_memory_utilization;
         if !(utilization > 0.0 && utilization <= 1.0) {
-            check.fail(
-                "engine.gpu_memory_utilization",
-                format!("must be in (0, 1], got {utilization}"),
-            );
+            check.fail("engine.gpu_memory_utilization", format!("must be in (0, 1], got {utilization}"));
         }
         match &self.workload {
             Workload::Sample(id) => {
                 if samples::find(id).is_none() {
-                    check.fail(
-                        "workload.sample",
-                        format!("unknown sample \"{id}\"; known: {}", samples::ids()),
-                    );
+                    check.fail("workload.sample", format!("unknown sample \"{id}\"; known: {}", samples::ids()));
                 }
             }
             Workload::Generator(_) => {}
@@ -476,20 +464,28 @@ impl Scenario {
             if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
                 check.fail(path, format!("must be > 0, got {rate_per_s}"));
             } else if span_s > generator::MAX_EXPECTED_SPAN_S {
-                check.fail(path, format!("{rate_per_s} req/s spreads the requests over {span_s:e} s; the limit is 1e9 s"));
+                check.fail(
+                    path,
+                    format!("{rate_per_s} req/s spreads the requests over {span_s:e} s; the limit is 1e9 s"),
+                );
             }
-            check.range("workload.generator.num_requests", generator.num_requests, 1, generator::MAX_GENERATED_REQUESTS);
-            for (name, lengths) in [("prompt_tokens", &generator.prompt_tokens), ("output_tokens", &generator.output_tokens)] {
+            check.range(
+                "workload.generator.num_requests",
+                generator.num_requests,
+                1,
+                generator::MAX_GENERATED_REQUESTS,
+            );
+            for (name, lengths) in
+                [("prompt_tokens", &generator.prompt_tokens), ("output_tokens", &generator.output_tokens)]
+            {
                 for (field, message) in lengths.problems() {
                     check.fail(&format!("workload.generator.{name}.{field}"), message);
                 }
             }
         }
-        for (path, target) in [
-            ("slo.ttft_ms", self.slo.ttft_ms),
-            ("slo.tpot_ms", self.slo.tpot_ms),
-            ("slo.e2e_ms", self.slo.e2e_ms),
-        ] {
+        for (path, target) in
+            [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms), ("slo.e2e_ms", self.slo.e2e_ms)]
+        {
             if let Some(ms) = target {
                 if !(ms.is_finite() && ms > 0.0) {
                     check.fail(path, format!("must be a positive number of ms, got {ms}"));
@@ -610,8 +606,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected_with_their_path() {
-        let error =
-            Scenario::from_json(r#"{"version":1,"deployment":{"aggregated":{"replica":8}}}"#).unwrap_err();
+        let error = Scenario::from_json(r#"{"version":1,"deployment":{"aggregated":{"replica":8}}}"#).unwrap_err();
         assert_eq!(error.path, "deployment.aggregated.replica");
         assert!(error.message.starts_with("unknown field `replica`"), "{error}");
 

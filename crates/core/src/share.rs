@@ -74,14 +74,12 @@ impl fmt::Display for ShareError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ShareError::NotAScenarioLink => write!(f, "this link holds no scenario (expected #s=…)"),
-            ShareError::UnsupportedVersion(version) => write!(
-                f,
-                "this link uses format version {version}; this build reads version {LINK_VERSION}"
-            ),
-            ShareError::TooLong { len } => write!(
-                f,
-                "this link is {len} characters long; the limit is {MAX_FRAGMENT_LEN}"
-            ),
+            ShareError::UnsupportedVersion(version) => {
+                write!(f, "this link uses format version {version}; this build reads version {LINK_VERSION}")
+            }
+            ShareError::TooLong { len } => {
+                write!(f, "this link is {len} characters long; the limit is {MAX_FRAGMENT_LEN}")
+            }
             ShareError::BadEncoding(detail) => {
                 write!(f, "this link is not valid base64url ({detail}); was it copied whole?")
             }
@@ -123,16 +121,16 @@ pub fn decode_fragment(fragment: &str) -> Result<Scenario, ShareError> {
     }
     let compressed = PAYLOAD_BASE64.decode(payload).map_err(|error| match error {
         // A cut-off payload ends mid-symbol: report it as truncated, like a cut in the data.
-        base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidLastSymbol(..) => {
-            ShareError::Damaged
-        }
+        base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidLastSymbol(..) => ShareError::Damaged,
         other => ShareError::BadEncoding(other.to_string()),
     })?;
-    let json = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&compressed, MAX_JSON_LEN)
-        .map_err(|error| match error.status {
-            miniz_oxide::inflate::TINFLStatus::HasMoreOutput => ShareError::TooLarge,
-            _ => ShareError::Damaged,
-        })?;
+    let json =
+        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(&compressed, MAX_JSON_LEN).map_err(
+            |error| match error.status {
+                miniz_oxide::inflate::TINFLStatus::HasMoreOutput => ShareError::TooLarge,
+                _ => ShareError::Damaged,
+            },
+        )?;
     let text = std::str::from_utf8(&json).map_err(|_| ShareError::Damaged)?;
     Scenario::from_json(text).map_err(ShareError::BadScenario)
 }
@@ -145,7 +143,11 @@ mod tests {
     fn rich_scenario() -> Scenario {
         Scenario {
             seed: 123_456_789_012,
-            model: crate::scenario::ModelChoice { preset: "llama-3.1-70b".into(), weights: crate::perf::Dtype::Fp8, kv_cache: crate::perf::Dtype::Fp8 },
+            model: crate::scenario::ModelChoice {
+                preset: "llama-3.1-70b".into(),
+                weights: crate::perf::Dtype::Fp8,
+                kv_cache: crate::perf::Dtype::Fp8,
+            },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2 }),
             router: RouterConfig { kind: Router::LeastOutstanding },
             workload: Workload::File(FileRef {

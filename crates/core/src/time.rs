@@ -160,9 +160,9 @@ impl Sub<SimTime> for SimTime {
     /// Panics if `rhs` is later than `self`; use [`SimTime::saturating_since`] when that can
     /// happen.
     fn sub(self, rhs: SimTime) -> SimDuration {
-        SimDuration(self.0.checked_sub(rhs.0).unwrap_or_else(|| {
-            panic!("SimTime subtraction went negative: {self} - {rhs}")
-        }))
+        SimDuration(
+            self.0.checked_sub(rhs.0).unwrap_or_else(|| panic!("SimTime subtraction went negative: {self} - {rhs}")),
+        )
     }
 }
 

@@ -30,7 +30,10 @@ fn a_lone_request_takes_exactly_one_prefill_step_then_one_decode_step_per_token(
     let scenario = Scenario::default();
     let (prompt, output) = (1_000u32, 20u32);
     let arrived_s = 0.5;
-    let result = run(&scenario, trace(&format!("arrived_at,num_prefill_tokens,num_decode_tokens\n{arrived_s},{prompt},{output}\n")));
+    let result = run(
+        &scenario,
+        trace(&format!("arrived_at,num_prefill_tokens,num_decode_tokens\n{arrived_s},{prompt},{output}\n")),
+    );
 
     let engine = &scenario.engine;
     let model = StepModel::new(
@@ -54,7 +57,9 @@ fn a_lone_request_takes_exactly_one_prefill_step_then_one_decode_step_per_token(
     });
     // Decode step k attends the prompt plus k tokens (the KV written this step included).
     let decode: Vec<SimDuration> = (1..u64::from(output))
-        .map(|k| model.step_time(&BatchShape { num_decode: 1, decode_context_tokens: u64::from(prompt) + k, prefills: &[] }))
+        .map(|k| {
+            model.step_time(&BatchShape { num_decode: 1, decode_context_tokens: u64::from(prompt) + k, prefills: &[] })
+        })
         .collect();
     let decode_total = decode.iter().fold(SimDuration::ZERO, |sum, &d| sum + d);
 
@@ -164,28 +169,39 @@ mod properties {
     /// A small random workload and deployment, sized to stress batching limits and the KV cache.
     fn case() -> impl Strategy<Value = (Scenario, String)> {
         let requests = prop::collection::vec((0u32..4_000, 1u32..20_000, 1u32..600), 1..60);
-        let knobs = (1u32..4, 0usize..4, 1u32..64, prop::sample::select(vec![256u32, 512, 2048, 8192]), prop::sample::select(vec![8u32, 16, 32]), any::<bool>(), 0.3f64..0.9, any::<u64>());
-        (requests, knobs).prop_map(|(requests, (replicas, router, max_num_seqs, budget, block_size, chunked, memory, seed))| {
-            let mut scenario = Scenario {
-                seed,
-                deployment: Deployment::Aggregated(ReplicaPool { replicas, tp: 1, pp: 1 }),
-                router: RouterConfig { kind: Router::ALL[router] },
-                workload: Workload::default(),
-                ..Scenario::default()
-            };
-            scenario.engine.max_num_seqs = max_num_seqs;
-            scenario.engine.max_num_batched_tokens = budget.max(max_num_seqs);
-            scenario.engine.block_size = block_size;
-            scenario.engine.chunked_prefill = chunked;
-            scenario.engine.gpu_memory_utilization = memory;
-            let mut arrived_ms = 0u64;
-            let mut csv = "arrived_at,num_prefill_tokens,num_decode_tokens\n".to_owned();
-            for (gap_ms, prompt, output) in requests {
-                arrived_ms += u64::from(gap_ms);
-                csv.push_str(&format!("{},{prompt},{output}\n", arrived_ms as f64 / 1e3));
-            }
-            (scenario, csv)
-        })
+        let knobs = (
+            1u32..4,
+            0usize..4,
+            1u32..64,
+            prop::sample::select(vec![256u32, 512, 2048, 8192]),
+            prop::sample::select(vec![8u32, 16, 32]),
+            any::<bool>(),
+            0.3f64..0.9,
+            any::<u64>(),
+        );
+        (requests, knobs).prop_map(
+            |(requests, (replicas, router, max_num_seqs, budget, block_size, chunked, memory, seed))| {
+                let mut scenario = Scenario {
+                    seed,
+                    deployment: Deployment::Aggregated(ReplicaPool { replicas, tp: 1, pp: 1 }),
+                    router: RouterConfig { kind: Router::ALL[router] },
+                    workload: Workload::default(),
+                    ..Scenario::default()
+                };
+                scenario.engine.max_num_seqs = max_num_seqs;
+                scenario.engine.max_num_batched_tokens = budget.max(max_num_seqs);
+                scenario.engine.block_size = block_size;
+                scenario.engine.chunked_prefill = chunked;
+                scenario.engine.gpu_memory_utilization = memory;
+                let mut arrived_ms = 0u64;
+                let mut csv = "arrived_at,num_prefill_tokens,num_decode_tokens\n".to_owned();
+                for (gap_ms, prompt, output) in requests {
+                    arrived_ms += u64::from(gap_ms);
+                    csv.push_str(&format!("{},{prompt},{output}\n", arrived_ms as f64 / 1e3));
+                }
+                (scenario, csv)
+            },
+        )
     }
 
     proptest! {

@@ -163,8 +163,12 @@ impl DecodePool {
         entry.live = false;
         entry.generation = entry.generation.wrapping_add(1);
         let context = entry.context_at_join + (self.step - entry.joined_at_step);
-        let departed =
-            Departed { request: entry.request, admitted: entry.admitted, context, remaining: entry.finishes_at_step - self.step };
+        let departed = Departed {
+            request: entry.request,
+            admitted: entry.admitted,
+            context,
+            remaining: entry.finishes_at_step - self.step,
+        };
         self.by_phase[phase] -= 1;
         self.num_live -= 1;
         self.context_sum -= context;

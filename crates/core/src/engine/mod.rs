@@ -20,7 +20,7 @@ pub use decode_pool::{DecodePool, Departed, SlotRef};
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::ids::{ReplicaId, RequestId};
-use crate::metrics::{RejectReason, Recorder};
+use crate::metrics::{Recorder, RejectReason};
 use crate::perf::{BatchShape, PrefillChunk, StepModel};
 use crate::time::{SimDuration, SimTime};
 
@@ -244,8 +244,9 @@ impl Engine {
     fn decode_step(&mut self, recorder: &mut Recorder) {
         let batch = self.decoding.len();
         let attended = self.decoding.context_sum() + u64::from(batch);
-        let duration = SimDuration::from_secs_f64(self.decode_fixed(batch) + attended as f64 * self.seconds_per_context_token)
-            .max(SimDuration::from_nanos(1));
+        let duration =
+            SimDuration::from_secs_f64(self.decode_fixed(batch) + attended as f64 * self.seconds_per_context_token)
+                .max(SimDuration::from_nanos(1));
         self.used_blocks += self.decoding.blocks_needed_next_step();
         let end = self.now + duration;
         self.finish_decode_step(end, recorder);
@@ -258,9 +259,11 @@ impl Engine {
         if self.decode_fixed_seconds.len() <= index {
             let model = &self.step_model;
             let start = self.decode_fixed_seconds.len() as u32;
-            self.decode_fixed_seconds.extend((start..=batch).map(|n| {
-                model.fixed_seconds(&BatchShape { num_decode: n, decode_context_tokens: 0, prefills: &[] })
-            }));
+            self.decode_fixed_seconds.extend(
+                (start..=batch).map(|n| {
+                    model.fixed_seconds(&BatchShape { num_decode: n, decode_context_tokens: 0, prefills: &[] })
+                }),
+            );
         }
         self.decode_fixed_seconds[index]
     }
@@ -450,7 +453,13 @@ impl Engine {
             "replica {}: blocks held by requests ({held}) != used blocks ({})",
             self.replica.0, self.used_blocks
         );
-        assert!(self.used_blocks <= self.total_blocks, "replica {}: used {} > total {}", self.replica.0, self.used_blocks, self.total_blocks);
+        assert!(
+            self.used_blocks <= self.total_blocks,
+            "replica {}: used {} > total {}",
+            self.replica.0,
+            self.used_blocks,
+            self.total_blocks
+        );
         assert_eq!(
             self.outstanding as usize,
             self.waiting.len() + self.num_running(),

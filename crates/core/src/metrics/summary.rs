@@ -165,11 +165,25 @@ impl Summary {
         };
         let itl_ms = itl.mean_nanos().map(|mean| {
             let q = |p: f64| itl.quantile_nanos(p).unwrap_or(0.0) / 1e6;
-            Quantiles { mean: mean / 1e6, min: q(0.0), p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), p99_9: q(0.999), max: q(1.0) }
+            Quantiles {
+                mean: mean / 1e6,
+                min: q(0.0),
+                p50: q(0.5),
+                p90: q(0.9),
+                p95: q(0.95),
+                p99: q(0.99),
+                p99_9: q(0.999),
+                max: q(1.0),
+            }
         });
         let sim_time = last_completion.max(last_arrival);
         Summary {
-            requests: RequestCounts { total: requests.len() as u64, completed: completed.len() as u64, failed: 0, rejected },
+            requests: RequestCounts {
+                total: requests.len() as u64,
+                completed: completed.len() as u64,
+                failed: 0,
+                rejected,
+            },
             ttft_ms,
             tpot_ms,
             itl_ms,

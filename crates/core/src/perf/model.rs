@@ -78,7 +78,9 @@ impl ModelSpec {
         if config.kv_lora_rank.is_some() {
             return Err("multi-head latent attention (MLA) is not modelled yet".to_owned());
         }
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 && config.head_dim.is_none() {
+        if config.num_attention_heads == 0
+            || config.hidden_size % config.num_attention_heads != 0 && config.head_dim.is_none()
+        {
             return Err("config.json: num_attention_heads must divide hidden_size when head_dim is absent".to_owned());
         }
         Ok(ModelSpec {
@@ -149,7 +151,15 @@ impl ModelSpec {
         let vectors = (self.layer_vector_params() * Dtype::Bf16.bytes()) as f64;
         let per_layer = self.layer_matrix_params_per_gpu(tp) * dtype.bytes() as f64 + vectors;
         let table = (self.vocab * self.hidden * Dtype::Bf16.bytes()) as f64 / tp as f64;
-        let tables = if pp == 1 { if self.tied_embeddings { table } else { 2.0 * table } } else { table };
+        let tables = if pp == 1 {
+            if self.tied_embeddings {
+                table
+            } else {
+                2.0 * table
+            }
+        } else {
+            table
+        };
         layers * per_layer + tables
     }
 
@@ -189,7 +199,10 @@ mod tests {
     #[test]
     fn kv_bytes_per_token_match_the_reference() {
         let kib = |id: &str| preset(id).kv_bytes_per_token(Dtype::Bf16) / 1024;
-        assert_eq!((kib("llama-3.1-8b"), kib("llama-3.1-70b"), kib("llama-3.1-405b"), kib("qwen3-32b")), (128, 320, 504, 256));
+        assert_eq!(
+            (kib("llama-3.1-8b"), kib("llama-3.1-70b"), kib("llama-3.1-405b"), kib("qwen3-32b")),
+            (128, 320, 504, 256)
+        );
         assert_eq!(preset("llama-3.1-8b").kv_bytes_per_token(Dtype::Fp8), 65_536);
         assert_eq!(preset("qwen3-32b").head_dim, 128, "explicit head_dim wins over hidden/heads");
     }

@@ -228,7 +228,8 @@ impl StepModel {
         let flops = self.prefill_attention_flops_coefficient * new * (cached + new / 2.0);
         let efficiency = interpolate_log2(PREFILL_ATTENTION_EFFICIENCY, cached + new);
         let compute = flops / (self.gpu.bf16_flops * efficiency);
-        let kv_reads = cached * self.kv_read_bytes_per_token / (self.gpu.hbm_bandwidth * DECODE_ATTENTION_HBM_EFFICIENCY);
+        let kv_reads =
+            cached * self.kv_read_bytes_per_token / (self.gpu.hbm_bandwidth * DECODE_ATTENTION_HBM_EFFICIENCY);
         compute.max(kv_reads)
     }
 
@@ -279,7 +280,8 @@ mod tests {
     #[test]
     fn decode_cost_is_affine_in_context() {
         let model = step_model("llama-3.1-8b", "h100-sxm", 1).unwrap();
-        let at = |context| model.step_time(&BatchShape { num_decode: 32, decode_context_tokens: context, prefills: &[] });
+        let at =
+            |context| model.step_time(&BatchShape { num_decode: 32, decode_context_tokens: context, prefills: &[] });
         let (a, b, c) = (at(0), at(100_000), at(200_000));
         let (d1, d2) = ((b.as_nanos() - a.as_nanos()) as f64, (c.as_nanos() - b.as_nanos()) as f64);
         assert!((d1 - d2).abs() <= 1.0);

@@ -83,7 +83,11 @@ impl Lengths {
             }
             Lengths::Lognormal { median, sigma, max } => {
                 let length = libm::round(median * libm::exp(sigma * rng.standard_normal()));
-                if length.is_nan() { 1 } else { length.clamp(1.0, f64::from(max.max(1))) as u32 }
+                if length.is_nan() {
+                    1
+                } else {
+                    length.clamp(1.0, f64::from(max.max(1))) as u32
+                }
             }
         }
     }
@@ -92,7 +96,9 @@ impl Lengths {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         match *self {
-            Lengths::Fixed { tokens } if tokens == 0 => problems.push(("fixed.tokens", "must be ≥ 1, got 0".to_owned())),
+            Lengths::Fixed { tokens } if tokens == 0 => {
+                problems.push(("fixed.tokens", "must be ≥ 1, got 0".to_owned()))
+            }
             Lengths::Uniform { min, max } => {
                 if min == 0 {
                     problems.push(("uniform.min", "must be ≥ 1, got 0".to_owned()));

@@ -180,10 +180,8 @@ fn parse_mooncake(lines: &mut Lines<'_, '_>) -> Result<Trace, TraceError> {
     let mut trace = empty_trace(TraceFormat::MooncakeJsonl);
     trace.block_starts.push(0);
     while let Some((line, text)) = lines.next_non_blank() {
-        let record: MooncakeRecord = serde_json::from_str(text).map_err(|error| TraceError {
-            line,
-            message: format!("not a Mooncake record: {error}"),
-        })?;
+        let record: MooncakeRecord = serde_json::from_str(text)
+            .map_err(|error| TraceError { line, message: format!("not a Mooncake record: {error}") })?;
         let at = line_error(line);
         let arrived_at = arrival(record.timestamp / 1e3, "timestamp").map_err(&at)?;
         let prompt = token_count(record.input_length, "input_length").map_err(&at)?;
@@ -322,7 +320,8 @@ mod tests {
 
     #[test]
     fn vidur_csv_reads_columns_in_any_order_with_crlf_and_blank_lines() {
-        let trace = parse("num_decode_tokens,arrived_at,num_prefill_tokens\r\n10,0.0,4808\r\n\r\n8,0.052,3180").unwrap();
+        let trace =
+            parse("num_decode_tokens,arrived_at,num_prefill_tokens\r\n10,0.0,4808\r\n\r\n8,0.052,3180").unwrap();
         assert_eq!(trace.format, TraceFormat::VidurCsv);
         assert_eq!(trace.arrived_at[1], SimTime::from_nanos(52_000_000));
         assert_eq!((trace.prompt_tokens.clone(), trace.output_tokens.clone()), (vec![4808, 3180], vec![10, 8]));
@@ -347,7 +346,10 @@ mod tests {
     fn absolute_timestamps_become_relative_to_the_first_arrival() {
         let trace = parse(&format!("{HEADER}\n1764000000.5,10,10\n1764000003,10,10\n")).unwrap();
         assert_eq!(trace.arrived_at, vec![SimTime::ZERO, SimTime::from_nanos(2_500_000_000)]);
-        assert_eq!(error(&format!("{HEADER}\n2e10,10,10\n")), "line 2: arrived_at is 20000000000 s; times after 1e10 s are not accepted");
+        assert_eq!(
+            error(&format!("{HEADER}\n2e10,10,10\n")),
+            "line 2: arrived_at is 20000000000 s; times after 1e10 s are not accepted"
+        );
     }
 
     #[test]
@@ -356,22 +358,10 @@ mod tests {
         assert_eq!(error("\n  \n"), "line 1: the file is empty");
         assert_eq!(error(&format!("{HEADER}\n\n")), "line 2: the file has no requests");
         assert!(error("\n\u{0}\u{7f}garbage").starts_with("line 2: unrecognised trace format"));
-        assert_eq!(
-            error(&format!("{HEADER}\n1,2,3\n1,2\n")),
-            "line 3: expected 3 columns, got 2"
-        );
-        assert_eq!(
-            error(&format!("{HEADER}\nsoon,2,3\n")),
-            "line 2: arrived_at: \"soon\" is not a number"
-        );
-        assert_eq!(
-            error(&format!("{HEADER}\n-1,2,3\n")),
-            "line 2: arrived_at must be a finite time ≥ 0, got -1"
-        );
-        assert_eq!(
-            error(&format!("{HEADER}\n1,2,0\n")),
-            "line 2: num_decode_tokens must be ≥ 1, got 0"
-        );
+        assert_eq!(error(&format!("{HEADER}\n1,2,3\n1,2\n")), "line 3: expected 3 columns, got 2");
+        assert_eq!(error(&format!("{HEADER}\nsoon,2,3\n")), "line 2: arrived_at: \"soon\" is not a number");
+        assert_eq!(error(&format!("{HEADER}\n-1,2,3\n")), "line 2: arrived_at must be a finite time ≥ 0, got -1");
+        assert_eq!(error(&format!("{HEADER}\n1,2,0\n")), "line 2: num_decode_tokens must be ≥ 1, got 0");
         assert_eq!(
             error(&format!("{HEADER}\n1,5000000000,1\n")),
             "line 2: num_prefill_tokens must be ≤ 4294967295, got 5000000000"

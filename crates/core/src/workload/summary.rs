@@ -133,11 +133,8 @@ mod tests {
         assert_eq!((summary.span_s, summary.mean_rate_per_s), (0.0, None));
         assert_eq!(summary.arrival_rate.points, vec![(0.0, 1.0)], "arrivals start at zero");
 
-        let long = parse_trace(
-            "arrived_at,num_prefill_tokens,num_decode_tokens\n0,5,5\n3537,5,5\n",
-            &mut |_| {},
-        )
-        .unwrap();
+        let long =
+            parse_trace("arrived_at,num_prefill_tokens,num_decode_tokens\n0,5,5\n3537,5,5\n", &mut |_| {}).unwrap();
         let summary = TraceSummary::of(&long).unwrap();
         assert_eq!(summary.arrival_rate.points.len(), 118); // 30 s buckets
         assert!(summary.arrival_rate.name.contains("30 s"));

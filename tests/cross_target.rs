@@ -1,6 +1,7 @@
 //! Determinism across targets: the same inputs must give the same digest natively and on
 //! wasm32. `cargo test` runs this natively; `cargo xtask test` also runs it compiled to wasm32
 //! in headless Chromium. The expected value is pinned, so a difference on either target fails.
+//! (It lives in the app's tests so that `servesim-core` needs no wasm test harness.)
 
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -10,14 +11,14 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use servesim_core::digest::Digest;
 use servesim_core::rng::{RngStream, StreamId};
 use servesim_core::scenario::{Deployment, ReplicaPool, Router, RouterConfig, Scenario};
-use servesim_core::sim::Simulation;
 use servesim_core::share;
 use servesim_core::sim::EventQueue;
+use servesim_core::sim::Simulation;
 use servesim_core::time::SimTime;
 use servesim_core::workload::{parse_trace, TraceSummary};
 
-const MOONCAKE: &str = include_str!("../../../web/samples/mooncake-conversation.jsonl");
-const VIDUR: &str = include_str!("../../../tests/e2e/fixtures/splitwise_code.csv");
+const MOONCAKE: &str = include_str!("../web/samples/mooncake-conversation.jsonl");
+const VIDUR: &str = include_str!("e2e/fixtures/splitwise_code.csv");
 
 fn write_summary(digest: &mut Digest, summary: &TraceSummary) {
     digest.write_u64(summary.digest);
