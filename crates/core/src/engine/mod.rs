@@ -436,7 +436,7 @@ impl Engine {
                 self.waiting.len() as u64,
                 self.used_blocks,
             );
-            self.next_sample_at = self.next_sample_at + recorder.timeline.interval();
+            self.next_sample_at += recorder.timeline.interval();
         }
     }
 

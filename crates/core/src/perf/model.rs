@@ -79,7 +79,7 @@ impl ModelSpec {
             return Err("multi-head latent attention (MLA) is not modelled yet".to_owned());
         }
         if config.num_attention_heads == 0
-            || config.hidden_size % config.num_attention_heads != 0 && config.head_dim.is_none()
+            || !config.hidden_size.is_multiple_of(config.num_attention_heads) && config.head_dim.is_none()
         {
             return Err("config.json: num_attention_heads must divide hidden_size when head_dim is absent".to_owned());
         }

@@ -110,7 +110,7 @@ impl StepModel {
     /// not fit in memory, or the parallelism does not divide the model.
     pub fn new(model: &ModelSpec, gpu: &'static GpuSpec, config: ReplicaConfig) -> Result<StepModel, FitError> {
         let tp = u64::from(config.tp);
-        if model.q_heads % tp != 0 || (model.kv_heads % tp != 0 && tp % model.kv_heads != 0) {
+        if !model.q_heads.is_multiple_of(tp) || (!model.kv_heads.is_multiple_of(tp) && tp % model.kv_heads != 0) {
             return Err(FitError {
                 path: "deployment.aggregated.tp",
                 message: format!(

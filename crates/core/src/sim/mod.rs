@@ -185,7 +185,9 @@ impl Simulation {
             let request = self.next_arrival;
             self.cluster.route(RequestId(request as u32), self.trace.arrived_at[request]);
             self.next_arrival += 1;
-            if self.next_arrival % report_every == 0 && !on_progress(0.95 * self.next_arrival as f64 / total as f64) {
+            if self.next_arrival.is_multiple_of(report_every)
+                && !on_progress(0.95 * self.next_arrival as f64 / total as f64)
+            {
                 return Err(Cancelled);
             }
         }

@@ -96,9 +96,7 @@ impl Lengths {
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut problems = Vec::new();
         match *self {
-            Lengths::Fixed { tokens } if tokens == 0 => {
-                problems.push(("fixed.tokens", "must be ≥ 1, got 0".to_owned()))
-            }
+            Lengths::Fixed { tokens: 0 } => problems.push(("fixed.tokens", "must be ≥ 1, got 0".to_owned())),
             Lengths::Uniform { min, max } => {
                 if min == 0 {
                     problems.push(("uniform.min", "must be ≥ 1, got 0".to_owned()));
