@@ -16,6 +16,9 @@ pub fn ChartCanvas(
     x_label: &'static str,
     y_label: &'static str,
     series: Signal<Vec<Series>>,
+    /// A logarithmic x axis.
+    #[prop(optional)]
+    log_x: bool,
 ) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let draw_error = RwSignal::new(None::<String>);
@@ -25,7 +28,7 @@ pub fn ChartCanvas(
         let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
             return draw_error.set(Some("this browser gives no 2-D canvas".to_owned()));
         };
-        let chart = LineChart { title, x_label, y_label, series: &series };
+        let chart = LineChart { title, x_label, y_label, series: &series, log_x };
         draw_error.set(draw_line_chart(&backend.into_drawing_area(), &chart).err().map(|e| e.to_string()));
     });
     view! {
@@ -51,7 +54,8 @@ pub fn ChartPanel() -> impl IntoView {
     let charts = report_charts(None).into_iter().enumerate().map(|(index, chart)| {
         let series = Signal::derive(move || report_series.with(|all| all[index].clone()));
         view! {
-            <ChartCanvas testid=format!("chart-{}", chart.id) title=chart.title x_label=chart.x_label y_label=chart.y_label series/>
+            <ChartCanvas testid=format!("chart-{}", chart.id) title=chart.title x_label=chart.x_label y_label=chart.y_label
+                series log_x=chart.log_x/>
         }
     });
     view! {

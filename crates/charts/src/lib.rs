@@ -16,7 +16,7 @@
 //! {
 //!     let area = SVGBackend::with_string(&mut svg, (640, 320)).into_drawing_area();
 //!     let chart = LineChart { title: "Arrival rate", x_label: "time (s)", y_label: "req/s",
-//!                             series: std::slice::from_ref(&series) };
+//!                             series: std::slice::from_ref(&series), log_x: false };
 //!     draw_line_chart(&area, &chart).unwrap();
 //! }
 //! assert!(svg.contains("Arrival rate"));
@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use servesim_core::metrics::Series;
@@ -66,6 +67,8 @@ pub struct LineChart<'a> {
     pub y_label: &'a str,
     /// The series; each gets a colour from [`PALETTE`] and a legend entry.
     pub series: &'a [Series],
+    /// Whether the x axis is logarithmic (points with x ≤ 0 are then left out).
+    pub log_x: bool,
 }
 
 /// One chart of a run report: an id (used for file names and `data-testid`s), labels and its
@@ -82,12 +85,20 @@ pub struct ReportChart {
     pub y_label: &'static str,
     /// The series drawn.
     pub series: Vec<Series>,
+    /// Whether the x axis is logarithmic (latency CDFs, whose tails span decades).
+    pub log_x: bool,
 }
 
 impl ReportChart {
     /// The chart as a [`LineChart`] to draw.
     pub fn line_chart(&self) -> LineChart<'_> {
-        LineChart { title: self.title, x_label: self.x_label, y_label: self.y_label, series: &self.series }
+        LineChart {
+            title: self.title,
+            x_label: self.x_label,
+            y_label: self.y_label,
+            series: &self.series,
+            log_x: self.log_x,
+        }
     }
 }
 
@@ -105,6 +116,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
             title: "Time to first token (CDF)",
             x_label: "TTFT (ms)",
             y_label: "fraction of requests",
+            log_x: true,
             series: cdf("TTFT"),
         },
         ReportChart {
@@ -112,6 +124,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
             title: "Time per output token (CDF)",
             x_label: "TPOT (ms)",
             y_label: "fraction of requests",
+            log_x: true,
             series: cdf("TPOT"),
         },
         ReportChart {
@@ -119,6 +132,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
             title: "End-to-end latency (CDF)",
             x_label: "E2E (ms)",
             y_label: "fraction of requests",
+            log_x: true,
             series: cdf("E2E"),
         },
         ReportChart {
@@ -126,6 +140,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
             title: "Output throughput",
             x_label: "time (s)",
             y_label: "tokens / s",
+            log_x: false,
             series: series(&["output tokens/s"]),
         },
         ReportChart {
@@ -133,6 +148,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
             title: "Requests running and waiting",
             x_label: "time (s)",
             y_label: "requests",
+            log_x: false,
             series: series(&["running", "waiting"]),
         },
         ReportChart {
@@ -140,6 +156,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
             title: "KV cache use",
             x_label: "time (s)",
             y_label: "% of blocks",
+            log_x: false,
             series: series(&["KV cache used (%)"]),
         },
     ]
@@ -167,6 +184,7 @@ fn tick_label(value: &f64) -> String {
 }
 
 /// Draws `chart` into `area`, filling it (white background, caption, axes, grid, legend).
+/// With [`LineChart::log_x`] the x axis is logarithmic over the positive x values.
 ///
 /// # Errors
 ///
@@ -177,13 +195,41 @@ pub fn draw_line_chart<DB: DrawingBackend>(
 ) -> Result<(), ChartError> {
     area.fill(&WHITE).map_err(chart_error)?;
     let (x_range, y_range) = axis_ranges(chart.series);
+    if chart.log_x {
+        let low = chart
+            .series
+            .iter()
+            .flat_map(|s| &s.points)
+            .map(|&(x, _)| x)
+            .filter(|&x| x > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let low = if low.is_finite() { low } else { 1.0 };
+        let high = x_range.end.max(low * 10.0);
+        draw_in(area, chart, (low..high).log_scale(), y_range)
+    } else {
+        draw_in(area, chart, x_range, y_range)
+    }
+}
+
+/// The body of [`draw_line_chart`] for either kind of x axis.
+fn draw_in<DB, X>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &LineChart<'_>,
+    x_axis: X,
+    y_range: std::ops::Range<f64>,
+) -> Result<(), ChartError>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     let mut context = ChartBuilder::on(area)
         .margin(12)
         .margin_right(28)
         .caption(chart.title, ("sans-serif", 18))
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d(x_range, y_range)
+        .build_cartesian_2d(x_axis, y_range)
         .map_err(chart_error)?;
     context
         .configure_mesh()
@@ -196,8 +242,9 @@ pub fn draw_line_chart<DB: DrawingBackend>(
         .map_err(chart_error)?;
     for (index, series) in chart.series.iter().enumerate() {
         let color = PALETTE[index % PALETTE.len()];
+        let points = series.points.iter().copied().filter(|&(x, _)| !chart.log_x || x > 0.0);
         context
-            .draw_series(LineSeries::new(series.points.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(chart_error)?
             .label(series.name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
@@ -207,7 +254,7 @@ pub fn draw_line_chart<DB: DrawingBackend>(
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(200, 200, 200))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(SeriesLabelPosition::LowerRight)
             .draw()
             .map_err(chart_error)?;
     }
@@ -232,7 +279,13 @@ mod tests {
         let arrivals = Series { name: "arrivals".into(), points: vec![(0.0, 2.0), (30.0, 5.0), (60.0, 3.0)] };
         let completions = Series { name: "completions".into(), points: vec![(0.0, 0.0), (60.0, 4.0)] };
         let series = [arrivals, completions];
-        let svg = svg_of(&LineChart { title: "Request rate", x_label: "time (s)", y_label: "req/s", series: &series });
+        let svg = svg_of(&LineChart {
+            title: "Request rate",
+            x_label: "time (s)",
+            y_label: "req/s",
+            series: &series,
+            log_x: false,
+        });
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
         for text in ["Request rate", "time (s)", "req/s", "arrivals", "completions"] {
             assert!(
@@ -253,7 +306,7 @@ mod tests {
 
     #[test]
     fn an_empty_chart_still_draws_axes_without_failing() {
-        let svg = svg_of(&LineChart { title: "Nothing yet", x_label: "x", y_label: "y", series: &[] });
+        let svg = svg_of(&LineChart { title: "Nothing yet", x_label: "x", y_label: "y", series: &[], log_x: false });
         assert!(svg.contains("Nothing yet"));
         assert!(!svg.contains("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\""));
     }
@@ -264,6 +317,21 @@ mod tests {
         assert_eq!(tick_label(&2.5), "2.5");
         assert_eq!(tick_label(&0.125), "0.125");
         assert_eq!(tick_label(&-3.0), "-3");
+    }
+
+    #[test]
+    fn a_log_x_chart_spans_decades_and_skips_non_positive_x() {
+        let cdf =
+            [Series { name: "TTFT".into(), points: vec![(0.0, 0.1), (10.0, 0.5), (1_000.0, 0.9), (100_000.0, 1.0)] }];
+        let svg = svg_of(&LineChart { title: "TTFT", x_label: "ms", y_label: "fraction", series: &cdf, log_x: true });
+        let ticks: Vec<&str> =
+            svg.split("<text").filter_map(|t| Some(t.split('>').nth(1)?.split('<').next()?.trim())).collect();
+        for decade in ["10", "100", "1000", "10000"] {
+            assert!(ticks.contains(&decade), "no tick {decade} in {ticks:?}");
+        }
+        let line = svg.lines().find(|l| l.contains("<polyline") && l.contains("stroke=\"#0072B2\"")).unwrap();
+        let points = line.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split_whitespace().count();
+        assert_eq!(points, 3, "the x = 0 point is left out");
     }
 
     #[test]
