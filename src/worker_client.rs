@@ -67,7 +67,12 @@ impl SimWorker {
                     (message_reply.borrow_mut())(reply);
                 }
                 Err(error) => {
-                    web_sys::console::error_1(&format!("unreadable worker reply: {error}").into());
+                    // Never leave the page waiting: a reply it cannot read ends the job in flight.
+                    let job = message_link.borrow_mut().job_in_flight.take();
+                    if let Some(job) = job {
+                        let message = format!("the simulation worker sent an unreadable reply: {error}");
+                        (message_reply.borrow_mut())(FromWorker::Crashed { job, message });
+                    }
                 }
             }
         });
