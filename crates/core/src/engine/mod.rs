@@ -210,18 +210,28 @@ impl Engine {
         if !self.prefilling.is_empty() {
             return false;
         }
-        let Some(head) = self.waiting.front() else { return true };
-        if self.decoding.len() >= self.config.max_num_seqs {
+        if self.waiting.is_empty() || self.decoding.len() >= self.config.max_num_seqs {
             return true;
         }
         let budget = u64::from(self.config.max_num_batched_tokens) - u64::from(self.decoding.len());
+        self.admissible_head(budget).is_none()
+    }
+
+    /// The head of the queue with its first chunk and the blocks that chunk needs, if the
+    /// admission rules let it in now: the chunk fits `budget` (whole, without chunked prefill)
+    /// and its blocks, this step's decode blocks and the watermark fit the free blocks. FCFS:
+    /// nothing behind the head is considered.
+    #[inline]
+    fn admissible_head(&self, budget: u64) -> Option<(Waiting, u64, u64)> {
+        let head = *self.waiting.front()?;
         let chunk = if self.config.chunked_prefill { head.prefill_len.min(budget) } else { head.prefill_len };
-        if chunk > budget || chunk == 0 {
-            return true;
+        if chunk == 0 || chunk > budget {
+            return None;
         }
+        let needed = self.blocks_for(chunk);
         let free = self.total_blocks - self.used_blocks;
-        let needed = self.blocks_for(chunk) + self.decoding.blocks_needed_next_step();
-        free < needed + self.watermark_blocks
+        (free >= needed + self.decoding.blocks_needed_next_step() + self.watermark_blocks)
+            .then_some((head, chunk, needed))
     }
 
     /// Executes one step; `false` if nothing could be scheduled (which admission checks in
@@ -325,17 +335,8 @@ impl Engine {
             budget -= chunk;
             index += 1;
         }
-        while !preempted_any && budget > 0 && (self.num_running() as u32) < self.config.max_num_seqs {
-            let Some(&head) = self.waiting.front() else { break };
-            let chunk = if self.config.chunked_prefill { head.prefill_len.min(budget) } else { head.prefill_len };
-            if chunk > budget {
-                break;
-            }
-            let needed = self.blocks_for(chunk);
-            let free = self.total_blocks - self.used_blocks;
-            if free < needed + self.decoding.blocks_needed_next_step() + self.watermark_blocks {
-                break;
-            }
+        while !preempted_any && (self.num_running() as u32) < self.config.max_num_seqs {
+            let Some((head, chunk, needed)) = self.admissible_head(budget) else { break };
             self.waiting.pop_front();
             self.used_blocks += needed;
             let admitted = self.next_admission;
