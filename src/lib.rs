@@ -17,18 +17,16 @@ pub mod url_state;
 pub mod worker;
 pub mod worker_client;
 
-use std::rc::Rc;
-
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use servesim_core::scenario::{FileRef, Scenario, Workload};
 use servesim_core::sim::RunReport;
 use servesim_core::workload::samples;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::components::{ChartPanel, Header, Kpis, RunPanel, ScenarioForm, WorkloadPanel};
-use crate::protocol::{FromWorker, ToWorker, TraceReport};
+use crate::components::{ChartPanel, Header, Kpis, ReplicaTable, RunPanel, ScenarioForm, WorkloadPanel};
+use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
 use crate::worker_client::SimWorker;
 
 /// Where the current job stands.
@@ -58,11 +56,12 @@ impl RunStatus {
     }
 }
 
-/// A trace the user dropped and the worker accepted.
+/// A trace the user dropped and the worker accepted (its text as the JS string the browser
+/// read, handed to the worker as it is).
 #[derive(Clone)]
 struct LoadedFile {
     sha256: String,
-    text: Rc<str>,
+    text: JsValue,
 }
 
 /// A job: what it runs, and the scenario it sent (to tell later whether results are stale).
@@ -79,7 +78,7 @@ enum Source {
     /// The scenario's current workload (a sample, or the file already loaded).
     Scenario,
     /// A file just dropped; it becomes the scenario's workload if the worker accepts it.
-    Dropped { name: String, text: Rc<str> },
+    Dropped { name: String, text: JsValue },
 }
 
 /// The app's state, as copyable handles shared by the components.
@@ -105,7 +104,9 @@ pub struct AppState {
     job: StoredValue<Option<Job>, LocalStorage>,
     next_job: StoredValue<u32>,
     loaded_file: StoredValue<Option<LoadedFile>, LocalStorage>,
-    sample_texts: StoredValue<Vec<(String, Rc<str>)>, LocalStorage>,
+    sample_texts: StoredValue<Vec<(String, JsValue)>, LocalStorage>,
+    /// The key of the parsed trace the current worker keeps (none after a restart).
+    worker_trace: StoredValue<Option<String>>,
 }
 
 impl AppState {
@@ -124,11 +125,13 @@ impl AppState {
             next_job: StoredValue::new(0),
             loaded_file: StoredValue::new_local(None),
             sample_texts: StoredValue::new_local(Vec::new()),
+            worker_trace: StoredValue::new(None),
         }
     }
 
     /// Starts (or restarts) the worker.
     fn spawn_worker(self) {
+        self.worker_trace.set_value(None);
         match SimWorker::spawn(move |reply| self.on_worker_reply(reply)) {
             Ok(worker) => self.worker.set_value(Some(worker)),
             Err(message) => self.status.set(RunStatus::Failed(message)),
@@ -140,13 +143,16 @@ impl AppState {
         let job = self.begin_job(Source::Scenario);
         match self.scenario.with_untracked(|s| s.workload.clone()) {
             Workload::Sample(id) => self.run_sample(job, id),
-            Workload::Generator(_) => self.send(job, "generator", None),
+            Workload::Generator(_) => self.send(job, "generator", TraceSource::Generated, None),
             Workload::File(file) => {
                 let loaded = self
                     .loaded_file
                     .with_value(|loaded| loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.text.clone()));
                 match loaded {
-                    Some(text) => self.send(job, &file.name, Some(&text)),
+                    Some(text) => {
+                        let key = format!("file:{}", file.sha256);
+                        self.send_trace(job, &file.name, Some(key), text);
+                    }
                     None => self.fail(
                         job,
                         format!(
@@ -162,10 +168,9 @@ impl AppState {
 
     /// Runs the scenario on a dropped file; once the file is read it becomes the scenario's
     /// workload.
-    pub fn load_file(self, name: String, text: String) {
-        let text: Rc<str> = text.into();
+    pub fn load_file(self, name: String, text: JsValue) {
         let job = self.begin_job(Source::Dropped { name: name.clone(), text: text.clone() });
-        self.send(job, &name, Some(&text));
+        self.send(job, &name, TraceSource::Text { key: None }, Some(text));
     }
 
     /// Abandons the current job: the worker is terminated and replaced.
@@ -223,7 +228,16 @@ impl AppState {
         }
     }
 
-    fn send(self, job: u32, name: &str, text: Option<&str>) {
+    /// Sends a trace-backed job: by key when the worker keeps that trace, else with its text.
+    fn send_trace(self, job: u32, name: &str, key: Option<String>, text: JsValue) {
+        let kept = key.is_some() && self.worker_trace.with_value(|kept| *kept == key);
+        match (kept, key) {
+            (true, Some(key)) => self.send(job, name, TraceSource::Cached { key }, None),
+            (_, key) => self.send(job, name, TraceSource::Text { key }, Some(text)),
+        }
+    }
+
+    fn send(self, job: u32, name: &str, trace: TraceSource, text: Option<JsValue>) {
         if !self.is_current(job) {
             return;
         }
@@ -232,12 +246,7 @@ impl AppState {
             self.spawn_worker();
         }
         let sent = self.scenario.get_untracked();
-        let request = ToWorker::Run {
-            job,
-            scenario: sent.to_canonical_json(),
-            name: name.to_owned(),
-            text: text.map(str::to_owned),
-        };
+        let request = ToWorker::Run { job, scenario: sent.to_canonical_json(), name: name.to_owned(), trace };
         self.job.update_value(|current| {
             if let Some(current) = current {
                 current.sent = Some(sent);
@@ -245,7 +254,7 @@ impl AppState {
         });
         self.worker.with_value(|worker| {
             if let Some(worker) = worker {
-                worker.send(&request);
+                worker.send(&request, text.as_ref());
             }
         });
     }
@@ -254,19 +263,19 @@ impl AppState {
         let cached = self
             .sample_texts
             .with_value(|texts| texts.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, text)| text.clone()));
+        let key = Some(format!("sample:{id}"));
         if let Some(text) = cached {
-            return self.send(job, &id, Some(&text));
+            return self.send_trace(job, &id, key, text);
         }
         let Some(sample) = samples::find(&id) else {
             return self.fail(job, format!("unknown sample \"{id}\""));
         };
         self.status.set(RunStatus::Fetching(sample.description.to_owned()));
         spawn_local(async move {
-            match fetch_text(&format!("samples/{}", sample.file_name)).await {
+            match sample_text(sample).await {
                 Ok(text) => {
-                    let text: Rc<str> = text.into();
                     self.sample_texts.update_value(|texts| texts.push((id.clone(), text.clone())));
-                    self.send(job, &id, Some(&text));
+                    self.send_trace(job, &id, key, text);
                 }
                 Err(message) => self.fail(job, format!("cannot load sample {id}: {message}")),
             }
@@ -306,6 +315,7 @@ impl AppState {
                     self.scenario.update(|scenario| scenario.workload = Workload::File(file));
                 }
                 self.job.set_value(None);
+                self.worker_trace.set_value(trace.key.clone());
                 self.trace_report.set(Some(trace));
                 self.ran_scenario.set(ran);
                 match run {
@@ -324,16 +334,53 @@ impl AppState {
     }
 }
 
-/// Fetches a same-origin URL as text.
-async fn fetch_text(url: &str) -> Result<String, String> {
-    let describe = |error: wasm_bindgen::JsValue| format!("{error:?}");
+/// Fetches a same-origin URL as text, kept as a JS string (it only goes on to the worker).
+async fn fetch_text(url: &str) -> Result<JsValue, String> {
+    let describe = |error: JsValue| format!("{error:?}");
     let response: web_sys::Response =
         JsFuture::from(window().fetch_with_str(url)).await.map_err(describe)?.dyn_into().map_err(describe)?;
     if !response.ok() {
         return Err(format!("HTTP {} for {url}", response.status()));
     }
     let text = JsFuture::from(response.text().map_err(describe)?).await.map_err(describe)?;
-    text.as_string().ok_or_else(|| "the response is not text".to_owned())
+    if text.is_string() {
+        Ok(text)
+    } else {
+        Err("the response is not text".to_owned())
+    }
+}
+
+thread_local! {
+    /// The default sample's download, started by [`prefetch_default_sample`] before the app
+    /// mounts.
+    static PREFETCHED: std::cell::RefCell<Option<js_sys::Promise>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Starts downloading the default sample at once, unless the page's link names a scenario on
+/// another workload (call it before mounting the app), so that it arrives while the app and
+/// its worker load.
+pub fn prefetch_default_sample() {
+    let default = Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned());
+    let opened = url_state::scenario_from_location().ok().flatten();
+    if opened.is_some_and(|scenario| scenario.workload != default) {
+        return;
+    }
+    let sample = samples::find(samples::DEFAULT_SAMPLE_ID).expect("the default sample exists");
+    let url = format!("samples/{}", sample.file_name);
+    let promise = wasm_bindgen_futures::future_to_promise(async move { fetch_text(&url).await.map_err(JsValue::from) });
+    PREFETCHED.with(|prefetched| *prefetched.borrow_mut() = Some(promise));
+}
+
+/// A bundled sample's text: the prefetched download if it is this one, else a new fetch.
+async fn sample_text(sample: &samples::Sample) -> Result<JsValue, String> {
+    if sample.id == samples::DEFAULT_SAMPLE_ID {
+        if let Some(promise) = PREFETCHED.with(|prefetched| prefetched.borrow_mut().take()) {
+            return JsFuture::from(promise)
+                .await
+                .map_err(|error| error.as_string().unwrap_or_else(|| format!("{error:?}")));
+        }
+    }
+    fetch_text(&format!("samples/{}", sample.file_name)).await
 }
 
 /// The whole page.
@@ -386,6 +433,7 @@ pub fn App() -> impl IntoView {
             <section class="column wide">
                 <Kpis/>
                 <ChartPanel/>
+                <ReplicaTable/>
             </section>
         </main>
     }

@@ -1,9 +1,12 @@
 //! Messages between the page and the simulation worker, as JSON strings.
 //!
 //! JSON (rather than structured-cloned JS objects) keeps 64-bit integers exact and makes the
-//! protocol testable natively. The worker announces [`FromWorker::Ready`] once its wasm is
-//! loaded; the page queues requests until then (the loader shim starts the wasm asynchronously,
-//! so a message posted earlier would be lost).
+//! protocol testable natively. A trace's text is the exception: it travels beside the JSON, as
+//! a second JS string in the same message (`[request, text]`), so that megabytes of trace are
+//! never escaped into JSON and parsed back. The worker keeps the last trace it parsed, and the
+//! page asks for it by key instead of sending it again. The worker announces
+//! [`FromWorker::Ready`] once its wasm is loaded; the page queues requests until then (the
+//! loader shim starts the wasm asynchronously, so a message posted earlier would be lost).
 
 use serde::{Deserialize, Serialize};
 use servesim_core::sim::RunReport;
@@ -20,8 +23,26 @@ pub enum ToWorker {
         scenario: String,
         /// The trace's file name (or sample id), for messages.
         name: String,
-        /// The trace text; `None` when the scenario's workload is a generator.
-        text: Option<String>,
+        /// Where the trace comes from.
+        trace: TraceSource,
+    },
+}
+
+/// Where the worker finds a job's trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceSource {
+    /// The scenario's workload is a generator: no trace.
+    Generated,
+    /// The text travels beside this request; the worker keeps it parsed under `key` (a
+    /// sample's id, or `None` for a dropped file, which is kept under its SHA-256).
+    Text {
+        /// The key to keep the parsed trace under.
+        key: Option<String>,
+    },
+    /// The trace the worker kept under `key`.
+    Cached {
+        /// The key it was kept under.
+        key: String,
     },
 }
 
@@ -72,12 +93,21 @@ pub struct TraceReport {
     pub sha256: Option<String>,
     /// The summary.
     pub summary: TraceSummary,
+    /// The key the worker keeps the parsed trace under: the page sends
+    /// [`TraceSource::Cached`] with it next time.
+    pub key: Option<String>,
 }
 
 impl ToWorker {
     /// The JSON text posted to the worker.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("requests serialise")
+    }
+
+    /// The job this request belongs to.
+    pub fn job(&self) -> u32 {
+        let ToWorker::Run { job, .. } = self;
+        *job
     }
 
     /// Reads a request.

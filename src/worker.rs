@@ -6,75 +6,125 @@
 use servesim_core::digest::sha256_hex;
 use servesim_core::scenario::{Scenario, Workload};
 use servesim_core::sim::Simulation;
-use servesim_core::workload::{parse_trace, TraceSummary};
+use servesim_core::workload::{resolve, Trace, TraceSummary, TraceText};
 
-use crate::protocol::{FromWorker, ToWorker, TraceReport};
+use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
 
 /// Share of a job's progress bar spent reading the trace.
 const PARSE_SHARE: f64 = 0.15;
 
-/// Handles one request, sending progress and exactly one final reply through `post`.
-pub fn handle(request: ToWorker, post: &mut dyn FnMut(FromWorker)) {
-    let ToWorker::Run { job, scenario, name, text } = request;
-    // Validate first: a generator must never run on parameters validation refuses.
-    let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string()).and_then(|scenario| {
-        scenario
-            .validate()
-            .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
-        Ok(scenario)
-    });
-    let (trace, sha256) = match (&text, &scenario) {
-        (Some(text), _) => {
-            let total = text.len().max(1) as f64;
-            let parsed = parse_trace(text, &mut |done| {
-                post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
-            });
-            match parsed {
-                Ok(trace) => (trace, Some(sha256_hex(text.as_bytes()))),
-                Err(error) => return post(FromWorker::Failed { job, message: format!("{name}: {error}") }),
+/// What the worker keeps between jobs: the last trace it parsed, so that rerunning a scenario
+/// on the same trace neither sends nor parses it again.
+#[derive(Default)]
+pub struct Worker {
+    kept: Option<Kept>,
+}
+
+struct Kept {
+    key: String,
+    trace: Trace,
+    summary: TraceSummary,
+    sha256: Option<String>,
+}
+
+impl Worker {
+    /// Handles one request (with the trace text that came beside it, if any), sending progress
+    /// and exactly one final reply through `post`.
+    pub fn handle(&mut self, request: ToWorker, text: Option<String>, post: &mut dyn FnMut(FromWorker)) {
+        let ToWorker::Run { job, scenario, name, trace } = request;
+        // Validate first: a generator must never run on parameters validation refuses.
+        let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string()).and_then(|scenario| {
+            scenario
+                .validate()
+                .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
+            Ok(scenario)
+        });
+        let fail = |message: String| FromWorker::Failed { job, message };
+        let (trace, report) = match (trace, &scenario) {
+            (TraceSource::Generated, Err(message)) => return post(fail(message.clone())),
+            (TraceSource::Generated, Ok(scenario)) => {
+                let Workload::Generator(_) = &scenario.workload else {
+                    return post(fail(format!("{name}: no trace text and the scenario has no generator")));
+                };
+                let trace = match resolve(&scenario.workload, scenario.seed, None, &mut |_| {}) {
+                    Ok(trace) => trace,
+                    Err(error) => return post(fail(error.to_string())),
+                };
+                let Some(summary) = TraceSummary::of(&trace) else {
+                    return post(fail(format!("{name}: the trace has no requests")));
+                };
+                (trace, TraceReport { name, sha256: None, summary, key: None })
             }
-        }
-        (None, Ok(Scenario { workload: Workload::Generator(generator), seed, .. })) => {
-            (generator.generate(*seed), None)
-        }
-        (None, Err(message)) => return post(FromWorker::Failed { job, message: message.clone() }),
-        (None, Ok(_)) => {
-            let message = format!("{name}: no trace text and the scenario has no generator");
-            return post(FromWorker::Failed { job, message });
-        }
-    };
-    let Some(summary) = TraceSummary::of(&trace) else {
-        return post(FromWorker::Failed { job, message: format!("{name}: the trace has no requests") });
-    };
-    let report = TraceReport { name, sha256, summary };
-    let run = scenario.and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string())).map(
-        |mut simulation| {
-            simulation
-                .run_with_progress(&mut |fraction| {
-                    post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
-                    true
-                })
-                .expect("the callback never cancels");
-            simulation.report()
-        },
-    );
-    post(FromWorker::Finished { job, trace: report, run });
+            (TraceSource::Text { key }, _) => {
+                let Some(text) = text else { return post(fail(format!("{name}: the trace text did not arrive"))) };
+                let total = text.len().max(1) as f64;
+                let workload = Workload::default();
+                let parsed = resolve(&workload, 0, Some(TraceText { name: &name, text: &text }), &mut |done| {
+                    post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
+                });
+                let trace = match parsed {
+                    Ok(trace) => trace,
+                    Err(error) => return post(fail(error.to_string())),
+                };
+                let Some(summary) = TraceSummary::of(&trace) else {
+                    return post(fail(format!("{name}: the trace has no requests")));
+                };
+                // A dropped file is known by its digest; a sample by its id.
+                let sha256 = key.is_none().then(|| sha256_hex(text.as_bytes()));
+                let key = key.unwrap_or_else(|| format!("file:{}", sha256.as_deref().unwrap_or_default()));
+                let report =
+                    TraceReport { name, sha256: sha256.clone(), summary: summary.clone(), key: Some(key.clone()) };
+                self.kept = Some(Kept { key, trace: trace.clone(), summary, sha256 });
+                (trace, report)
+            }
+            (TraceSource::Cached { key }, _) => match &self.kept {
+                Some(kept) if kept.key == key => {
+                    let report = TraceReport {
+                        name,
+                        sha256: kept.sha256.clone(),
+                        summary: kept.summary.clone(),
+                        key: Some(key),
+                    };
+                    (kept.trace.clone(), report)
+                }
+                _ => return post(fail(format!("{name}: the simulation worker no longer holds this trace; run again"))),
+            },
+        };
+        let run = scenario
+            .and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string()))
+            .map(|mut simulation| {
+                simulation
+                    .run_with_progress(&mut |fraction| {
+                        post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
+                        true
+                    })
+                    .expect("the callback never cancels");
+                simulation.report()
+            });
+        post(FromWorker::Finished { job, trace: report, run });
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn replies(scenario: &Scenario, name: &str, text: Option<&str>) -> Vec<FromWorker> {
+    fn replies_from(
+        worker: &mut Worker,
+        scenario: &Scenario,
+        name: &str,
+        trace: TraceSource,
+        text: Option<&str>,
+    ) -> Vec<FromWorker> {
         let mut replies = Vec::new();
-        let request = ToWorker::Run {
-            job: 7,
-            scenario: scenario.to_canonical_json(),
-            name: name.into(),
-            text: text.map(str::to_owned),
-        };
-        handle(request, &mut |reply| replies.push(reply));
+        let request = ToWorker::Run { job: 7, scenario: scenario.to_canonical_json(), name: name.into(), trace };
+        worker.handle(request, text.map(str::to_owned), &mut |reply| replies.push(reply));
         replies
+    }
+
+    fn replies(scenario: &Scenario, name: &str, text: Option<&str>) -> Vec<FromWorker> {
+        let source = if text.is_some() { TraceSource::Text { key: None } } else { TraceSource::Generated };
+        replies_from(&mut Worker::default(), scenario, name, source, text)
     }
 
     #[test]
@@ -114,6 +164,27 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_trace_reruns_without_its_text_and_gives_the_same_results() {
+        let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv");
+        let mut worker = Worker::default();
+        let scenario = Scenario::reference();
+        let key = Some("sample:x".to_owned());
+        let first = replies_from(&mut worker, &scenario, "x", TraceSource::Text { key: key.clone() }, Some(text));
+        let again = replies_from(&mut worker, &scenario, "x", TraceSource::Cached { key: "sample:x".into() }, None);
+        let (
+            Some(FromWorker::Finished { run: Ok(a), trace: ta, .. }),
+            Some(FromWorker::Finished { run: Ok(b), trace: tb, .. }),
+        ) = (first.last(), again.last())
+        else {
+            panic!("{first:?} {again:?}")
+        };
+        assert_eq!((a, &ta.key), (b, &tb.key));
+        assert_eq!(ta.key, key);
+        let lost = replies_from(&mut worker, &scenario, "y", TraceSource::Cached { key: "sample:y".into() }, None);
+        assert!(matches!(lost.as_slice(), [FromWorker::Failed { message, .. }] if message.contains("no longer holds")));
+    }
+
+    #[test]
     fn a_generator_workload_needs_no_text() {
         let scenario = Scenario { workload: Workload::Generator(Default::default()), ..Scenario::reference() };
         let replies = replies(&scenario, "generator", None);
@@ -128,8 +199,13 @@ mod tests {
         let json = r#"{"version":1,"workload":{"generator":{"num_requests":5,
             "prompt_tokens":{"lognormal":{"median":10,"sigma":1,"max":0}},"output_tokens":{"uniform":{"min":9,"max":2}}}}}"#;
         let mut replies = Vec::new();
-        let request = ToWorker::Run { job: 3, scenario: json.to_owned(), name: "generator".into(), text: None };
-        handle(request, &mut |reply| replies.push(reply));
+        let request = ToWorker::Run {
+            job: 3,
+            scenario: json.to_owned(),
+            name: "generator".into(),
+            trace: TraceSource::Generated,
+        };
+        Worker::default().handle(request, None, &mut |reply| replies.push(reply));
         let [FromWorker::Failed { job: 3, message }] = replies.as_slice() else { panic!("{replies:?}") };
         assert!(message.contains("workload.generator.prompt_tokens.lognormal.max: must be ≥ 1, got 0"), "{message}");
         assert!(

@@ -27,7 +27,7 @@ pub struct SimWorker {
 #[derive(Default)]
 struct Link {
     ready: bool,
-    queued: Vec<String>,
+    queued: Vec<JsValue>,
     job_in_flight: Option<u32>,
 }
 
@@ -54,7 +54,7 @@ impl SimWorker {
                         std::mem::take(&mut link.queued)
                     };
                     for message in queued {
-                        let _ = sender.post_message(&JsValue::from_str(&message));
+                        let _ = sender.post_message(&message);
                     }
                 }
                 Ok(reply) => {
@@ -92,14 +92,18 @@ impl SimWorker {
         Ok(SimWorker { worker, link, _on_message: on_message, _on_error: on_error })
     }
 
-    /// Sends a request now, or once the worker is ready.
-    pub fn send(&self, request: &ToWorker) {
-        let ToWorker::Run { job, .. } = request;
-        let message = request.to_json();
+    /// Sends a request now, or once the worker is ready; `text` (a JS string: a trace's text)
+    /// travels beside the request's JSON, never escaped into it.
+    pub fn send(&self, request: &ToWorker, text: Option<&JsValue>) {
+        let json = JsValue::from_str(&request.to_json());
+        let message = match text {
+            Some(text) => js_sys::Array::of2(&json, text).into(),
+            None => json,
+        };
         let mut link = self.link.borrow_mut();
-        link.job_in_flight = Some(*job);
+        link.job_in_flight = Some(request.job());
         if link.ready {
-            let _ = self.worker.post_message(&JsValue::from_str(&message));
+            let _ = self.worker.post_message(&message);
         } else {
             link.queued.push(message);
         }

@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use servesim_app::url_state;
 use servesim_charts::{draw_line_chart, LineChart};
-use servesim_core::metrics::Series;
-use servesim_core::scenario::{Deployment, ReplicaPool, Router, RouterConfig, Scenario};
+use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, RouterSettings, Scenario};
+use servesim_core::stats::{Series, SeriesId};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{HtmlCanvasElement, HtmlElement, HtmlInputElement};
@@ -41,7 +41,7 @@ fn the_line_chart_paints_its_series_on_a_canvas() {
     canvas.set_width(600);
     canvas.set_height(300);
     let series =
-        [Series { name: "arrivals".into(), points: (0..50).map(|i| (f64::from(i), f64::from(i % 7))).collect() }];
+        [Series { id: SeriesId::ArrivalsPerS, points: (0..50).map(|i| (f64::from(i), f64::from(i % 7))).collect() }];
     let backend = CanvasBackend::with_canvas_object(canvas.clone()).unwrap();
     draw_line_chart(
         &backend.into_drawing_area(),
@@ -70,7 +70,7 @@ fn a_scenario_round_trips_through_the_location_hash() {
     let scenario = Scenario {
         seed: 99,
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 12, tp: 2, pp: 1 }),
-        router: RouterConfig { kind: Router::PowerOfTwo },
+        router: RouterSettings { kind: RouterKind::PowerOfTwo },
         ..Scenario::default()
     };
     url_state::write_scenario_to_location(&scenario);

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use servesim_charts::{draw_line_chart, report_charts, LineChart};
-use servesim_core::metrics::Series;
+use servesim_core::stats::Series;
 
 use crate::use_app_state;
 

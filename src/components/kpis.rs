@@ -1,8 +1,8 @@
 //! KPI cards: the headline numbers of the latest run and its workload.
 
 use leptos::prelude::*;
-use servesim_core::metrics::Quantiles;
 use servesim_core::sim::RunReport;
+use servesim_core::stats::Quantiles;
 
 use crate::protocol::TraceReport;
 use crate::{format, use_app_state};
@@ -52,6 +52,9 @@ pub fn Kpis() -> impl IntoView {
             {move || state.run_error.get().map(|message| view! {
                 <p class="banner error" data-testid="run-error" role="alert">"This scenario cannot run: " {message}</p>
             })}
+            {move || state.run_report.with(|report| report.as_ref().and_then(|r| r.stopped_early.clone())).map(|reason| view! {
+                <p class="banner error" data-testid="stopped-early" role="alert">"Stopped early: " {reason}</p>
+            })}
             <h2>"Latency"</h2>
             <div class="kpis" data-testid="kpis-latency">
                 <Kpi label="TTFT p50" testid="kpi-ttft-p50" value=run(|r| latency(&r.summary.ttft_ms, |q| q.p50))/>
@@ -75,6 +78,12 @@ pub fn Kpis() -> impl IntoView {
                 <Kpi label="Completed / rejected" testid="kpi-completed"
                     value=run(|r| format!("{} / {}", format::thousands(r.summary.requests.completed), format::thousands(r.summary.requests.rejected)))/>
                 <Kpi label="Preemptions" testid="kpi-preemptions" value=run(|r| format::thousands(r.summary.preemptions))/>
+                <Kpi label="Prefix-cache hits" testid="kpi-prefix-hit-rate" value=run(|r| {
+                    let cache = &r.summary.prefix_cache;
+                    if cache.enabled { format!("{:.1} %", cache.hit_rate * 100.0) } else { "off".to_owned() }
+                })/>
+                <Kpi label="Stopped at max length / unfinished" testid="kpi-truncated"
+                    value=run(|r| format!("{} / {}", format::thousands(r.summary.requests.truncated), format::thousands(r.summary.requests.unfinished)))/>
                 <Kpi label="KV per replica" testid="kpi-kv" value=run(|r| format!("{} tokens", format::thousands(r.kv_capacity_tokens_per_replica)))/>
                 <Kpi label="GPU-hours" testid="kpi-gpu-hours" value=run(|r| format!("{:.2}", r.summary.gpu_hours))/>
                 <Kpi label="Run digest" testid="kpi-run-digest" small=true value=run(|r| format!("{:016x}", r.digest))/>

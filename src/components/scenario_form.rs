@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use servesim_core::perf::{catalog, Dtype};
-use servesim_core::scenario::{Deployment, ReplicaPool, Router, Scenario};
+use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, Scenario};
 
 use super::fields::{CheckField, InputField, SelectField};
 use crate::use_app_state;
@@ -33,8 +33,21 @@ fn show_optional(value: Option<f64>) -> String {
     value.map_or_else(String::new, |v| v.to_string())
 }
 
-fn preset_options(presets: &[catalog::Preset]) -> Vec<(String, String)> {
-    presets.iter().map(|p| (p.id.to_owned(), p.name.to_owned())).collect()
+fn model_options() -> Vec<(String, String)> {
+    catalog::MODELS.iter().map(|p| (p.id.to_owned(), p.name.to_owned())).collect()
+}
+
+fn gpu_options() -> Vec<(String, String)> {
+    catalog::GPUS.iter().map(|g| (g.id.to_owned(), g.name.to_owned())).collect()
+}
+
+/// A token count, or nothing for "the model's context length".
+fn optional_tokens(text: &str) -> Result<Option<u32>, &'static str> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        whole(text).map(Some).map_err(|_| "a whole number of tokens, or nothing for the model's context length")
+    }
 }
 
 fn dtype_options() -> Vec<(String, String)> {
@@ -66,9 +79,9 @@ pub fn ScenarioForm() -> impl IntoView {
         <section class="panel" data-testid="scenario">
             <h2>"Model and hardware"</h2>
             <div class="fields">
-                <SelectField label="Model" testid="model" options=preset_options(catalog::MODELS)
+                <SelectField label="Model" testid="model" options=model_options()
                     get=|s| s.model.preset.clone() set=|s, v| s.model.preset = v.to_owned()/>
-                <SelectField label="GPU" testid="gpu" options=preset_options(catalog::GPUS)
+                <SelectField label="GPU" testid="gpu" options=gpu_options()
                     get=|s| s.hardware.gpu.clone() set=|s, v| s.hardware.gpu = v.to_owned()/>
                 <SelectField label="Weights" testid="weights" options=dtype_options()
                     get=|s| s.model.weights.name().to_owned() set=|s, v| s.model.weights = dtype(v)/>
@@ -84,8 +97,8 @@ pub fn ScenarioForm() -> impl IntoView {
                 <InputField label="Pipeline stages" testid="pp" get=|s| pool(s).pp.to_string()
                     set=|s, v| { pool_mut(s).pp = whole(v)?; Ok(()) }/>
                 <SelectField label="Router" testid="router"
-                    options=Router::ALL.iter().map(|r| (r.kind().to_owned(), r.kind().replace('_', " "))).collect()
-                    get=|s| s.router.kind.kind().to_owned() set=|s, v| s.router.kind = Router::from_kind(v).unwrap_or_default()/>
+                    options=RouterKind::ALL.iter().map(|r| (r.kind().to_owned(), r.kind().replace('_', " "))).collect()
+                    get=|s| s.router.kind.kind().to_owned() set=|s, v| s.router.kind = RouterKind::from_kind(v).unwrap_or_default()/>
             </div>
             <h2>"Engine"</h2>
             <div class="fields">
@@ -99,8 +112,16 @@ pub fn ScenarioForm() -> impl IntoView {
                 <InputField label="GPU memory utilization" testid="gpu-memory-utilization"
                     get=|s| s.engine.gpu_memory_utilization.to_string()
                     set=|s, v| { s.engine.gpu_memory_utilization = decimal(v)?; Ok(()) }/>
+                <InputField label="Max model length (tokens; empty: the model's)" testid="max-model-len"
+                    get=|s| s.engine.max_model_len.map_or_else(String::new, |len| len.to_string())
+                    set=|s, v| { s.engine.max_model_len = optional_tokens(v)?; Ok(()) }/>
+                <InputField label="KV watermark (fraction)" testid="watermark"
+                    get=|s| s.engine.watermark.to_string()
+                    set=|s, v| { s.engine.watermark = decimal(v)?; Ok(()) }/>
                 <CheckField label="Chunked prefill" testid="chunked-prefill"
                     get=|s| s.engine.chunked_prefill set=|s, v| s.engine.chunked_prefill = v/>
+                <CheckField label="Prefix caching" testid="prefix-caching"
+                    get=|s| s.engine.prefix_caching set=|s, v| s.engine.prefix_caching = v/>
             </div>
             <h2>"SLO and seed"</h2>
             <div class="fields">

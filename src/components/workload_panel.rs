@@ -81,7 +81,7 @@ fn load(state: AppState, file: File) {
     let name = file.name();
     spawn_local(async move {
         match JsFuture::from(file.text()).await {
-            Ok(text) => state.load_file(name, text.as_string().unwrap_or_default()),
+            Ok(text) => state.load_file(name, text),
             Err(error) => {
                 if !state.status.with_untracked(crate::RunStatus::is_busy) {
                     state.status.set(crate::RunStatus::Failed(format!("{name}: cannot read the file: {error:?}")));

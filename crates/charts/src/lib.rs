@@ -9,9 +9,9 @@
 //! ```
 //! use plotters::prelude::*;
 //! use servesim_charts::{draw_line_chart, LineChart};
-//! use servesim_core::metrics::Series;
+//! use servesim_core::stats::{Series, SeriesId};
 //!
-//! let series = Series { name: "arrivals".into(), points: vec![(0.0, 1.0), (1.0, 3.0)] };
+//! let series = Series { id: SeriesId::ArrivalsPerS, points: vec![(0.0, 1.0), (1.0, 3.0)] };
 //! let mut svg = String::new();
 //! {
 //!     let area = SVGBackend::with_string(&mut svg, (640, 320)).into_drawing_area();
@@ -27,8 +27,8 @@
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use servesim_core::metrics::Series;
 use servesim_core::sim::RunReport;
+use servesim_core::stats::{Series, SeriesId};
 
 /// Colours of successive series (colour-blind-safe Okabe–Ito palette).
 pub const PALETTE: [RGBColor; 6] = [
@@ -102,63 +102,44 @@ impl ReportChart {
     }
 }
 
-/// The charts of a run, in display order: TTFT, TPOT and E2E CDFs, throughput, queue depth and
-/// KV-cache use over time. Without a report the charts come with no series (empty axes).
+/// The charts of a run, in display order: TTFT, TPOT and E2E CDFs, throughput, queue depth,
+/// KV-cache use and prefix-cache hits over time. Without a report the charts come with no
+/// series (empty axes).
 pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
-    let pick = |list: Option<&Vec<Series>>, names: &[&str]| {
-        list.into_iter().flatten().filter(|s| names.contains(&s.name.as_str())).cloned().collect::<Vec<_>>()
+    let pick = |list: Option<&Vec<Series>>, ids: &[SeriesId]| {
+        list.into_iter().flatten().filter(|s| ids.contains(&s.id)).cloned().collect::<Vec<_>>()
     };
-    let cdf = |name: &str| pick(report.map(|r| &r.latency_cdfs), &[name]);
-    let series = |names: &[&str]| pick(report.map(|r| &r.series), names);
+    let cdf = |id: SeriesId| pick(report.map(|r| &r.latency_cdfs), &[id]);
+    let series = |ids: &[SeriesId]| pick(report.map(|r| &r.series), ids);
+    let cdf_chart = |id: &'static str, title: &'static str, x_label: &'static str, series: SeriesId| ReportChart {
+        id,
+        title,
+        x_label,
+        y_label: "fraction of requests",
+        log_x: true,
+        series: cdf(series),
+    };
+    let time_chart = |id: &'static str, title: &'static str, y_label: &'static str, ids: &[SeriesId]| ReportChart {
+        id,
+        title,
+        x_label: "time (s)",
+        y_label,
+        log_x: false,
+        series: series(ids),
+    };
     vec![
-        ReportChart {
-            id: "ttft-cdf",
-            title: "Time to first token (CDF)",
-            x_label: "TTFT (ms)",
-            y_label: "fraction of requests",
-            log_x: true,
-            series: cdf("TTFT"),
-        },
-        ReportChart {
-            id: "tpot-cdf",
-            title: "Time per output token (CDF)",
-            x_label: "TPOT (ms)",
-            y_label: "fraction of requests",
-            log_x: true,
-            series: cdf("TPOT"),
-        },
-        ReportChart {
-            id: "e2e-cdf",
-            title: "End-to-end latency (CDF)",
-            x_label: "E2E (ms)",
-            y_label: "fraction of requests",
-            log_x: true,
-            series: cdf("E2E"),
-        },
-        ReportChart {
-            id: "throughput",
-            title: "Output throughput",
-            x_label: "time (s)",
-            y_label: "tokens / s",
-            log_x: false,
-            series: series(&["output tokens/s"]),
-        },
-        ReportChart {
-            id: "queue",
-            title: "Requests running and waiting",
-            x_label: "time (s)",
-            y_label: "requests",
-            log_x: false,
-            series: series(&["running", "waiting"]),
-        },
-        ReportChart {
-            id: "kv-cache",
-            title: "KV cache use",
-            x_label: "time (s)",
-            y_label: "% of blocks",
-            log_x: false,
-            series: series(&["KV cache used (%)"]),
-        },
+        cdf_chart("ttft-cdf", "Time to first token (CDF)", "TTFT (ms)", SeriesId::TtftCdf),
+        cdf_chart("tpot-cdf", "Time per output token (CDF)", "TPOT (ms)", SeriesId::TpotCdf),
+        cdf_chart("e2e-cdf", "End-to-end latency (CDF)", "E2E (ms)", SeriesId::E2eCdf),
+        time_chart("throughput", "Output throughput", "tokens / s", &[SeriesId::OutputTokensPerS]),
+        time_chart("queue", "Requests running and waiting", "requests", &[SeriesId::Running, SeriesId::Waiting]),
+        time_chart("kv-cache", "KV cache use", "% of blocks", &[SeriesId::KvCacheUsedPercent]),
+        time_chart(
+            "prefix-cache",
+            "Prefix-cache hits (prompt tokens served from cache)",
+            "% of prompt tokens",
+            &[SeriesId::PrefixCacheHitPercent],
+        ),
     ]
 }
 
@@ -246,7 +227,7 @@ where
         context
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(chart_error)?
-            .label(series.name.as_str())
+            .label(series.label())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
     }
     if !chart.series.is_empty() {
@@ -276,8 +257,8 @@ mod tests {
 
     #[test]
     fn line_chart_svg_has_caption_axis_labels_legend_and_one_polyline_per_series() {
-        let arrivals = Series { name: "arrivals".into(), points: vec![(0.0, 2.0), (30.0, 5.0), (60.0, 3.0)] };
-        let completions = Series { name: "completions".into(), points: vec![(0.0, 0.0), (60.0, 4.0)] };
+        let arrivals = Series { id: SeriesId::ArrivalsPerS, points: vec![(0.0, 2.0), (30.0, 5.0), (60.0, 3.0)] };
+        let completions = Series { id: SeriesId::CompletionsPerS, points: vec![(0.0, 0.0), (60.0, 4.0)] };
         let series = [arrivals, completions];
         let svg = svg_of(&LineChart {
             title: "Request rate",
@@ -287,7 +268,7 @@ mod tests {
             log_x: false,
         });
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
-        for text in ["Request rate", "time (s)", "req/s", "arrivals", "completions"] {
+        for text in ["Request rate", "time (s)", "req/s", "arrivals/s", "completions/s"] {
             assert!(
                 svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<")),
                 "missing text {text}"
@@ -322,7 +303,7 @@ mod tests {
     #[test]
     fn a_log_x_chart_spans_decades_and_skips_non_positive_x() {
         let cdf =
-            [Series { name: "TTFT".into(), points: vec![(0.0, 0.1), (10.0, 0.5), (1_000.0, 0.9), (100_000.0, 1.0)] }];
+            [Series { id: SeriesId::TtftCdf, points: vec![(0.0, 0.1), (10.0, 0.5), (1_000.0, 0.9), (100_000.0, 1.0)] }];
         let svg = svg_of(&LineChart { title: "TTFT", x_label: "ms", y_label: "fraction", series: &cdf, log_x: true });
         let ticks: Vec<&str> =
             svg.split("<text").filter_map(|t| Some(t.split('>').nth(1)?.split('<').next()?.trim())).collect();
@@ -336,7 +317,7 @@ mod tests {
 
     #[test]
     fn flat_series_get_a_non_empty_range() {
-        let flat = [Series { name: "flat".into(), points: vec![(5.0, 0.0), (5.0, 0.0)] }];
+        let flat = [Series { id: SeriesId::Running, points: vec![(5.0, 0.0), (5.0, 0.0)] }];
         let (x, y) = axis_ranges(&flat);
         assert!(x.end > x.start && y.end > y.start);
     }

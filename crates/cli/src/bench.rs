@@ -1,19 +1,28 @@
-//! `servesim bench`: times the reference replay and reports speed and memory.
+//! `servesim bench`: times the reference replay and a million generated requests, and reports
+//! speed and memory. Both runs must reproduce their pinned digests, so a speed-up cannot hide a
+//! change of behaviour.
 
 use std::time::Instant;
 
-use servesim_core::scenario::Scenario;
-use servesim_core::sim::Simulation;
-use servesim_core::workload::parse_trace;
+use peak_alloc::PeakAlloc;
+use servesim_core::scenario::{Deployment, ReplicaPool, Scenario, Workload};
+use servesim_core::sim::{RunReport, Simulation};
+use servesim_core::workload::{parse_trace, samples, Arrivals, Generator};
 
 use crate::run::sample_text;
 
-/// The golden summary of the reference replay (the same file the core's tests pin).
-const GOLDEN: &str = include_str!("../../core/tests/golden/reference-replay.json");
+/// Counts heap bytes, so that the bench can report the core's memory per request.
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
 
-fn golden_digest() -> String {
-    let golden: serde_json::Value = serde_json::from_str(GOLDEN).expect("golden JSON");
-    golden["digest"].as_str().expect("digest").to_owned()
+/// The golden summary of the reference replay (the same file the core's tests pin).
+const REFERENCE_GOLDEN: &str = include_str!("../../core/tests/golden/reference-replay.json");
+/// The pinned result of the million-request run (rewritten by `servesim bench --update-golden`).
+const MILLION_GOLDEN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/golden/million-requests.json");
+
+fn golden_digest(text: &str) -> Option<String> {
+    let golden: serde_json::Value = serde_json::from_str(text).ok()?;
+    Some(golden["digest"].as_str()?.to_owned())
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -24,40 +33,62 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// Replays the reference scenario `repeat` times and prints one JSON line with the median.
+/// The million-request scenario: Poisson arrivals at 1,000 req/s with the generator's default
+/// lengths (log-normal prompts around 1,000 tokens, outputs around 200) on 64 Llama-3.1-8B
+/// replicas on H100s behind round-robin: about half of what they can serve.
+pub fn million_requests_scenario() -> Scenario {
+    Scenario {
+        deployment: Deployment::Aggregated(ReplicaPool { replicas: 64, tp: 1, pp: 1 }),
+        workload: Workload::Generator(Generator {
+            arrivals: Arrivals::Poisson { rate_per_s: 1_000.0 },
+            num_requests: 1_000_000,
+            ..Generator::default()
+        }),
+        ..Scenario::default()
+    }
+}
+
+/// The median of `walls` (sorted in place).
+fn median(walls: &mut [f64]) -> f64 {
+    walls.sort_by(f64::total_cmp);
+    walls[walls.len() / 2]
+}
+
+/// Replays the reference scenario `repeat` times and the million-request scenario
+/// `repeat_million` times, and prints one JSON line with the medians.
 ///
 /// # Errors
 ///
-/// Fails when a run's digest differs from the golden one (the speed would not be comparable).
-pub fn bench(repeat: usize) -> Result<(), String> {
-    let text = sample_text(servesim_core::workload::samples::DEFAULT_SAMPLE_ID).expect("bundled");
+/// Fails when a run's digest differs from its pinned one (the speed would not be comparable).
+pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Result<(), String> {
+    let text = sample_text(samples::DEFAULT_SAMPLE_ID).expect("bundled");
     let parse_started = Instant::now();
     let trace = parse_trace(text, &mut |_| {}).map_err(|e| e.to_string())?;
     let parse_s = parse_started.elapsed().as_secs_f64();
     let scenario = Scenario::reference();
-    let expected = golden_digest();
+    let expected = golden_digest(REFERENCE_GOLDEN).expect("the reference golden has a digest");
     let mut walls = Vec::new();
     let mut last = None;
     for _ in 0..repeat.max(1) {
         let started = Instant::now();
         let mut simulation = Simulation::new(&scenario, trace.clone()).map_err(|e| e.to_string())?;
         simulation.run();
-        let result = simulation.results();
+        let report = simulation.report();
         walls.push(started.elapsed().as_secs_f64());
-        let digest = format!("{:016x}", result.report.digest);
+        let digest = format!("{:016x}", report.digest);
         if digest != expected {
             return Err(format!(
                 "the reference replay's digest is {digest}, the golden one {expected}: behaviour changed"
             ));
         }
-        last = Some(result.report);
+        last = Some(report);
     }
-    walls.sort_by(f64::total_cmp);
-    let wall_s = walls[walls.len() / 2];
+    let wall_s = median(&mut walls);
     let report = last.expect("at least one run");
     let events = report.summary.requests.total + report.engine_steps;
+    let million = bench_million(repeat_million.max(1), update_golden)?;
     let output = serde_json::json!({
-        "scenario": "reference replay: mooncake-conversation, 8 x llama-3.1-8b on h100-sxm, tp 1, round_robin",
+        "scenario": "reference replay: mooncake-conversation, 8 x llama-3.1-8b on h100-sxm, tp 1, round_robin, prefix caching on",
         "requests": report.summary.requests.total,
         "completed": report.summary.requests.completed,
         "sim_s": report.summary.sim_time_s,
@@ -67,10 +98,70 @@ pub fn bench(repeat: usize) -> Result<(), String> {
         "sim_s_per_wall_s": report.summary.sim_time_s / wall_s,
         "engine_steps": report.engine_steps,
         "events_per_s": events as f64 / wall_s,
+        "prefix_cache_hit_rate": report.summary.prefix_cache.hit_rate,
         "parse_s": parse_s,
-        "peak_rss_mib": peak_rss_mib(),
         "digest": expected,
+        "million": million,
+        "peak_rss_mib": peak_rss_mib(),
     });
     println!("{output}");
     Ok(())
+}
+
+/// Generates and simulates a million requests on 64 replicas `repeat` times: the median wall
+/// time, and the heap the core's structures (trace, per-request records, engines, report)
+/// take at their peak, per request.
+fn bench_million(repeat: usize, update_golden: bool) -> Result<serde_json::Value, String> {
+    let scenario = million_requests_scenario();
+    let Workload::Generator(generator) = &scenario.workload else { unreachable!("a generator") };
+    let mut walls = Vec::new();
+    let mut peak_bytes = 0usize;
+    let mut last: Option<RunReport> = None;
+    for _ in 0..repeat {
+        let before = HEAP.current_usage();
+        HEAP.reset_peak_usage();
+        let started = Instant::now();
+        let trace = generator.generate(scenario.seed);
+        let mut simulation = Simulation::new(&scenario, trace).map_err(|e| e.to_string())?;
+        simulation.run();
+        let report = simulation.report();
+        walls.push(started.elapsed().as_secs_f64());
+        peak_bytes = peak_bytes.max(HEAP.peak_usage().saturating_sub(before));
+        last = Some(report);
+    }
+    let report = last.expect("at least one run");
+    let requests = report.summary.requests.total;
+    let digest = format!("{:016x}", report.digest);
+    let counts = &report.summary.requests;
+    if counts.completed + counts.rejected + counts.unfinished != requests || report.stopped_early.is_some() {
+        return Err(format!("the million-request run did not account for every request: {counts:?}"));
+    }
+    if update_golden {
+        let pinned = serde_json::json!({ "digest": digest, "requests": report.summary.requests, "sim_time_s": report.summary.sim_time_s });
+        std::fs::write(MILLION_GOLDEN_PATH, serde_json::to_string_pretty(&pinned).expect("serialises") + "\n")
+            .map_err(|e| format!("{MILLION_GOLDEN_PATH}: {e}"))?;
+    } else {
+        let pinned = std::fs::read_to_string(MILLION_GOLDEN_PATH).map_err(|e| format!("{MILLION_GOLDEN_PATH}: {e}"))?;
+        let expected = golden_digest(&pinned).ok_or_else(|| format!("{MILLION_GOLDEN_PATH}: no digest"))?;
+        if digest != expected {
+            return Err(format!(
+                "the million-request run's digest is {digest}, the pinned one {expected}: behaviour changed \
+                 (rerun with --update-golden once the change is understood)"
+            ));
+        }
+    }
+    let wall_s = median(&mut walls);
+    Ok(serde_json::json!({
+        "scenario": "1,000,000 generated requests (Poisson 1,000 req/s, default lengths) on 64 x llama-3.1-8b on h100-sxm, round_robin",
+        "requests": requests,
+        "completed": report.summary.requests.completed,
+        "sim_s": report.summary.sim_time_s,
+        "wall_s_median": wall_s,
+        "runs": walls.len(),
+        "engine_steps": report.engine_steps,
+        "events_per_s": (requests + report.engine_steps) as f64 / wall_s,
+        "peak_heap_bytes": peak_bytes,
+        "heap_bytes_per_request": peak_bytes as f64 / requests as f64,
+        "digest": digest,
+    }))
 }

@@ -51,11 +51,18 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Time the reference replay (Mooncake conversation trace, 8 Llama-3.1-8B H100 replicas,
-    /// round-robin) and print speed and peak memory as JSON; fails if its results changed.
+    /// round-robin, prefix caching on) and a million generated requests on 64 replicas; print
+    /// speed and memory per request as JSON. Fails if either run's results changed.
     Bench {
-        /// Runs to take the median of.
+        /// Runs of the reference replay to take the median of.
         #[arg(long, default_value_t = 10)]
         repeat: usize,
+        /// Runs of the million-request scenario to take the median of.
+        #[arg(long, default_value_t = 3)]
+        repeat_million: usize,
+        /// Pin the million-request run's digest anew instead of checking it.
+        #[arg(long)]
+        update_golden: bool,
     },
     /// Describe a trace: format, requests, span, rate, length percentiles, prefix reuse.
     Inspect {
@@ -93,7 +100,7 @@ fn run(cli: Cli) -> Result<(), String> {
             run::run(&scenario, trace.as_deref(), format, csv.as_deref(), out.as_deref())
         }
         Command::Inspect { trace, json } => inspect(&trace, json),
-        Command::Bench { repeat } => bench::bench(repeat),
+        Command::Bench { repeat, repeat_million, update_golden } => bench::bench(repeat, repeat_million, update_golden),
         Command::Url { scenario: Some(path), .. } => {
             let scenario = read_scenario(&path)?;
             println!("{}", share::encode_fragment(&scenario));

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use plotters::prelude::*;
 use serde::Serialize;
-use servesim_core::metrics::{Outcome, Quantiles, RequestLog, Summary};
+use servesim_core::metrics::{Outcome, RequestLog, Summary};
 use servesim_core::scenario::{Scenario, Workload};
 use servesim_core::sim::{RunResult, Simulation};
+use servesim_core::stats::Quantiles;
 use servesim_core::time::SimTime;
-use servesim_core::workload::{parse_trace, samples, Trace};
+use servesim_core::workload::{resolve, samples, ResolveError, Trace, TraceText};
 
 use crate::{read_scenario, read_text};
 
@@ -33,6 +34,8 @@ struct RunOutput<'a> {
     #[serde(flatten)]
     summary: &'a Summary,
     kv_capacity_tokens_per_replica: u64,
+    engine_steps: u64,
+    stopped_early: &'a Option<String>,
     digest: String,
     wall_time_s: f64,
 }
@@ -56,6 +59,8 @@ pub fn run(
     let output = RunOutput {
         summary: &result.report.summary,
         kv_capacity_tokens_per_replica: result.report.kv_capacity_tokens_per_replica,
+        engine_steps: result.report.engine_steps,
+        stopped_early: &result.report.stopped_early,
         digest: format!("{:016x}", result.report.digest),
         wall_time_s,
     };
@@ -77,21 +82,23 @@ pub fn sample_text(id: &str) -> Option<&'static str> {
     SAMPLE_TEXTS.iter().find(|(sample, _)| *sample == id).map(|(_, text)| *text)
 }
 
-fn load_trace(scenario: &Scenario, trace_path: Option<&Path>) -> Result<Trace, String> {
-    let (name, text) = match (trace_path, &scenario.workload) {
-        (Some(path), _) => (path.display().to_string(), read_text(path)?),
-        (None, Workload::Sample(id)) => {
-            (id.clone(), sample_text(id).ok_or_else(|| format!("unknown sample {id}"))?.to_owned())
-        }
-        (None, Workload::Generator(generator)) => return Ok(generator.generate(scenario.seed)),
-        (None, Workload::File(file)) => {
-            return Err(format!(
-                "the scenario's workload is the file {} ({} requests, sha256 {}); pass it with --trace FILE",
-                file.name, file.rows, file.sha256
-            ))
-        }
+/// The scenario's requests: the `--trace` file, else its workload (samples are compiled in).
+pub fn load_trace(scenario: &Scenario, trace_path: Option<&Path>) -> Result<Trace, String> {
+    let file = match trace_path {
+        Some(path) => Some((path.display().to_string(), read_text(path)?)),
+        None => None,
     };
-    parse_trace(&text, &mut |_| {}).map_err(|error| format!("{name}: {error}"))
+    let text = match (&file, &scenario.workload) {
+        (Some((name, text)), _) => Some(TraceText { name, text }),
+        (None, Workload::Sample(id)) => {
+            Some(TraceText { name: id, text: sample_text(id).ok_or_else(|| format!("unknown sample {id}"))? })
+        }
+        (None, _) => None,
+    };
+    resolve(&scenario.workload, scenario.seed, text, &mut |_| {}).map_err(|error| match error {
+        ResolveError::MissingText(_) => format!("{error}; pass it with --trace FILE"),
+        ResolveError::Parse { .. } => error.to_string(),
+    })
 }
 
 fn quantile_row(name: &str, quantiles: &Option<Quantiles>) -> String {
@@ -108,9 +115,19 @@ fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
     let summary = &result.report.summary;
     let requests = &summary.requests;
     println!(
-        "requests       {} total, {} completed, {} rejected, {} failed; {} preemptions",
-        requests.total, requests.completed, requests.rejected, requests.failed, summary.preemptions
+        "requests       {} total, {} completed ({} stopped at max_model_len), {} rejected, {} failed, {} unfinished; \
+         {} preemptions",
+        requests.total,
+        requests.completed,
+        requests.truncated,
+        requests.rejected,
+        requests.failed,
+        requests.unfinished,
+        summary.preemptions
     );
+    if let Some(reason) = &result.report.stopped_early {
+        println!("STOPPED EARLY  {reason}");
+    }
     println!(
         "{:<14} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "latency (ms)", "mean", "p50", "p90", "p95", "p99", "max"
@@ -148,6 +165,20 @@ fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
         summary.saturation.final_queueing_s
     );
     println!("KV capacity    {} tokens per replica", result.report.kv_capacity_tokens_per_replica);
+    let cache = &summary.prefix_cache;
+    if cache.enabled {
+        let per_replica: Vec<String> =
+            cache.per_replica_hit_rate.iter().map(|rate| format!("{:.1}", rate * 100.0)).collect();
+        println!(
+            "prefix cache   {:.1} % of prompt tokens served from cache ({} of {}); per replica {} %",
+            cache.hit_rate * 100.0,
+            cache.cached_tokens,
+            cache.prompt_tokens,
+            per_replica.join(" / ")
+        );
+    } else {
+        println!("prefix cache   off");
+    }
     println!(
         "time           {:.1} s simulated, {:.3} s wall ({:.0}× real time); {:.2} GPU-hours",
         summary.sim_time_s,
@@ -163,20 +194,22 @@ fn write_requests_csv(path: &Path, requests: &RequestLog) -> Result<(), String> 
     let file = std::fs::File::create(path).map_err(describe)?;
     let mut out = std::io::BufWriter::new(file);
     let instant = |at: SimTime| if at == SimTime::MAX { String::new() } else { format!("{:.9}", at.as_secs_f64()) };
-    writeln!(out, "request,arrived_at_s,prompt_tokens,output_tokens,replica,outcome,first_scheduled_at_s,first_token_at_s,finished_at_s,preemptions")
+    writeln!(out, "request,arrived_at_s,prompt_tokens,output_tokens,generated_tokens,cached_tokens,replica,outcome,first_scheduled_at_s,first_token_at_s,finished_at_s,preemptions")
         .map_err(describe)?;
     for i in 0..requests.len() {
         let outcome = match requests.outcome[i] {
-            Outcome::Pending => "pending".to_owned(),
+            Outcome::Pending => "unfinished".to_owned(),
             Outcome::Completed => "completed".to_owned(),
             Outcome::Rejected(reason) => format!("rejected: {}", reason.describe()),
         };
         writeln!(
             out,
-            "{i},{},{},{},{},\"{outcome}\",{},{},{},{}",
+            "{i},{},{},{},{},{},{},\"{outcome}\",{},{},{},{}",
             instant(requests.arrived_at[i]),
             requests.prompt_tokens[i],
             requests.output_tokens[i],
+            requests.generated_tokens(i),
+            requests.cached_tokens[i],
             if requests.replica[i] == u32::MAX { String::new() } else { requests.replica[i].to_string() },
             instant(requests.first_scheduled_at[i]),
             instant(requests.first_token_at[i]),

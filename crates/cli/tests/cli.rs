@@ -43,13 +43,43 @@ fn run_json_has_the_documented_fields_and_is_reproducible() {
         assert!(json["throughput"][key].as_f64().unwrap() > 0.0);
     }
     assert!(json["sim_time_s"].as_f64().unwrap() > 0.2);
-    assert!(json["wall_time_s"].as_f64().unwrap() >= 0.0);
+    // A Vidur CSV carries no prefix hashes: nothing can hit the cache.
+    assert_eq!(json["prefix_cache"]["hit_rate"], 0.0);
+    assert_eq!(json["prefix_cache"]["enabled"], true);
+    assert!(json["stopped_early"].is_null());
 
-    let mut again: serde_json::Value = serde_json::from_slice(&servesim(&args).stdout).unwrap();
+    let again_output = servesim(&args);
+    let mut again: serde_json::Value = serde_json::from_slice(&again_output.stdout).unwrap();
+    assert!(again["wall_time_s"].as_f64().unwrap() > 0.0, "the wall time is measured");
     let mut first_json = json;
     first_json.as_object_mut().unwrap().remove("wall_time_s");
     again.as_object_mut().unwrap().remove("wall_time_s");
     assert_eq!(first_json, again, "everything but wall_time_s is identical across runs");
+}
+
+#[test]
+fn run_json_reproduces_the_reference_replay_golden_with_its_prefix_cache_hits() {
+    let scenario = temp_file("reference.json", MINIMAL);
+    let output = servesim(&["run", scenario.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("../../core/tests/golden/reference-replay.json")).unwrap();
+    assert_eq!(json["digest"], golden["digest"]);
+    assert_eq!(json["prefix_cache"], golden["summary"]["prefix_cache"]);
+    let hit_rate = json["prefix_cache"]["hit_rate"].as_f64().unwrap();
+    assert!(hit_rate > 0.0 && hit_rate < 0.366, "below the trace's ideal reuse of 36.6 %: {hit_rate}");
+
+    let off = temp_file(
+        "no-caching.json",
+        r#"{"version":1,"deployment":{"aggregated":{"replicas":8}},"engine":{"prefix_caching":false}}"#,
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&servesim(&["run", off.to_str().unwrap(), "--json"]).stdout).unwrap();
+    assert_eq!(
+        (json["prefix_cache"]["hit_rate"].as_f64(), json["prefix_cache"]["enabled"].as_bool()),
+        (Some(0.0), Some(false))
+    );
 }
 
 #[test]

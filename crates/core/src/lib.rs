@@ -11,15 +11,18 @@
 //! - [`rng`]: seeded, independent random streams derived from `(seed, stream id)`.
 //! - [`ids`]: request and replica ids.
 //! - [`perf`]: the hardware and model catalog and the roofline step-time model.
-//! - [`engine`]: one replica's continuous-batching scheduler and paged KV cache.
+//! - [`engine`]: one replica's continuous-batching scheduler (two-phase steps, vLLM V1's
+//!   order) and its KV cache manager with prefix caching.
 //! - [`cluster`]: replicas behind a routing policy.
-//! - [`sim`]: the [`Simulation`](sim::Simulation) driver (and the `(time, seq)`
-//!   [`EventQueue`](sim::EventQueue)).
+//! - [`sim`]: the [`Simulation`](sim::Simulation) driver, the only owner of the `(time, seq)`
+//!   [`EventQueue`](sim::EventQueue).
 //! - [`scenario`]: the [`Scenario`](scenario::Scenario) contract shared by the UI, share links,
 //!   the CLI and the tests, with [`validate`](scenario::Scenario::validate).
 //! - [`share`]: the share-link codec (`#s=1.<base64url(zlib(canonical JSON))>`).
-//! - [`workload`]: request traces (Mooncake JSONL, Vidur CSV) parsed into compact columns.
-//! - [`metrics`]: per-request records, percentiles, time series and the run summary.
+//! - [`workload`]: request traces (Mooncake JSONL, Vidur CSV) parsed into compact columns, the
+//!   generator, and [`resolve`](workload::resolve) from a scenario's workload to a trace.
+//! - [`metrics`]: per-request records, time series and the run summary.
+//! - [`stats`]: exact quantiles, chart series with typed ids, round time buckets.
 //! - [`digest`]: a stable 64-bit digest used to compare results across targets.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,5 +37,6 @@ pub mod rng;
 pub mod scenario;
 pub mod share;
 pub mod sim;
+pub mod stats;
 pub mod time;
 pub mod workload;

@@ -28,7 +28,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::perf::{catalog, Dtype};
+use crate::perf::{catalog, Dtype, StepModel};
 use crate::workload::{generator, samples, Generator};
 
 /// The scenario format version this build reads and writes.
@@ -53,18 +53,21 @@ pub struct Scenario {
     /// How replicas are organised.
     #[serde(default)]
     pub deployment: Deployment,
-    /// Engine (per-replica scheduler) knobs.
+    /// Engine (per-replica scheduler and KV cache) settings.
     #[serde(default)]
-    pub engine: Engine,
+    pub engine: EngineSettings,
     /// How requests are spread over replicas.
     #[serde(default)]
-    pub router: RouterConfig,
+    pub router: RouterSettings,
     /// Where requests come from.
     #[serde(default)]
     pub workload: Workload,
     /// Latency targets used for goodput and SLO attainment.
     #[serde(default)]
     pub slo: Slo,
+    /// Bounds on the run itself.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 fn default_seed() -> u64 {
@@ -91,10 +94,11 @@ impl Default for Scenario {
             model: ModelChoice::default(),
             hardware: Hardware::default(),
             deployment: Deployment::default(),
-            engine: Engine::default(),
-            router: RouterConfig::default(),
+            engine: EngineSettings::default(),
+            router: RouterSettings::default(),
             workload: Workload::default(),
             slo: Slo::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -205,10 +209,10 @@ impl Default for ReplicaPool {
     }
 }
 
-/// Per-replica engine knobs, named as in vLLM.
+/// Per-replica engine settings, named as in vLLM.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Engine {
+pub struct EngineSettings {
     /// Most sequences in one batch. Default 256 (vLLM's `max_num_seqs`).
     pub max_num_seqs: u32,
     /// Token budget of one step (vLLM's `max_num_batched_tokens`). Default 8192.
@@ -219,16 +223,30 @@ pub struct Engine {
     pub block_size: u32,
     /// Fraction of GPU memory the engine may use for weights, activations and KV. Default 0.9.
     pub gpu_memory_utilization: f64,
+    /// Reuse the KV blocks of prompt prefixes already computed (vLLM V1's automatic prefix
+    /// caching, on by default there too). Default true.
+    pub prefix_caching: bool,
+    /// The longest sequence (prompt + output) a request may reach, tokens; `null` (the default)
+    /// takes the model's context length. Longer prompts are rejected and outputs stop there,
+    /// as in vLLM.
+    pub max_model_len: Option<u32>,
+    /// Fraction of KV blocks kept free when admitting a waiting or preempted request while
+    /// other requests are scheduled in the step (vLLM V1's optional KV-cache watermark).
+    /// Default 0, as in vLLM V1.
+    pub watermark: f64,
 }
 
-impl Default for Engine {
+impl Default for EngineSettings {
     fn default() -> Self {
-        Engine {
+        EngineSettings {
             max_num_seqs: 256,
             max_num_batched_tokens: 8192,
             chunked_prefill: true,
             block_size: 16,
             gpu_memory_utilization: 0.9,
+            prefix_caching: true,
+            max_model_len: None,
+            watermark: 0.0,
         }
     }
 }
@@ -236,15 +254,15 @@ impl Default for Engine {
 /// The router section: `{"kind": "round_robin"}`; later knobs (signal staleness…) join it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RouterConfig {
+pub struct RouterSettings {
     /// Which routing policy. Default `round_robin`.
-    pub kind: Router,
+    pub kind: RouterKind,
 }
 
 /// The request router in front of the replicas.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Router {
+pub enum RouterKind {
     /// Replicas in turn. The default.
     #[default]
     RoundRobin,
@@ -256,23 +274,24 @@ pub enum Router {
     PowerOfTwo,
 }
 
-impl Router {
+impl RouterKind {
     /// Every router kind, in the order the UI lists them.
-    pub const ALL: [Router; 4] = [Router::RoundRobin, Router::Random, Router::LeastOutstanding, Router::PowerOfTwo];
+    pub const ALL: [RouterKind; 4] =
+        [RouterKind::RoundRobin, RouterKind::Random, RouterKind::LeastOutstanding, RouterKind::PowerOfTwo];
 
     /// The `kind` string used in JSON.
     pub fn kind(self) -> &'static str {
         match self {
-            Router::RoundRobin => "round_robin",
-            Router::Random => "random",
-            Router::LeastOutstanding => "least_outstanding",
-            Router::PowerOfTwo => "power_of_two",
+            RouterKind::RoundRobin => "round_robin",
+            RouterKind::Random => "random",
+            RouterKind::LeastOutstanding => "least_outstanding",
+            RouterKind::PowerOfTwo => "power_of_two",
         }
     }
 
     /// The router with the given `kind` string, if any.
-    pub fn from_kind(kind: &str) -> Option<Router> {
-        Router::ALL.into_iter().find(|router| router.kind() == kind)
+    pub fn from_kind(kind: &str) -> Option<RouterKind> {
+        RouterKind::ALL.into_iter().find(|router| router.kind() == kind)
     }
 }
 
@@ -323,6 +342,21 @@ pub struct Slo {
 impl Default for Slo {
     fn default() -> Self {
         Slo { ttft_ms: Some(2000.0), tpot_ms: Some(100.0), e2e_ms: None, percentile: 95.0 }
+    }
+}
+
+/// Bounds on a run, so that no scenario can run forever.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// The most events (arrivals and engine steps) a run may process; a run that reaches it
+    /// stops there and says so. Default 1,000,000,000.
+    pub max_events: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_events: 1_000_000_000 }
     }
 }
 
@@ -380,27 +414,36 @@ impl Scenario {
         serde_json::to_string(self).expect("a Scenario always serialises")
     }
 
+    /// The longest sequence a request may reach: `engine.max_model_len`, or the model's
+    /// context length when that is `null`. `None` when the model preset is unknown.
+    pub fn max_model_len(&self) -> Option<u32> {
+        let context = catalog::model(&self.model.preset)?.spec().max_context;
+        Some(self.engine.max_model_len.unwrap_or(u32::try_from(context).unwrap_or(u32::MAX)))
+    }
+
     /// Checks every semantic rule and returns all problems at once.
+    ///
+    /// Field rules come first, in field order. When they all hold, the deployment is checked
+    /// the way vLLM checks it at start-up: the weights must fit the GPUs, and one request of
+    /// `engine.max_model_len` tokens must fit a replica's KV cache.
     ///
     /// # Errors
     ///
-    /// Returns the list of [`Problem`]s, in field order, when any rule is broken.
+    /// Returns the list of [`Problem`]s when any rule is broken.
     pub fn validate(&self) -> Result<(), Vec<Problem>> {
         let mut check = Checker::default();
         if self.version != SCENARIO_VERSION {
             check.fail("version", format!("must be {SCENARIO_VERSION}, got {}", self.version));
         }
-        if catalog::find(catalog::MODELS, &self.model.preset).is_none() {
+        let model = catalog::model(&self.model.preset);
+        if model.is_none() {
             check.fail(
                 "model.preset",
-                format!("unknown model \"{}\"; known: {}", self.model.preset, catalog::ids(catalog::MODELS)),
+                format!("unknown model \"{}\"; known: {}", self.model.preset, catalog::model_ids()),
             );
         }
-        if catalog::find(catalog::GPUS, &self.hardware.gpu).is_none() {
-            check.fail(
-                "hardware.gpu",
-                format!("unknown GPU \"{}\"; known: {}", self.hardware.gpu, catalog::ids(catalog::GPUS)),
-            );
+        if catalog::gpu(&self.hardware.gpu).is_none() {
+            check.fail("hardware.gpu", format!("unknown GPU \"{}\"; known: {}", self.hardware.gpu, catalog::gpu_ids()));
         }
         check.range("hardware.gpus_per_node", self.hardware.gpus_per_node, 1, 72);
         match &self.deployment {
@@ -419,29 +462,107 @@ impl Scenario {
                 check.range("deployment.aggregated.pp", pool.pp, 1, 64);
             }
         }
-        check.range("engine.max_num_seqs", self.engine.max_num_seqs, 1, 65_536);
-        check.range("engine.max_num_batched_tokens", self.engine.max_num_batched_tokens, 1, 1 << 20);
-        if self.engine.max_num_batched_tokens < self.engine.max_num_seqs {
+        self.validate_engine(&mut check, model.map(|preset| preset.spec().max_context));
+        self.validate_workload(&mut check);
+        for (path, target) in
+            [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms), ("slo.e2e_ms", self.slo.e2e_ms)]
+        {
+            if let Some(ms) = target {
+                if !(ms.is_finite() && ms > 0.0) {
+                    check.fail(path, format!("must be a positive number of ms, got {ms}"));
+                }
+            }
+        }
+        let percentile = self.slo.percentile;
+        if !(percentile > 0.0 && percentile < 100.0) {
+            check.fail("slo.percentile", format!("must be in (0, 100), got {percentile}"));
+        }
+        check.range("limits.max_events", self.limits.max_events, 1, u64::MAX);
+        if check.problems.is_empty() {
+            self.validate_fit(&mut check);
+        }
+        check.finish()
+    }
+
+    fn validate_engine(&self, check: &mut Checker, model_context: Option<u64>) {
+        let engine = &self.engine;
+        check.range("engine.max_num_seqs", engine.max_num_seqs, 1, 65_536);
+        check.range("engine.max_num_batched_tokens", engine.max_num_batched_tokens, 1, 1 << 20);
+        if engine.max_num_batched_tokens < engine.max_num_seqs {
             check.fail(
                 "engine.max_num_batched_tokens",
                 format!(
                     "must be ≥ engine.max_num_seqs ({}), got {}",
-                    self.engine.max_num_seqs, self.engine.max_num_batched_tokens
+                    engine.max_num_seqs, engine.max_num_batched_tokens
                 ),
             );
         }
-        check.power_of_two("engine.block_size", self.engine.block_size, 1024);
-        let utilization = self.engine.gpu_memory_utilization;
+        check.power_of_two("engine.block_size", engine.block_size, 1024);
+        let utilization = engine.gpu_memory_utilization;
         if !(utilization > 0.0 && utilization <= 1.0) {
             check.fail("engine.gpu_memory_utilization", format!("must be in (0, 1], got {utilization}"));
         }
+        if let (Some(len), Some(context)) = (engine.max_model_len, model_context) {
+            if len == 0 {
+                check.fail("engine.max_model_len", "must be ≥ 1, got 0".to_owned());
+            } else if u64::from(len) > context {
+                check.fail(
+                    "engine.max_model_len",
+                    format!("must not exceed the model's context length ({context}), got {len}"),
+                );
+            }
+        }
+        if let Some(max_model_len) = self.max_model_len() {
+            if !engine.chunked_prefill && engine.max_num_batched_tokens < max_model_len {
+                check.fail(
+                    "engine.max_num_batched_tokens",
+                    format!(
+                        "({}) is smaller than max_model_len ({max_model_len}) with chunked prefill off, which would \
+                         reject longer prompts (as vLLM refuses to start); raise it, lower engine.max_model_len or \
+                         turn chunked prefill on",
+                        engine.max_num_batched_tokens
+                    ),
+                );
+            }
+        }
+        if !(engine.watermark.is_finite() && (0.0..1.0).contains(&engine.watermark)) {
+            check.fail("engine.watermark", format!("must be in [0, 1), got {}", engine.watermark));
+        }
+    }
+
+    fn validate_workload(&self, check: &mut Checker) {
         match &self.workload {
             Workload::Sample(id) => {
                 if samples::find(id).is_none() {
                     check.fail("workload.sample", format!("unknown sample \"{id}\"; known: {}", samples::ids()));
                 }
             }
-            Workload::Generator(_) => {}
+            Workload::Generator(generator) => {
+                let crate::workload::Arrivals::Poisson { rate_per_s } = generator.arrivals;
+                let path = "workload.generator.arrivals.poisson.rate_per_s";
+                let span_s = f64::from(generator.num_requests) / rate_per_s;
+                if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
+                    check.fail(path, format!("must be > 0, got {rate_per_s}"));
+                } else if span_s > generator::MAX_EXPECTED_SPAN_S {
+                    check.fail(
+                        path,
+                        format!("{rate_per_s} req/s spreads the requests over {span_s:e} s; the limit is 1e9 s"),
+                    );
+                }
+                check.range(
+                    "workload.generator.num_requests",
+                    generator.num_requests,
+                    1,
+                    generator::MAX_GENERATED_REQUESTS,
+                );
+                for (name, lengths) in
+                    [("prompt_tokens", &generator.prompt_tokens), ("output_tokens", &generator.output_tokens)]
+                {
+                    for (field, message) in lengths.problems() {
+                        check.fail(&format!("workload.generator.{name}.{field}"), message);
+                    }
+                }
+            }
             Workload::File(file) => {
                 if file.name.trim().is_empty() {
                     check.fail("workload.file.name", "must not be empty".to_owned());
@@ -457,46 +578,31 @@ impl Scenario {
                 }
             }
         }
-        if let Workload::Generator(generator) = &self.workload {
-            let crate::workload::Arrivals::Poisson { rate_per_s } = generator.arrivals;
-            let path = "workload.generator.arrivals.poisson.rate_per_s";
-            let span_s = f64::from(generator.num_requests) / rate_per_s;
-            if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
-                check.fail(path, format!("must be > 0, got {rate_per_s}"));
-            } else if span_s > generator::MAX_EXPECTED_SPAN_S {
-                check.fail(
-                    path,
-                    format!("{rate_per_s} req/s spreads the requests over {span_s:e} s; the limit is 1e9 s"),
-                );
-            }
-            check.range(
-                "workload.generator.num_requests",
-                generator.num_requests,
-                1,
-                generator::MAX_GENERATED_REQUESTS,
+    }
+
+    /// vLLM's start-up checks: the weights fit, and a replica's KV cache holds one request of
+    /// `max_model_len` tokens.
+    fn validate_fit(&self, check: &mut Checker) {
+        let step_model = match StepModel::from_scenario(self) {
+            Ok(step_model) => step_model,
+            Err(error) => return check.fail(error.path, error.message),
+        };
+        let max_model_len = u64::from(self.max_model_len().expect("a known model"));
+        let block_size = u64::from(self.engine.block_size);
+        let num_blocks = step_model.kv_capacity_tokens() / block_size;
+        let needed = max_model_len.div_ceil(block_size);
+        if needed > num_blocks {
+            check.fail(
+                "engine.max_model_len",
+                format!(
+                    "one request of max_model_len ({max_model_len} tokens) needs {needed} KV blocks, but a replica \
+                     holds {num_blocks} ({} tokens); lower engine.max_model_len to at most {}, or raise \
+                     engine.gpu_memory_utilization, tp or pp, or use an fp8 KV cache (vLLM refuses to start)",
+                    num_blocks * block_size,
+                    num_blocks * block_size
+                ),
             );
-            for (name, lengths) in
-                [("prompt_tokens", &generator.prompt_tokens), ("output_tokens", &generator.output_tokens)]
-            {
-                for (field, message) in lengths.problems() {
-                    check.fail(&format!("workload.generator.{name}.{field}"), message);
-                }
-            }
         }
-        for (path, target) in
-            [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms), ("slo.e2e_ms", self.slo.e2e_ms)]
-        {
-            if let Some(ms) = target {
-                if !(ms.is_finite() && ms > 0.0) {
-                    check.fail(path, format!("must be a positive number of ms, got {ms}"));
-                }
-            }
-        }
-        let percentile = self.slo.percentile;
-        if !(percentile > 0.0 && percentile < 100.0) {
-            check.fail("slo.percentile", format!("must be in (0, 100), got {percentile}"));
-        }
-        check.finish()
     }
 }
 
@@ -552,7 +658,7 @@ mod tests {
         .unwrap();
         assert_eq!(scenario.hardware.gpus_per_node, 8);
         assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 8, tp: 1, pp: 1 }));
-        assert_eq!(scenario.engine, Engine::default());
+        assert_eq!(scenario.engine, EngineSettings::default());
         assert_eq!(scenario.validate(), Ok(()));
     }
 
@@ -563,7 +669,7 @@ mod tests {
             model: ModelChoice { preset: "gpt-9".into(), ..ModelChoice::default() },
             hardware: Hardware { gpu: "tpu".into(), gpus_per_node: 4 },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 0, tp: 8, pp: 1 }),
-            engine: Engine { block_size: 24, gpu_memory_utilization: 1.5, ..Engine::default() },
+            engine: EngineSettings { block_size: 24, gpu_memory_utilization: 1.5, ..EngineSettings::default() },
             workload: Workload::File(FileRef { name: " ".into(), rows: 0, sha256: "xyz".into() }),
             slo: Slo { ttft_ms: Some(-1.0), percentile: 100.0, ..Slo::default() },
             ..Scenario::default()
@@ -635,7 +741,7 @@ mod tests {
     fn canonical_json_round_trips_and_includes_every_field() {
         let scenario = Scenario {
             seed: u64::MAX,
-            router: RouterConfig { kind: Router::PowerOfTwo },
+            router: RouterSettings { kind: RouterKind::PowerOfTwo },
             slo: Slo { e2e_ms: Some(12.5), ..Slo::default() },
             ..Scenario::default()
         };
@@ -701,11 +807,11 @@ mod tests {
 
     #[test]
     fn router_kinds_round_trip_through_their_names() {
-        for router in Router::ALL {
-            assert_eq!(Router::from_kind(router.kind()), Some(router));
-            let json = serde_json::to_string(&RouterConfig { kind: router }).unwrap();
+        for router in RouterKind::ALL {
+            assert_eq!(RouterKind::from_kind(router.kind()), Some(router));
+            let json = serde_json::to_string(&RouterSettings { kind: router }).unwrap();
             assert_eq!(json, format!(r#"{{"kind":"{}"}}"#, router.kind()));
         }
-        assert_eq!(Router::from_kind("nearest"), None);
+        assert_eq!(RouterKind::from_kind("nearest"), None);
     }
 }

@@ -138,7 +138,7 @@ pub fn decode_fragment(fragment: &str) -> Result<Scenario, ShareError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Deployment, FileRef, ReplicaPool, Router, RouterConfig, Slo, Workload};
+    use crate::scenario::{Deployment, FileRef, ReplicaPool, RouterKind, RouterSettings, Slo, Workload};
 
     fn rich_scenario() -> Scenario {
         Scenario {
@@ -149,7 +149,7 @@ mod tests {
                 kv_cache: crate::perf::Dtype::Fp8,
             },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2 }),
-            router: RouterConfig { kind: Router::LeastOutstanding },
+            router: RouterSettings { kind: RouterKind::LeastOutstanding },
             workload: Workload::File(FileRef {
                 name: "my trace (v2) ✓.jsonl".into(),
                 rows: 8_819,
@@ -230,8 +230,8 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "this link's scenario is invalid: x: unknown field `x`, expected one of `version`, \
-             `seed`, `model`, `hardware`, `deployment`, `engine`, `router`, `workload`, `slo` \
-             at line 1 column 16"
+             `seed`, `model`, `hardware`, `deployment`, `engine`, `router`, `workload`, `slo`, \
+             `limits` at line 1 column 16"
         );
     }
 }

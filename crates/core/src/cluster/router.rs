@@ -1,7 +1,7 @@
 //! Routing policies: which replica gets the next request.
 
 use crate::rng::{RngStream, StreamId};
-use crate::scenario::Router;
+use crate::scenario::RouterKind;
 
 /// Chooses a replica for each arriving request.
 pub trait RoutingPolicy {
@@ -68,13 +68,13 @@ impl RoutingPolicy for PowerOfTwoChoices {
 }
 
 /// The policy a scenario's `router` names, drawing randomness from the `ROUTER` stream.
-pub fn policy_for(router: Router, seed: u64) -> Box<dyn RoutingPolicy> {
+pub fn policy_for(router: RouterKind, seed: u64) -> Box<dyn RoutingPolicy> {
     let rng = RngStream::new(seed, StreamId::ROUTER);
     match router {
-        Router::RoundRobin => Box::new(RoundRobin::default()),
-        Router::Random => Box::new(RandomChoice { rng }),
-        Router::LeastOutstanding => Box::new(LeastOutstanding),
-        Router::PowerOfTwo => Box::new(PowerOfTwoChoices { rng }),
+        RouterKind::RoundRobin => Box::new(RoundRobin::default()),
+        RouterKind::Random => Box::new(RandomChoice { rng }),
+        RouterKind::LeastOutstanding => Box::new(LeastOutstanding),
+        RouterKind::PowerOfTwo => Box::new(PowerOfTwoChoices { rng }),
     }
 }
 
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn random_spreads_uniformly() {
-        let mut policy = policy_for(Router::Random, 3);
+        let mut policy = policy_for(RouterKind::Random, 3);
         let mut counts = [0u32; 4];
         for _ in 0..40_000 {
             counts[policy.choose(4, &mut |_| 0)] += 1;

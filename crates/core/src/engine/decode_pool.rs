@@ -7,7 +7,8 @@
 //! the step they finish at, and the number of sequences that need a new KV block this step is
 //! read from a table of sequences by *block phase* (`(context_at_join − joined_at_step) mod
 //! block_size`): a sequence crosses a block boundary exactly when its phase equals
-//! `−step mod block_size`. Only joins, leaves and preemptions are explicit work.
+//! `−step mod block_size`. Only joins, leaves and preemptions are explicit work. Each slot
+//! carries a payload (the engine's record of the request's KV runs) back out when it leaves.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -16,7 +17,8 @@ use crate::ids::RequestId;
 
 /// One decoding sequence's slot.
 #[derive(Clone, Debug)]
-struct Slot {
+struct Slot<T> {
+    payload: Option<T>,
     request: RequestId,
     admitted: u64,
     joined_at_step: u64,
@@ -28,8 +30,8 @@ struct Slot {
 }
 
 /// A sequence that finished or was removed: what the engine needs to account for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Departed {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Departed<T> {
     /// The request.
     pub request: RequestId,
     /// Its admission number (the engine's preemption order).
@@ -38,6 +40,8 @@ pub struct Departed {
     pub context: u64,
     /// Tokens it still had to decode (0 when it finished).
     pub remaining: u64,
+    /// What was given to [`DecodePool::join`].
+    pub payload: T,
 }
 
 /// Identifies a live sequence in the pool.
@@ -46,10 +50,10 @@ pub struct SlotRef(u32);
 
 /// The decoding sequences of a replica.
 #[derive(Clone, Debug)]
-pub struct DecodePool {
+pub struct DecodePool<T> {
     block_size: u64,
     step: u64,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<T>>,
     vacant: Vec<u32>,
     num_live: u32,
     context_sum: u64,
@@ -57,9 +61,14 @@ pub struct DecodePool {
     by_phase: Vec<u32>,
 }
 
-impl DecodePool {
+impl<T> DecodePool<T> {
     /// An empty pool for KV blocks of `block_size` tokens.
-    pub fn new(block_size: u32) -> DecodePool {
+    ///
+    /// # Panics
+    ///
+    /// Panics if `block_size` is not a power of two (validation requires one).
+    pub fn new(block_size: u32) -> DecodePool<T> {
+        assert!(block_size.is_power_of_two(), "KV block sizes are powers of two, got {block_size}");
         DecodePool {
             block_size: u64::from(block_size),
             step: 0,
@@ -88,15 +97,18 @@ impl DecodePool {
     }
 
     fn phase(&self, joined_at_step: u64, context_at_join: u64) -> usize {
-        let bs = self.block_size;
-        ((context_at_join % bs + bs - joined_at_step % bs) % bs) as usize
+        // Block sizes are powers of two: `mod block_size` is a mask.
+        let mask = self.block_size - 1;
+        (context_at_join.wrapping_sub(joined_at_step) & mask) as usize
     }
 
     /// Adds a sequence with `context` tokens in KV that will decode `remaining` more tokens
-    /// (one per step, `remaining ≥ 1`); `admitted` is carried back in [`Departed`].
-    pub fn join(&mut self, request: RequestId, admitted: u64, context: u64, remaining: u64) -> SlotRef {
+    /// (one per step, `remaining ≥ 1`); `admitted` and `payload` are carried back in
+    /// [`Departed`].
+    pub fn join(&mut self, request: RequestId, admitted: u64, context: u64, remaining: u64, payload: T) -> SlotRef {
         debug_assert!(remaining >= 1, "a sequence joins the pool with tokens left to decode");
         let slot = Slot {
+            payload: Some(payload),
             request,
             admitted,
             joined_at_step: self.step,
@@ -128,8 +140,7 @@ impl DecodePool {
     /// How many sequences need a new KV block in the next step (their context is a multiple of
     /// the block size before it grows by one).
     pub fn blocks_needed_next_step(&self) -> u64 {
-        let bs = self.block_size;
-        u64::from(self.by_phase[((bs - self.step % bs) % bs) as usize])
+        self.blocks_needed_ahead(0)
     }
 
     /// The step after which the next sequence finishes, if any.
@@ -143,8 +154,32 @@ impl DecodePool {
         None
     }
 
-    /// Advances every sequence by one token and returns the ones that finished, in slot order.
-    pub fn step(&mut self, finished: &mut Vec<Departed>) {
+    /// How many steps from now the next sequence finishes (at the end of that step); `None`
+    /// when the pool is empty.
+    pub fn steps_to_next_departure(&mut self) -> Option<u64> {
+        self.next_finish_step().map(|step| step - self.step)
+    }
+
+    /// How many sequences need a new KV block in the step `ahead` steps after the next one,
+    /// provided no sequence joins or leaves before it (phases do not change).
+    pub fn blocks_needed_ahead(&self, ahead: u64) -> u64 {
+        let mask = self.block_size - 1;
+        u64::from(self.by_phase[((self.step + ahead).wrapping_neg() & mask) as usize])
+    }
+
+    /// Advances every sequence by `steps` tokens at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics in debug builds if a sequence would finish within those steps.
+    pub fn advance_without_departures(&mut self, steps: u64) {
+        debug_assert!(self.steps_to_next_departure().is_none_or(|next| next > steps), "a sequence would finish");
+        self.context_sum += u64::from(self.num_live) * steps;
+        self.step += steps;
+    }
+
+    /// Advances every sequence by one token and returns the ones that finished.
+    pub fn step(&mut self, finished: &mut Vec<Departed<T>>) {
         self.context_sum += u64::from(self.num_live);
         self.step += 1;
         while self.next_finish_step() == Some(self.step) {
@@ -154,7 +189,7 @@ impl DecodePool {
     }
 
     /// Removes a live sequence (it finished or is preempted).
-    pub fn remove(&mut self, slot: SlotRef) -> Departed {
+    pub fn remove(&mut self, slot: SlotRef) -> Departed<T> {
         let index = slot.0 as usize;
         let (joined, at_join) = (self.slots[index].joined_at_step, self.slots[index].context_at_join);
         let phase = self.phase(joined, at_join);
@@ -168,6 +203,7 @@ impl DecodePool {
             admitted: entry.admitted,
             context,
             remaining: entry.finishes_at_step - self.step,
+            payload: entry.payload.take().expect("a live slot holds its payload"),
         };
         self.by_phase[phase] -= 1;
         self.num_live -= 1;
@@ -183,14 +219,13 @@ impl DecodePool {
         entry.context_at_join + (self.step - entry.joined_at_step)
     }
 
-    /// The sum of `ceil(context / block_size)` over live sequences: O(sequences), for
-    /// invariant checks only.
-    pub fn blocks_held(&self) -> u64 {
+    /// Every live sequence's context (KV tokens) and payload: O(sequences), for invariant
+    /// checks only.
+    pub fn live(&self) -> impl Iterator<Item = (u64, &T)> + '_ {
         self.slots
             .iter()
             .filter(|slot| slot.live)
-            .map(|slot| (slot.context_at_join + self.step - slot.joined_at_step).div_ceil(self.block_size))
-            .sum()
+            .map(|slot| (slot.context_at_join + self.step - slot.joined_at_step, slot.payload.as_ref().expect("live")))
     }
 }
 
@@ -216,7 +251,7 @@ mod tests {
             if rng.below(4) == 0 {
                 let (context, remaining) = (1 + rng.below(100), 1 + rng.below(60));
                 let request = RequestId(step);
-                refs.push((request, pool.join(request, u64::from(step), context, remaining)));
+                refs.push((request, pool.join(request, u64::from(step), context, remaining, step)));
                 naive.sequences.push((request, context, remaining));
             }
             if rng.below(50) == 0 && !naive.sequences.is_empty() {
@@ -226,6 +261,7 @@ mod tests {
                 assert_eq!(pool.context_of(slot), victim.1);
                 let departed = pool.remove(slot);
                 assert_eq!((departed.context, departed.remaining), (victim.1, victim.2));
+                assert_eq!(departed.payload, victim.0 .0, "the payload given at join comes back");
             }
             let expected_blocks: u64 =
                 naive.sequences.iter().filter(|(_, c, _)| c % naive.block_size == 0).count() as u64;
@@ -247,7 +283,7 @@ mod tests {
             assert_eq!(pool.len() as usize, naive.sequences.len());
             assert_eq!(pool.context_sum(), naive.sequences.iter().map(|s| s.1).sum::<u64>());
             let naive_blocks: u64 = naive.sequences.iter().map(|s| s.1.div_ceil(16)).sum();
-            assert_eq!(pool.blocks_held(), naive_blocks);
+            assert_eq!(pool.live().map(|(context, _)| context.div_ceil(16)).sum::<u64>(), naive_blocks);
         }
     }
 }

@@ -1,267 +1,510 @@
-//! One replica's engine: a continuous-batching scheduler modelled on vLLM V1.
+//! One replica's engine: a continuous-batching scheduler modelled on vLLM V1, its KV cache
+//! manager with prefix caching, and its clock.
 //!
-//! Each step the scheduler fills a token budget (`max_num_batched_tokens`): every decoding
-//! sequence takes one token, partial prefills continue (chunked), then waiting requests are
-//! admitted first-come-first-served while `max_num_seqs` and the KV cache allow (new admissions
-//! keep a watermark of free blocks). KV is paged in blocks of `block_size` tokens; when a
-//! running sequence needs a block and none is free, the most recently admitted request is
-//! preempted: its blocks are freed and it goes back to the front of the queue to be recomputed
-//! (prompt plus the tokens it had generated). The step's duration comes from the
-//! [`StepModel`]; the step that completes a prompt emits its first token.
+//! **Two phases per step.** When a step starts, the scheduler fixes its plan: which requests
+//! run and how many tokens each computes, which are admitted or preempted, which KV blocks are
+//! allocated; the [`StepModel`] gives its duration. When it ends, its effects apply: tokens are
+//! emitted, prompts complete, finished requests free their blocks. Whatever looks at the engine
+//! at an instant sees its state at that instant: a step in progress is planned but none of its
+//! effects are visible. [`Engine::advance_to`] applies every step that ends by an instant and
+//! starts the steps that begin before it, so a step starting at `t` sees every arrival at `t`
+//! (the driver delivers all events of an instant before advancing past it).
 //!
-//! Steady decoding costs O(1) per step ([`DecodePool`]); only joins, leaves, block-boundary
-//! crossings near exhaustion and preemptions are explicit work. The engine advances lazily: the
-//! cluster calls [`Engine::advance_until`] before it looks at the replica or hands it a request.
+//! **The schedule follows vLLM V1** (`Scheduler.schedule`): the running requests in admission
+//! order, each taking its new tokens from the step's budget (one per decode; the rest of the
+//! prompt, capped by the budget, for a chunked prefill), allocating their KV blocks and, when
+//! blocks run out, preempting the [`PreemptionPolicy`]'s victim (the newest request) until
+//! they fit; then, unless something was preempted, waiting requests in [`WaitingQueue`] order
+//! while the budget, `max_num_seqs` and the free blocks allow, each first looking up its
+//! cached prefix. A preempted request frees its blocks (its prefix and private blocks stay
+//! cached) and is recomputed later: its prompt plus the tokens it had generated.
+//!
+//! **Steady decoding costs O(1) per step** ([`DecodePool`]): in any reachable state the decoding
+//! sequences are all older than any partial prefill (a prompt left unfinished took the last of
+//! the budget, so nothing was admitted after it), so the running walk gives every decode its
+//! token first and the pool advances them all at once. Only joins, leaves, block-boundary
+//! crossings and preemptions are explicit work.
 
+mod config;
 mod decode_pool;
+pub mod kv_cache;
+pub mod policy;
+mod request_kv;
+#[cfg(test)]
+mod tests;
 
+pub use config::SchedulerConfig;
 pub use decode_pool::{DecodePool, Departed, SlotRef};
+pub use kv_cache::{BlockKey, CachedRun, KvCacheManager, OutOfBlocks, RunId};
+pub use policy::{Fcfs, NewestFirst, PreemptionPolicy, Waiting, WaitingQueue};
+pub use request_kv::{Hit, PrefixLayout, RequestKv};
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use crate::ids::{ReplicaId, RequestId};
 use crate::metrics::{Recorder, RejectReason};
 use crate::perf::{BatchShape, PrefillChunk, StepModel};
 use crate::time::{SimDuration, SimTime};
+use crate::workload::Trace;
 
-/// The engine knobs (see `Scenario::engine`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EngineConfig {
-    /// Most sequences in a step.
-    pub max_num_seqs: u32,
-    /// Token budget of a step.
-    pub max_num_batched_tokens: u32,
-    /// Whether prompts may be split across steps.
-    pub chunked_prefill: bool,
-    /// Tokens per KV block.
-    pub block_size: u32,
-    /// The model's longest context (prompt + output), tokens.
-    pub max_model_len: u64,
-}
-
-/// A request waiting to be (re)admitted.
-#[derive(Clone, Copy, Debug)]
-struct Waiting {
-    request: RequestId,
-    /// Tokens to compute before the next token is sampled (prompt, plus generated tokens after
-    /// a preemption).
-    prefill_len: u64,
-    /// Tokens still to generate.
-    remaining: u64,
-}
-
-/// A request whose prompt is being computed, possibly over several steps.
-#[derive(Clone, Copy, Debug)]
-struct Prefilling {
-    waiting: Waiting,
-    computed: u64,
-    blocks: u64,
-    admitted: u64,
-}
-
-/// Where a running request is; keyed by admission order (the newest is preempted first).
+/// A running request as the preemption policy sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Running {
-    Prefilling(RequestId),
+pub struct Running {
+    /// The request.
+    pub request: RequestId,
+    place: Place,
+}
+
+impl Running {
+    /// A running request that is computing its prompt.
+    pub fn prefilling(request: RequestId) -> Running {
+        Running { request, place: Place::Prefilling }
+    }
+}
+
+/// Where a running request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Prefilling,
     Decoding(SlotRef),
 }
 
-/// One replica's scheduler, KV manager and clock.
+/// A request whose prompt (or recompute) is being computed, possibly over several steps.
 #[derive(Clone, Debug)]
-pub struct Engine {
-    replica: ReplicaId,
-    config: EngineConfig,
-    step_model: StepModel,
-    /// When the next step can start: the end of the last step, or the last idle arrival.
-    now: SimTime,
-    total_blocks: u64,
-    used_blocks: u64,
-    watermark_blocks: u64,
-    waiting: VecDeque<Waiting>,
-    prefilling: Vec<Prefilling>,
-    decoding: DecodePool,
-    running_order: BTreeMap<u64, Running>,
-    next_admission: u64,
-    /// Per decode-batch-size fixed step cost in seconds (filled lazily), for O(1) decode steps.
-    decode_fixed_seconds: Vec<f64>,
-    seconds_per_context_token: f64,
-    outstanding: u64,
-    last_step_end: SimTime,
-    finished_in_last_step: u64,
-    next_sample_at: SimTime,
-    scratch_departed: Vec<Departed>,
-    /// This step's prefill chunks, and the index in `prefilling` of each one's request.
-    scratch_chunks: Vec<PrefillChunk>,
-    scratch_chunk_owners: Vec<usize>,
-    scratch_prefilling: Vec<Prefilling>,
+struct Prefilling {
+    waiting: Waiting,
+    /// Tokens with KV (cache hits included).
+    computed: u64,
+    kv: RequestKv,
+    admitted: u64,
 }
 
-/// vLLM's default free-block watermark for new admissions (1 % of the blocks).
-const WATERMARK_FRACTION: f64 = 0.01;
+/// The step in progress: fixed when it started, applied when it ends. Kept in place (not
+/// moved in and out of an `Option`): the steady decode loop touches only its scalars.
+#[derive(Clone, Debug, Default)]
+struct StepPlan {
+    in_flight: bool,
+    ends_at: SimTime,
+    duration: SimDuration,
+    /// Decoding sequences, one token each (the whole pool).
+    num_decodes: u32,
+    /// `(index in prefilling, new tokens)` of each prefill chunk.
+    chunks: Vec<(usize, u64)>,
+}
+
+/// What an engine reads and writes while it advances: the requests' lengths and prefix hashes,
+/// the run's records, and how many more events the run may process.
+pub struct StepContext<'a> {
+    /// The workload (prompt and output lengths, prefix hashes).
+    pub trace: &'a Trace,
+    /// The run's records.
+    pub recorder: &'a mut Recorder,
+    /// Events (steps) the run may still process.
+    pub events_left: &'a mut u64,
+}
+
+/// Why an engine stopped advancing before the instant it was asked to reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// The run's event budget is spent.
+    EventBudget,
+    /// The replica has requests but cannot schedule any (a bug: validation rules it out).
+    Stuck(ReplicaId),
+}
+
+/// One replica's scheduler, KV cache and clock.
+#[derive(Debug)]
+pub struct Engine {
+    replica: ReplicaId,
+    config: SchedulerConfig,
+    step_model: StepModel,
+    kv: KvCacheManager,
+    watermark_blocks: u32,
+    waiting: Box<dyn WaitingQueue>,
+    /// `waiting.len()`, kept here so that the steady decode loop makes no virtual call.
+    num_waiting: usize,
+    preemption: Box<dyn PreemptionPolicy>,
+    prefilling: Vec<Prefilling>,
+    decoding: DecodePool<RequestKv>,
+    running: BTreeMap<u64, Running>,
+    next_admission: u64,
+    /// The instant the engine's state is current to: the end of the last step, or the last
+    /// arrival while idle.
+    now: SimTime,
+    plan: StepPlan,
+    num_outstanding: u64,
+    /// Fixed step cost per decode batch size, seconds (filled lazily), for O(1) decode steps.
+    decode_fixed_seconds: Vec<f64>,
+    seconds_per_context_token: f64,
+    num_steps: u64,
+    /// Whether steady decode steps may run in one tight loop ([`Engine::run_decode_stretch`]).
+    stretches: bool,
+    scratch_departed: Vec<Departed<RequestKv>>,
+    scratch_chunks: Vec<PrefillChunk>,
+    scratch_hit: Hit,
+}
 
 impl Engine {
-    /// An idle engine holding `step_model.kv_capacity_tokens()` tokens of KV.
-    pub fn new(replica: ReplicaId, config: EngineConfig, step_model: StepModel) -> Engine {
-        let total_blocks = step_model.kv_capacity_tokens() / u64::from(config.block_size);
+    /// An idle engine whose KV cache holds `step_model.kv_capacity_tokens()` tokens, with
+    /// vLLM V1's default policies (FCFS admission, newest-first preemption).
+    pub fn new(replica: ReplicaId, config: SchedulerConfig, step_model: StepModel) -> Engine {
+        let num_blocks =
+            u32::try_from(step_model.kv_capacity_tokens() / u64::from(config.block_size)).unwrap_or(u32::MAX);
         Engine {
             replica,
             config,
             seconds_per_context_token: step_model.seconds_per_context_token(),
             step_model,
-            now: SimTime::ZERO,
-            total_blocks,
-            used_blocks: 0,
-            watermark_blocks: (total_blocks as f64 * WATERMARK_FRACTION) as u64,
-            waiting: VecDeque::new(),
+            kv: KvCacheManager::new(num_blocks),
+            watermark_blocks: (f64::from(num_blocks) * config.watermark) as u32,
+            waiting: Box::new(Fcfs::default()),
+            num_waiting: 0,
+            preemption: Box::new(NewestFirst),
             prefilling: Vec::new(),
             decoding: DecodePool::new(config.block_size),
-            running_order: BTreeMap::new(),
+            running: BTreeMap::new(),
             next_admission: 0,
+            now: SimTime::ZERO,
+            plan: StepPlan::default(),
+            num_outstanding: 0,
             decode_fixed_seconds: Vec::new(),
-            outstanding: 0,
-            last_step_end: SimTime::ZERO,
-            finished_in_last_step: 0,
-            next_sample_at: SimTime::ZERO,
+            num_steps: 0,
+            stretches: true,
             scratch_departed: Vec::new(),
             scratch_chunks: Vec::new(),
-            scratch_chunk_owners: Vec::new(),
-            scratch_prefilling: Vec::new(),
+            scratch_hit: Hit::default(),
         }
     }
 
-    /// KV blocks in the cache.
-    pub fn total_blocks(&self) -> u64 {
-        self.total_blocks
+    /// Makes the engine plan and apply every step on its own, never several steady decode steps
+    /// in one loop. The results are the same; eager stepping uses it to stay the plain
+    /// reference the optimised path is compared with.
+    pub fn step_one_at_a_time(&mut self) {
+        self.stretches = false;
     }
 
-    /// KV blocks in use.
-    pub fn used_blocks(&self) -> u64 {
-        self.used_blocks
+    /// The replica this engine runs.
+    pub fn replica(&self) -> ReplicaId {
+        self.replica
+    }
+
+    /// The KV cache.
+    pub fn kv_cache(&self) -> &KvCacheManager {
+        &self.kv
     }
 
     /// Requests waiting for admission.
     pub fn num_waiting(&self) -> usize {
-        self.waiting.len()
+        self.num_waiting
     }
 
     /// Requests admitted and not finished (prefilling or decoding).
     pub fn num_running(&self) -> usize {
-        self.prefilling.len() + self.decoding.len() as usize
+        self.running.len()
+    }
+
+    /// Requests routed here and not finished.
+    pub fn num_outstanding(&self) -> u64 {
+        self.num_outstanding
+    }
+
+    /// When the step in progress ends, if one is.
+    pub fn next_event_at(&self) -> Option<SimTime> {
+        self.plan.in_flight.then_some(self.plan.ends_at)
+    }
+
+    /// Whether the engine has requests and no step in progress: it starts one as soon as it is
+    /// advanced past [`Engine::now`].
+    pub fn is_ready_to_step(&self) -> bool {
+        !self.plan.in_flight && self.has_work()
+    }
+
+    /// The instant the engine's state is current to.
+    pub fn now(&self) -> SimTime {
+        self.now
     }
 
     fn has_work(&self) -> bool {
-        !self.waiting.is_empty() || self.num_running() > 0
+        self.num_waiting != 0 || !self.running.is_empty()
     }
 
-    /// Requests routed here and not finished by `at` (`at` ≥ the start of the last step).
-    pub fn outstanding_at(&self, at: SimTime) -> u64 {
-        if self.last_step_end > at {
-            self.outstanding + self.finished_in_last_step
-        } else {
-            self.outstanding
-        }
+    fn blocks_for(&self, tokens: u64) -> u32 {
+        tokens.div_ceil(u64::from(self.config.block_size)) as u32
     }
 
-    fn blocks_for(&self, tokens: u64) -> u64 {
-        tokens.div_ceil(u64::from(self.config.block_size))
-    }
-
-    /// Hands the engine a request that arrives at `at`. It is rejected at once (and recorded
-    /// so) when it can never run here: longer than the model's context, needing more KV blocks
-    /// than the replica has, or (without chunked prefill) longer than a step's token budget.
-    pub fn enqueue(&mut self, request: RequestId, at: SimTime, prompt: u64, output: u64, recorder: &mut Recorder) {
-        recorder.requests.replica[request.index()] = self.replica.0;
-        if prompt + output > self.config.max_model_len {
-            return recorder.reject(request, RejectReason::ExceedsContext);
-        }
-        // The most KV a request holds, and the longest recompute after a preemption, is every
-        // token but the last sampled one.
-        let most_tokens = prompt + output - 1;
-        if self.blocks_for(most_tokens) + self.watermark_blocks > self.total_blocks {
-            return recorder.reject(request, RejectReason::ExceedsKvCapacity);
-        }
-        // Without chunking, a prompt (and a recompute after a preemption) must fit one step.
-        if !self.config.chunked_prefill && most_tokens > u64::from(self.config.max_num_batched_tokens) {
-            return recorder.reject(request, RejectReason::ExceedsStepBudget);
+    /// Hands the engine a request arriving at `at` (the engine must have been advanced to
+    /// `at`). A prompt longer than `max_model_len` is rejected at once, as vLLM rejects it;
+    /// nothing else about the request (least of all its output length) is judged here.
+    pub fn enqueue(&mut self, request: RequestId, at: SimTime, ctx: &mut StepContext<'_>) {
+        ctx.recorder.on_routed(request, self.replica);
+        let prompt = u64::from(ctx.trace.prompt_tokens[request.index()]);
+        if prompt > self.config.max_model_len {
+            return ctx.recorder.reject(request, RejectReason::PromptExceedsMaxModelLen);
         }
         if !self.has_work() {
-            // Idle until now: skip the sample ticks of the idle stretch (idle counts as zero).
             self.now = self.now.max(at);
-            let interval = recorder.timeline.interval().as_nanos();
-            let first_tick = self.now.as_nanos().div_ceil(interval) * interval;
-            self.next_sample_at = self.next_sample_at.max(SimTime::from_nanos(first_tick));
         }
-        self.outstanding += 1;
-        self.waiting.push_back(Waiting { request, prefill_len: prompt, remaining: output });
+        self.num_outstanding += 1;
+        self.num_waiting += 1;
+        self.waiting.push(Waiting {
+            request,
+            num_tokens: prompt,
+            generated: 0,
+            last_token_at: SimTime::MAX,
+            private_start: 0,
+        });
     }
 
-    /// Runs every step that starts before `until`.
-    pub fn advance_until(&mut self, until: SimTime, recorder: &mut Recorder) {
-        while self.has_work() && self.now < until {
-            if !self.step(recorder) {
-                debug_assert!(false, "replica {} cannot make progress", self.replica.0);
-                break;
+    /// Applies every step that ends at or before `until`, and starts each next step whose start
+    /// is before `until`.
+    ///
+    /// # Errors
+    ///
+    /// Returns [`Halt`] when the run's event budget is spent, or the engine cannot schedule
+    /// any of its requests.
+    pub fn advance_to(&mut self, until: SimTime, ctx: &mut StepContext<'_>) -> Result<(), Halt> {
+        loop {
+            if self.plan.in_flight {
+                if self.plan.ends_at > until {
+                    return Ok(());
+                }
+                if self.plan.chunks.is_empty() {
+                    self.finish_decodes(ctx);
+                } else {
+                    self.finish_step(ctx);
+                }
+            } else if self.now < until && self.has_work() {
+                self.run_decode_stretch(until, ctx);
+                if self.now < until && !self.start_decode_step(ctx) {
+                    self.start_step(ctx)?;
+                }
+            } else {
+                return Ok(());
             }
         }
     }
 
-    /// Whether the next step is decode-only: nothing is prefilling and nothing can be admitted.
-    fn decode_only(&self) -> bool {
-        if !self.prefilling.is_empty() {
+    /// Starts a step at [`Engine::now`] if the engine has requests and none is in progress
+    /// (what [`Engine::advance_to`] does once the clock moves past `now`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::advance_to`].
+    pub fn start_pending_step(&mut self, ctx: &mut StepContext<'_>) -> Result<(), Halt> {
+        if self.is_ready_to_step() {
+            self.start_step(ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Plans the step starting at `now` (vLLM V1's schedule) and puts it in flight.
+    fn start_step(&mut self, ctx: &mut StepContext<'_>) -> Result<(), Halt> {
+        if *ctx.events_left == 0 {
+            return Err(Halt::EventBudget);
+        }
+        let mut plan = std::mem::take(&mut self.plan);
+        plan.chunks.clear();
+        let mut budget = u64::from(self.config.max_num_batched_tokens);
+        let mut preempted_any = false;
+
+        // Running requests in admission order. Every decode is older than any prefill in
+        // progress, so the decodes come first: each needs a block when its context fills one.
+        loop {
+            let needed = self.decoding.blocks_needed_next_step() as u32;
+            if needed <= self.kv.num_free_blocks() {
+                self.kv.allocate(needed).expect("checked");
+                break;
+            }
+            if self.preempt_victim(ctx).is_none() {
+                return Err(Halt::Stuck(self.replica));
+            }
+            preempted_any = true;
+        }
+        budget -= u64::from(self.decoding.len());
+        let mut index = 0;
+        'running: while index < self.prefilling.len() && budget > 0 {
+            let entry = &self.prefilling[index];
+            let current = entry.admitted;
+            let chunk = (entry.waiting.num_tokens - entry.computed).min(budget);
+            let needed = self.blocks_for(entry.computed + chunk).saturating_sub(entry.kv.held_blocks());
+            while needed > self.kv.num_free_blocks() {
+                let victim = self.preempt_victim(ctx);
+                preempted_any = true;
+                debug_assert!(
+                    !matches!(victim, Some(v) if v < current && self.prefilling.iter().all(|p| p.admitted != v)),
+                    "a decode older than a prefill in progress was preempted after taking its block"
+                );
+                if victim.is_none_or(|victim| victim == current) {
+                    break 'running;
+                }
+            }
+            let entry = &mut self.prefilling[index];
+            let layout = layout_of(ctx.trace, entry.waiting.request, self.config.block_size);
+            entry.kv.grow(&mut self.kv, &layout, needed);
+            plan.chunks.push((index, chunk));
+            budget -= chunk;
+            index += 1;
+        }
+
+        // Waiting requests, unless something was preempted.
+        while !preempted_any && budget > 0 && (self.running.len() as u32) < self.config.max_num_seqs {
+            let Some(&head) = self.waiting.peek() else { break };
+            let layout = layout_of(ctx.trace, head.request, self.config.block_size);
+            if self.config.prefix_caching {
+                let private = Some((head.private_start, head.request));
+                let max_cached_blocks = ((head.num_tokens - 1) / u64::from(self.config.block_size)) as u32;
+                self.scratch_hit.look_up(&self.kv, &layout, private, max_cached_blocks);
+            } else {
+                self.scratch_hit = Hit::default();
+            }
+            let hit = &self.scratch_hit;
+            let cached_tokens = u64::from(hit.num_cached_blocks) * u64::from(self.config.block_size);
+            let remaining = head.num_tokens - cached_tokens;
+            let chunk = if self.config.chunked_prefill {
+                remaining.min(budget)
+            } else if remaining <= budget {
+                remaining
+            } else {
+                break; // vLLM V1 stops here: no request behind the head is considered.
+            };
+            let needed = self.blocks_for(cached_tokens + chunk).saturating_sub(hit.num_held_blocks);
+            let others_scheduled = !self.decoding.is_empty() || !plan.chunks.is_empty();
+            let watermark = if others_scheduled { self.watermark_blocks } else { 0 };
+            let available = self.kv.num_free_blocks() - hit.num_evictable_blocks;
+            if u64::from(needed) + u64::from(watermark) > u64::from(available) {
+                break;
+            }
+            self.waiting.pop();
+            self.num_waiting -= 1;
+            let mut kv = RequestKv::admit(&mut self.kv, hit, self.config.prefix_caching);
+            kv.grow(&mut self.kv, &layout, needed);
+            let admitted = self.next_admission;
+            self.next_admission += 1;
+            self.running.insert(admitted, Running::prefilling(head.request));
+            ctx.recorder.on_admitted(head.request, self.now, cached_tokens);
+            self.prefilling.push(Prefilling { waiting: head, computed: cached_tokens, kv, admitted });
+            plan.chunks.push((self.prefilling.len() - 1, chunk));
+            budget -= chunk;
+        }
+
+        let num_decodes = self.decoding.len();
+        if num_decodes == 0 && plan.chunks.is_empty() {
+            self.plan = plan;
+            return Err(Halt::Stuck(self.replica));
+        }
+        let duration =
+            if plan.chunks.is_empty() { self.decode_step_time(num_decodes) } else { self.mixed_step_time(&plan) };
+        self.plan = plan;
+        self.put_in_flight(duration, num_decodes, ctx);
+        Ok(())
+    }
+
+    /// Runs, in one tight loop, the steady decode steps that end by `until`, before any
+    /// sequence finishes, while their blocks are free and the event budget lasts: the same steps,
+    /// durations, allocations and records as one [`Engine::start_decode_step`] and
+    /// [`Engine::advance_to`] at a time, with the pool advanced once at the end. What is left
+    /// (the step running at `until`, or a step where a sequence finishes) takes the usual path.
+    fn run_decode_stretch(&mut self, until: SimTime, ctx: &mut StepContext<'_>) {
+        if !self.stretches || self.num_waiting != 0 || !self.prefilling.is_empty() || self.decoding.is_empty() {
+            return;
+        }
+        let Some(to_departure) = self.decoding.steps_to_next_departure() else { return };
+        let limit = (to_departure - 1).min(*ctx.events_left);
+        let batch = self.decoding.len();
+        let fixed = self.decode_fixed(batch);
+        let free = u64::from(self.kv.num_free_blocks());
+        let mut context_sum = self.decoding.context_sum();
+        let mut allocated = 0u64;
+        let mut now = self.now;
+        let mut steps = 0u64;
+        while steps < limit {
+            let needed = self.decoding.blocks_needed_ahead(steps);
+            if allocated + needed > free {
+                break;
+            }
+            let attended = context_sum + u64::from(batch);
+            let duration = SimDuration::from_secs_f64(fixed + attended as f64 * self.seconds_per_context_token)
+                .max(SimDuration::from_nanos(1));
+            let end = now + duration;
+            if end > until {
+                break;
+            }
+            allocated += needed;
+            ctx.recorder.on_step(end, duration, u64::from(batch), u64::from(batch));
+            context_sum += u64::from(batch);
+            now = end;
+            steps += 1;
+        }
+        if steps == 0 {
+            return;
+        }
+        self.kv.allocate(allocated as u32).expect("checked against the free blocks");
+        self.decoding.advance_without_departures(steps);
+        *ctx.events_left -= steps;
+        self.num_steps += steps;
+        self.now = now;
+    }
+
+    /// Steady decoding: when nothing waits and nothing is prefilling, the step is the decode
+    /// pool's alone and costs O(1). Returns whether it started one (else the full schedule
+    /// runs).
+    #[inline]
+    fn start_decode_step(&mut self, ctx: &mut StepContext<'_>) -> bool {
+        if self.num_waiting != 0 || !self.prefilling.is_empty() || *ctx.events_left == 0 {
             return false;
         }
-        if self.waiting.is_empty() || self.decoding.len() >= self.config.max_num_seqs {
-            return true;
+        let needed = self.decoding.blocks_needed_next_step() as u32;
+        if needed > self.kv.num_free_blocks() {
+            return false;
         }
-        let budget = u64::from(self.config.max_num_batched_tokens) - u64::from(self.decoding.len());
-        self.admissible_head(budget).is_none()
-    }
-
-    /// The head of the queue with its first chunk and the blocks that chunk needs, if the
-    /// admission rules let it in now: the chunk fits `budget` (whole, without chunked prefill)
-    /// and its blocks, this step's decode blocks and the watermark fit the free blocks. FCFS:
-    /// nothing behind the head is considered.
-    #[inline]
-    fn admissible_head(&self, budget: u64) -> Option<(Waiting, u64, u64)> {
-        let head = *self.waiting.front()?;
-        let chunk = if self.config.chunked_prefill { head.prefill_len.min(budget) } else { head.prefill_len };
-        if chunk == 0 || chunk > budget {
-            return None;
+        if needed > 0 {
+            self.kv.allocate(needed).expect("checked");
         }
-        let needed = self.blocks_for(chunk);
-        let free = self.total_blocks - self.used_blocks;
-        (free >= needed + self.decoding.blocks_needed_next_step() + self.watermark_blocks)
-            .then_some((head, chunk, needed))
-    }
-
-    /// Executes one step; `false` if nothing could be scheduled (which admission checks in
-    /// [`Engine::enqueue`] rule out).
-    fn step(&mut self, recorder: &mut Recorder) -> bool {
-        let fits = self.decoding.blocks_needed_next_step() <= self.total_blocks - self.used_blocks;
-        let progressed = if self.decode_only() && fits && !self.decoding.is_empty() {
-            self.decode_step(recorder);
-            true
-        } else {
-            self.mixed_step(recorder)
-        };
-        self.sample(recorder);
-        #[cfg(debug_assertions)]
-        self.check_invariants();
-        progressed
-    }
-
-    /// The O(1) path: every decoding sequence takes one token.
-    fn decode_step(&mut self, recorder: &mut Recorder) {
         let batch = self.decoding.len();
+        let duration = self.decode_step_time(batch);
+        self.put_in_flight(duration, batch, ctx);
+        true
+    }
+
+    /// Puts the planned step in flight: it lasts `duration` and advances `num_decodes`
+    /// decoding sequences (plus the prefill chunks already in the plan).
+    fn put_in_flight(&mut self, duration: SimDuration, num_decodes: u32, ctx: &mut StepContext<'_>) {
+        *ctx.events_left -= 1;
+        self.num_steps += 1;
+        let ends_at = self.now + duration;
+        let plan = &mut self.plan;
+        plan.in_flight = true;
+        plan.ends_at = ends_at;
+        plan.duration = duration;
+        plan.num_decodes = num_decodes;
+        #[cfg(debug_assertions)]
+        self.check_invariants_in_debug_builds();
+    }
+
+    /// A decode-only step's duration in O(1): a cached fixed part plus attention over the
+    /// contexts (each sequence attends its context and the token it writes).
+    fn decode_step_time(&mut self, batch: u32) -> SimDuration {
         let attended = self.decoding.context_sum() + u64::from(batch);
-        let duration =
-            SimDuration::from_secs_f64(self.decode_fixed(batch) + attended as f64 * self.seconds_per_context_token)
-                .max(SimDuration::from_nanos(1));
-        self.used_blocks += self.decoding.blocks_needed_next_step();
-        let end = self.now + duration;
-        self.finish_decode_step(end, recorder);
-        recorder.on_step(end, duration, u64::from(batch), u64::from(batch));
-        self.now = end;
+        SimDuration::from_secs_f64(self.decode_fixed(batch) + attended as f64 * self.seconds_per_context_token)
+            .max(SimDuration::from_nanos(1))
+    }
+
+    fn mixed_step_time(&mut self, plan: &StepPlan) -> SimDuration {
+        let mut chunks = std::mem::take(&mut self.scratch_chunks);
+        chunks.clear();
+        chunks.extend(plan.chunks.iter().map(|&(index, new_tokens)| PrefillChunk {
+            new_tokens: new_tokens as u32,
+            cached_tokens: self.prefilling[index].computed as u32,
+        }));
+        let batch = self.decoding.len();
+        let shape = BatchShape {
+            num_decode: batch,
+            decode_context_tokens: self.decoding.context_sum() + u64::from(batch),
+            prefills: &chunks,
+        };
+        let duration = self.step_model.step_time(&shape);
+        self.scratch_chunks = chunks;
+        duration
     }
 
     fn decode_fixed(&mut self, batch: u32) -> f64 {
@@ -278,194 +521,208 @@ impl Engine {
         self.decode_fixed_seconds[index]
     }
 
-    /// Advances the decode pool one token and retires the sequences that finished at `end`.
-    fn finish_decode_step(&mut self, end: SimTime, recorder: &mut Recorder) {
-        let mut departed = std::mem::take(&mut self.scratch_departed);
-        departed.clear();
-        self.decoding.step(&mut departed);
-        self.finished_in_last_step = 0;
-        for done in &departed {
-            self.running_order.remove(&done.admitted);
-            self.retire(done.request, self.blocks_for(done.context), end, recorder);
-        }
-        self.scratch_departed = departed;
-        self.last_step_end = end;
-    }
+    /// Applies the step in flight at its end: decodes emit their tokens, prefill chunks
+    /// advance, completed prompts emit a token, finished requests free their blocks.
+    fn finish_step(&mut self, ctx: &mut StepContext<'_>) {
+        let end = self.plan.ends_at;
+        self.finish_decodes_without_recording(ctx);
 
-    fn retire(&mut self, request: RequestId, blocks: u64, end: SimTime, recorder: &mut Recorder) {
-        self.used_blocks -= blocks;
-        self.outstanding -= 1;
-        self.finished_in_last_step += 1;
-        recorder.finish(request, end);
-    }
-
-    /// The general path: decodes, chunked prefills, admissions and preemptions.
-    fn mixed_step(&mut self, recorder: &mut Recorder) -> bool {
-        let mut preempted_any = false;
-        // Decoding sequences need blocks first; preempt the newest requests until they fit.
-        while self.decoding.blocks_needed_next_step() > self.total_blocks - self.used_blocks {
-            preempted_any = true;
-            if !self.preempt_newest(recorder) {
-                break;
-            }
+        let mut emitted = u64::from(self.plan.num_decodes);
+        for &(index, chunk) in &self.plan.chunks {
+            self.prefilling[index].computed += chunk;
         }
-        let mut budget = u64::from(self.config.max_num_batched_tokens) - u64::from(self.decoding.len());
-        let mut chunks = std::mem::take(&mut self.scratch_chunks);
-        let mut owners = std::mem::take(&mut self.scratch_chunk_owners);
-        chunks.clear();
-        owners.clear();
+        self.plan.chunks.clear();
         let mut index = 0;
-        while index < self.prefilling.len() && budget > 0 {
-            let entry = self.prefilling[index];
-            let chunk = (entry.waiting.prefill_len - entry.computed).min(budget);
-            let needed = self.blocks_for(entry.computed + chunk) - entry.blocks;
-            if needed + self.decoding.blocks_needed_next_step() > self.total_blocks - self.used_blocks {
-                preempted_any = true;
-                let preempted_self = self.newest_is_prefill(entry.waiting.request);
-                self.preempt_newest(recorder);
-                if preempted_self {
-                    break;
-                }
+        while index < self.prefilling.len() {
+            let entry = &self.prefilling[index];
+            if entry.computed < entry.waiting.num_tokens {
+                index += 1;
                 continue;
             }
-            self.used_blocks += needed;
-            self.prefilling[index].blocks += needed;
-            chunks.push(PrefillChunk { new_tokens: chunk as u32, cached_tokens: entry.computed as u32 });
-            owners.push(index);
-            budget -= chunk;
-            index += 1;
-        }
-        while !preempted_any && (self.num_running() as u32) < self.config.max_num_seqs {
-            let Some((head, chunk, needed)) = self.admissible_head(budget) else { break };
-            self.waiting.pop_front();
-            self.used_blocks += needed;
-            let admitted = self.next_admission;
-            self.next_admission += 1;
-            self.running_order.insert(admitted, Running::Prefilling(head.request));
-            recorder.on_scheduled(head.request, self.now);
-            self.prefilling.push(Prefilling { waiting: head, computed: 0, blocks: needed, admitted });
-            chunks.push(PrefillChunk { new_tokens: chunk as u32, cached_tokens: 0 });
-            owners.push(self.prefilling.len() - 1);
-            budget -= chunk;
-        }
-
-        let batch = self.decoding.len();
-        let shape = BatchShape {
-            num_decode: batch,
-            decode_context_tokens: self.decoding.context_sum() + u64::from(batch),
-            prefills: &chunks,
-        };
-        if batch == 0 && chunks.is_empty() {
-            self.scratch_chunks = chunks;
-            self.scratch_chunk_owners = owners;
-            return false;
-        }
-        let duration = self.step_model.step_time(&shape);
-        let end = self.now + duration;
-        self.used_blocks += self.decoding.blocks_needed_next_step();
-        self.finish_decode_step(end, recorder);
-
-        // Prefill chunks advance; completed prompts emit a token and start decoding.
-        let mut emitted = u64::from(batch);
-        for (&index, chunk) in owners.iter().zip(&chunks) {
-            self.prefilling[index].computed += u64::from(chunk.new_tokens);
-        }
-        let mut kept = std::mem::take(&mut self.scratch_prefilling);
-        kept.clear();
-        let mut all = std::mem::take(&mut self.prefilling);
-        for entry in all.drain(..) {
-            if entry.computed < entry.waiting.prefill_len {
-                kept.push(entry);
-                continue;
-            }
+            // The prompt (or recompute) is complete: the step sampled a token.
+            let entry = self.prefilling.remove(index);
             emitted += 1;
             let request = entry.waiting.request;
-            recorder.on_token_after_prefill(request, end);
-            self.running_order.remove(&entry.admitted);
-            let remaining = entry.waiting.remaining - 1;
-            if remaining == 0 {
-                self.retire(request, entry.blocks, end, recorder);
+            if entry.waiting.generated == 0 {
+                ctx.recorder.on_first_token(request, end);
+            } else {
+                ctx.recorder.on_token_after_preemption(end - entry.waiting.last_token_at);
+            }
+            let generated = entry.waiting.generated + 1;
+            let target = self.output_target(ctx.trace, request);
+            if u64::from(generated) >= target {
+                self.running.remove(&entry.admitted);
+                entry.kv.release(&mut self.kv, entry.computed, self.config.block_size, None);
+                self.num_outstanding -= 1;
+                ctx.recorder.on_finished(request, end);
                 continue;
             }
-            debug_assert_eq!(entry.blocks, self.blocks_for(entry.computed));
-            let slot = self.decoding.join(request, entry.admitted, entry.computed, remaining);
-            self.running_order.insert(entry.admitted, Running::Decoding(slot));
+            let remaining = target - u64::from(generated);
+            let slot = self.decoding.join(request, entry.admitted, entry.computed, remaining, entry.kv);
+            self.running.insert(entry.admitted, Running { request, place: Place::Decoding(slot) });
         }
-        self.prefilling = kept;
-        self.scratch_prefilling = all;
-        self.scratch_chunks = chunks;
-        self.scratch_chunk_owners = owners;
-        recorder.on_step(end, duration, u64::from(batch), emitted);
+        ctx.recorder.on_step(end, self.plan.duration, u64::from(self.plan.num_decodes), emitted);
+        #[cfg(debug_assertions)]
+        self.check_invariants_in_debug_builds();
+    }
+
+    /// Debug builds check the counts after every step, and audit every block after every step
+    /// while the cache holds few runs (small tests), else every 256 steps.
+    #[cfg(debug_assertions)]
+    fn check_invariants_in_debug_builds(&self) {
+        self.check_counts();
+        if self.kv.num_runs() <= 256 || self.num_steps.is_multiple_of(256) {
+            self.check_invariants();
+        }
+    }
+
+    /// Applies a decode-only step at its end.
+    #[inline]
+    fn finish_decodes(&mut self, ctx: &mut StepContext<'_>) {
+        self.finish_decodes_without_recording(ctx);
+        let decoded = u64::from(self.plan.num_decodes);
+        ctx.recorder.on_step(self.plan.ends_at, self.plan.duration, decoded, decoded);
+        #[cfg(debug_assertions)]
+        self.check_invariants_in_debug_builds();
+    }
+
+    /// Ends the step in flight and advances its decodes: each emits a token; the ones that
+    /// emitted their last free their blocks.
+    #[inline]
+    fn finish_decodes_without_recording(&mut self, ctx: &mut StepContext<'_>) {
+        debug_assert!(self.plan.in_flight, "a step in flight");
+        self.plan.in_flight = false;
+        let end = self.plan.ends_at;
         self.now = end;
-        true
+        self.decoding.step(&mut self.scratch_departed);
+        if self.scratch_departed.is_empty() {
+            return;
+        }
+        for done in self.scratch_departed.drain(..) {
+            self.running.remove(&done.admitted);
+            done.payload.release(&mut self.kv, done.context, self.config.block_size, None);
+            self.num_outstanding -= 1;
+            ctx.recorder.on_finished(done.request, end);
+        }
     }
 
-    fn newest_is_prefill(&self, request: RequestId) -> bool {
-        matches!(self.running_order.last_key_value(), Some((_, Running::Prefilling(r))) if *r == request)
+    /// How many output tokens `request` generates: all it asks for, unless its sequence
+    /// reaches `max_model_len` first (vLLM stops it there: `FINISHED_LENGTH_CAPPED`).
+    fn output_target(&self, trace: &Trace, request: RequestId) -> u64 {
+        let prompt = u64::from(trace.prompt_tokens[request.index()]);
+        let output = u64::from(trace.output_tokens[request.index()]);
+        output.min(self.config.max_model_len.saturating_sub(prompt).max(1))
     }
 
-    /// Preempts the most recently admitted running request; `false` if none runs.
-    fn preempt_newest(&mut self, recorder: &mut Recorder) -> bool {
-        let Some((admitted, running)) = self.running_order.pop_last() else { return false };
-        let waiting = match running {
-            Running::Prefilling(request) => {
-                let position = self.prefilling.iter().position(|p| p.waiting.request == request).expect("listed");
+    /// Preempts the preemption policy's victim: its blocks go back to the cache (its prefix and
+    /// private blocks stay cached) and it returns to the front of the queue, to recompute its
+    /// prompt and the tokens it generated. Returns the victim's admission number.
+    fn preempt_victim(&mut self, ctx: &mut StepContext<'_>) -> Option<u64> {
+        let admitted = self.preemption.victim(&self.running)?;
+        let running = self.running.remove(&admitted).expect("the victim runs");
+        let caching = self.config.prefix_caching.then_some(running.request);
+        let waiting = match running.place {
+            Place::Prefilling => {
+                let position = self.prefilling.iter().position(|p| p.admitted == admitted).expect("listed");
                 let entry = self.prefilling.remove(position);
-                self.used_blocks -= entry.blocks;
-                entry.waiting
+                let private_start = entry.kv.release(&mut self.kv, entry.computed, self.config.block_size, caching);
+                Waiting { private_start, ..entry.waiting }
             }
-            Running::Decoding(slot) => {
+            Place::Decoding(slot) => {
                 let departed = self.decoding.remove(slot);
-                debug_assert_eq!(departed.admitted, admitted);
-                self.used_blocks -= self.blocks_for(departed.context);
+                let generated = departed.context + 1 - u64::from(ctx.trace.prompt_tokens[running.request.index()]);
+                let private_start =
+                    departed.payload.release(&mut self.kv, departed.context, self.config.block_size, caching);
                 // Recompute the prompt and every generated token: the KV held plus the last
                 // sampled token, whose KV was not written yet.
-                Waiting { request: departed.request, prefill_len: departed.context + 1, remaining: departed.remaining }
+                Waiting {
+                    request: departed.request,
+                    num_tokens: departed.context + 1,
+                    generated: generated as u32,
+                    last_token_at: self.now,
+                    private_start,
+                }
             }
         };
-        recorder.on_preempted(waiting.request);
-        self.waiting.push_front(waiting);
-        true
+        ctx.recorder.on_preempted(waiting.request);
+        self.num_waiting += 1;
+        self.waiting.push_preempted(waiting);
+        Some(admitted)
     }
 
-    /// Records the replica's state into every sample tick that passed during the last step.
-    fn sample(&mut self, recorder: &mut Recorder) {
-        while self.next_sample_at <= self.now {
-            recorder.timeline.sample(
-                self.next_sample_at,
-                self.num_running() as u64,
-                self.waiting.len() as u64,
-                self.used_blocks,
-            );
-            self.next_sample_at += recorder.timeline.interval();
-        }
+    /// KV blocks in use (referenced by requests), including those of the step in progress.
+    pub fn num_used_blocks(&self) -> u32 {
+        self.kv.num_used_blocks()
     }
 
-    /// Checks the engine's invariants, O(running); used by debug builds and tests.
+    /// Checks the engine's invariants, O(running); debug builds run it after every step.
     ///
     /// # Panics
     ///
     /// Panics with the numbers when KV accounting or request counts disagree.
     pub fn check_invariants(&self) {
-        let prefill_blocks: u64 = self.prefilling.iter().map(|p| p.blocks).sum();
-        let held = prefill_blocks + self.decoding.blocks_held();
+        self.check_counts();
+        self.kv.check_invariants();
+        let bs = u64::from(self.config.block_size);
+        let crossing = u64::from(self.plan.in_flight);
+        let prefill_blocks: u64 = self.prefilling.iter().map(|p| u64::from(p.kv.held_blocks())).sum();
+        // A decode holds its context's blocks, plus the block its in-flight token needs.
+        let decode_blocks: u64 = self.decoding.live().map(|(context, _)| (context + crossing).div_ceil(bs)).sum();
+        let referenced_twice = self.shared_blocks();
         assert_eq!(
-            held, self.used_blocks,
-            "replica {}: blocks held by requests ({held}) != used blocks ({})",
-            self.replica.0, self.used_blocks
-        );
-        assert!(
-            self.used_blocks <= self.total_blocks,
-            "replica {}: used {} > total {}",
+            prefill_blocks + decode_blocks - referenced_twice,
+            u64::from(self.kv.num_used_blocks()),
+            "replica {}: blocks held by requests ({prefill_blocks} prefilling + {decode_blocks} decoding − \
+             {referenced_twice} shared) != used blocks ({} of {})",
             self.replica.0,
-            self.used_blocks,
-            self.total_blocks
-        );
-        assert_eq!(
-            self.outstanding as usize,
-            self.waiting.len() + self.num_running(),
-            "replica {}: outstanding count disagrees with queues",
-            self.replica.0
+            self.kv.num_used_blocks(),
+            self.kv.num_total_blocks()
         );
     }
+
+    /// The O(1) checks: request counts agree, and no more blocks are used than exist.
+    fn check_counts(&self) {
+        assert_eq!(
+            self.num_outstanding as usize,
+            self.num_waiting + self.running.len(),
+            "replica {}: outstanding count disagrees with the queues",
+            self.replica.0
+        );
+        assert_eq!(
+            self.running.len(),
+            self.prefilling.len() + self.decoding.len() as usize,
+            "replica {}: running list disagrees with prefilling + decoding",
+            self.replica.0
+        );
+        assert!(
+            self.kv.num_used_blocks() <= self.kv.num_total_blocks(),
+            "replica {}: {} blocks used of {}",
+            self.replica.0,
+            self.kv.num_used_blocks(),
+            self.kv.num_total_blocks()
+        );
+    }
+
+    /// Blocks counted by more than one request (shared prefix runs), counted once per extra
+    /// holder.
+    fn shared_blocks(&self) -> u64 {
+        let mut holders: BTreeMap<RunId, u64> = BTreeMap::new();
+        let all = self.prefilling.iter().map(|p| &p.kv).chain(self.decoding.live().map(|(_, kv)| kv));
+        for kv in all {
+            for run in kv.runs() {
+                *holders.entry(run).or_insert(0) += 1;
+            }
+        }
+        holders.iter().map(|(&run, &count)| (count - 1) * u64::from(self.kv.num_blocks_of(run))).sum()
+    }
+}
+
+/// The prefix layout of `request`'s prompt in blocks of `block_size`.
+fn layout_of(trace: &Trace, request: RequestId, block_size: u32) -> PrefixLayout<'_> {
+    PrefixLayout::new(
+        trace.block_hashes_of(request.index()),
+        trace.hash_block_tokens,
+        block_size,
+        u64::from(trace.prompt_tokens[request.index()]),
+    )
 }

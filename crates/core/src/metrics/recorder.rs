@@ -4,29 +4,26 @@ use serde::{Deserialize, Serialize};
 
 use super::{Histogram, Timeline};
 use crate::digest::Digest;
-use crate::ids::RequestId;
+use crate::ids::{ReplicaId, RequestId};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
 
 /// Why a request was refused without running.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
-    /// Prompt plus output exceed the model's context length.
-    ExceedsContext,
-    /// Prompt plus output need more KV blocks than a replica holds.
-    ExceedsKvCapacity,
-    /// Without chunked prefill, prompt plus output exceed the step token budget.
-    ExceedsStepBudget,
+    /// The prompt is longer than `engine.max_model_len` (vLLM rejects it on arrival).
+    PromptExceedsMaxModelLen,
 }
 
 impl RejectReason {
+    /// Every reason, in the order reports list them.
+    pub const ALL: [RejectReason; 1] = [RejectReason::PromptExceedsMaxModelLen];
+
     /// A short explanation for tables.
     pub fn describe(self) -> &'static str {
         match self {
-            RejectReason::ExceedsContext => "prompt + output exceed the model's context length",
-            RejectReason::ExceedsKvCapacity => "prompt + output exceed a replica's KV cache",
-            RejectReason::ExceedsStepBudget => "prompt + output exceed the step token budget (chunked prefill off)",
+            RejectReason::PromptExceedsMaxModelLen => "the prompt exceeds max_model_len",
         }
     }
 }
@@ -35,9 +32,9 @@ impl RejectReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Still queued or running (only mid-run).
+    /// Still queued or running: only mid-run, or when the run stopped early.
     Pending,
-    /// Generated all its output tokens.
+    /// Generated all its output tokens, or as many as `max_model_len` allows.
     Completed,
     /// Refused on arrival.
     Rejected(RejectReason),
@@ -59,17 +56,22 @@ pub struct RequestLog {
     pub first_token_at: Vec<SimTime>,
     /// When its last output token was emitted.
     pub finished_at: Vec<SimTime>,
+    /// Prompt tokens served from the prefix cache at its first admission.
+    pub cached_tokens: Vec<u32>,
     /// How many times it was preempted.
     pub preemptions: Vec<u32>,
     /// The replica it was routed to.
     pub replica: Vec<u32>,
     /// How it ended.
     pub outcome: Vec<Outcome>,
+    /// The longest sequence a request may reach (outputs stop there).
+    pub max_model_len: u64,
 }
 
 impl RequestLog {
-    /// Records for every request of `trace`, none of them started.
-    pub fn for_trace(trace: &Trace) -> RequestLog {
+    /// Records for every request of `trace`, none of them started, on an engine whose
+    /// sequences stop at `max_model_len` tokens.
+    pub fn for_trace(trace: &Trace, max_model_len: u64) -> RequestLog {
         let n = trace.num_requests();
         RequestLog {
             arrived_at: trace.arrived_at.clone(),
@@ -78,10 +80,29 @@ impl RequestLog {
             first_scheduled_at: vec![SimTime::MAX; n],
             first_token_at: vec![SimTime::MAX; n],
             finished_at: vec![SimTime::MAX; n],
+            cached_tokens: vec![0; n],
             preemptions: vec![0; n],
             replica: vec![u32::MAX; n],
             outcome: vec![Outcome::Pending; n],
+            max_model_len,
         }
+    }
+
+    /// Output tokens request `i` generates: all it asks for, unless its sequence reaches
+    /// `max_model_len` first (vLLM stops it there).
+    pub fn generated_tokens(&self, i: usize) -> u32 {
+        let room = self.max_model_len.saturating_sub(u64::from(self.prompt_tokens[i])).max(1);
+        self.output_tokens[i].min(u32::try_from(room).unwrap_or(u32::MAX))
+    }
+
+    /// Whether request `i` was stopped at `max_model_len` before its last output token.
+    pub fn is_truncated(&self, i: usize) -> bool {
+        self.generated_tokens(i) < self.output_tokens[i]
+    }
+
+    /// Whether request `i` was admitted at least once.
+    pub fn was_admitted(&self, i: usize) -> bool {
+        self.first_scheduled_at[i] != SimTime::MAX
     }
 
     /// Number of requests.
@@ -117,9 +138,9 @@ impl RequestLog {
     /// Time per output token after the first of completed request `i`, ms; `None` for a
     /// single-token output.
     pub fn tpot_ms(&self, i: usize) -> Option<f64> {
-        (self.output_tokens[i] > 1).then(|| {
-            (self.finished_at[i] - self.first_token_at[i]).as_millis_f64() / f64::from(self.output_tokens[i] - 1)
-        })
+        let generated = self.generated_tokens(i);
+        (generated > 1)
+            .then(|| (self.finished_at[i] - self.first_token_at[i]).as_millis_f64() / f64::from(generated - 1))
     }
 
     /// A digest of every record: equal runs have equal digests, on every target.
@@ -129,6 +150,7 @@ impl RequestLog {
             for at in [self.arrived_at[i], self.first_scheduled_at[i], self.first_token_at[i], self.finished_at[i]] {
                 digest.write_u64(at.as_nanos());
             }
+            digest.write_u64(u64::from(self.cached_tokens[i]));
             digest.write_u64(u64::from(self.preemptions[i]));
             digest.write_u64(u64::from(self.replica[i]));
             let outcome = match self.outcome[i] {
@@ -147,7 +169,7 @@ impl RequestLog {
 pub struct Recorder {
     /// Per-request records.
     pub requests: RequestLog,
-    /// Inter-token latencies of decode tokens.
+    /// Inter-token latencies: the gap before every output token after a request's first.
     pub itl: Histogram,
     /// Counts and samples over time.
     pub timeline: Timeline,
@@ -156,14 +178,25 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder for `trace`, sampling the timeline every `interval`.
-    pub fn new(trace: &Trace, interval: SimDuration) -> Recorder {
+    /// A recorder for `trace` on engines that stop sequences at `max_model_len`, sampling the
+    /// timeline every `interval`.
+    pub fn new(trace: &Trace, max_model_len: u64, interval: SimDuration) -> Recorder {
         Recorder {
-            requests: RequestLog::for_trace(trace),
+            requests: RequestLog::for_trace(trace, max_model_len),
             itl: Histogram::new(),
             timeline: Timeline::new(interval),
             num_steps: 0,
         }
+    }
+
+    /// The request arrived at `at` (counted in the arrivals timeline).
+    pub fn on_arrived(&mut self, at: SimTime) {
+        self.timeline.add_arrival(at);
+    }
+
+    /// The router sent the request to `replica`.
+    pub fn on_routed(&mut self, request: RequestId, replica: ReplicaId) {
+        self.requests.replica[request.index()] = replica.0;
     }
 
     /// The request was refused on arrival.
@@ -171,17 +204,29 @@ impl Recorder {
         self.requests.outcome[request.index()] = Outcome::Rejected(reason);
     }
 
-    /// The request entered a batch (only the first time counts).
-    pub fn on_scheduled(&mut self, request: RequestId, at: SimTime) {
-        let first = &mut self.requests.first_scheduled_at[request.index()];
-        *first = (*first).min(at);
+    /// The request entered a batch at `at` with `cached_tokens` of its prompt served from the
+    /// prefix cache. Only its first admission is recorded (a recompute after a preemption is
+    /// not a new request).
+    pub fn on_admitted(&mut self, request: RequestId, at: SimTime, cached_tokens: u64) {
+        let i = request.index();
+        if self.requests.first_scheduled_at[i] != SimTime::MAX {
+            return;
+        }
+        self.requests.first_scheduled_at[i] = at;
+        let cached = u32::try_from(cached_tokens).unwrap_or(u32::MAX);
+        self.requests.cached_tokens[i] = cached;
+        self.timeline.add_admission(at, u64::from(self.requests.prompt_tokens[i]), u64::from(cached));
     }
 
-    /// A prefill finished and sampled a token: the first token unless the request is being
-    /// recomputed after a preemption.
-    pub fn on_token_after_prefill(&mut self, request: RequestId, at: SimTime) {
-        let first = &mut self.requests.first_token_at[request.index()];
-        *first = (*first).min(at);
+    /// The request's prefill finished and sampled its first token.
+    pub fn on_first_token(&mut self, request: RequestId, at: SimTime) {
+        self.requests.first_token_at[request.index()] = at;
+    }
+
+    /// A preempted request's recompute finished and sampled its next token, `gap` after its
+    /// previous one: the stall a client measures.
+    pub fn on_token_after_preemption(&mut self, gap: SimDuration) {
+        self.itl.record(gap, 1);
     }
 
     /// The request was preempted.
@@ -189,15 +234,16 @@ impl Recorder {
         self.requests.preemptions[request.index()] += 1;
     }
 
-    /// The request emitted its last token.
-    pub fn finish(&mut self, request: RequestId, at: SimTime) {
+    /// The request emitted its last token at `at`.
+    pub fn on_finished(&mut self, request: RequestId, at: SimTime) {
         self.requests.finished_at[request.index()] = at;
         self.requests.outcome[request.index()] = Outcome::Completed;
         self.timeline.add_completion(at);
     }
 
-    /// A step of `duration` ended at `end`, emitting `decoded` decode tokens (each after
-    /// `duration` since the request's previous token) and `tokens` output tokens in all.
+    /// A step of `duration` ended at `end`, emitting `decoded` decode tokens (each `duration`
+    /// after the request's previous token) and `tokens` output tokens in all.
+    #[inline]
     pub fn on_step(&mut self, end: SimTime, duration: SimDuration, decoded: u64, tokens: u64) {
         self.num_steps += 1;
         self.itl.record(duration, decoded);

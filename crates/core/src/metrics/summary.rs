@@ -1,9 +1,12 @@
 //! The summary of a finished run (`docs/metrics.md` defines each number).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use super::{Histogram, Outcome, Quantiles, RequestLog};
+use super::{Histogram, Outcome, RejectReason, RequestLog};
 use crate::scenario::Slo;
+use crate::stats::{quantile_sorted, Quantiles};
 use crate::time::SimTime;
 
 /// Request counts by outcome.
@@ -15,8 +18,30 @@ pub struct RequestCounts {
     pub completed: u64,
     /// Requests lost to failures (none until faults are modelled).
     pub failed: u64,
-    /// Requests refused on arrival (too long for the model or the KV cache).
+    /// Requests refused on arrival (prompt longer than `max_model_len`).
     pub rejected: u64,
+    /// Rejected requests by reason (reasons with none left out).
+    pub rejected_by_reason: BTreeMap<RejectReason, u64>,
+    /// Completed requests stopped at `max_model_len` before their last output token.
+    pub truncated: u64,
+    /// Requests still queued or running when the run stopped early (its event budget spent).
+    pub unfinished: u64,
+}
+
+/// How much of the prompts the prefix cache served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrefixCacheSummary {
+    /// Whether prefix caching was on.
+    pub enabled: bool,
+    /// Prompt tokens served from the cache at first admission / prompt tokens of the requests
+    /// admitted (0 with caching off, or when nothing was admitted).
+    pub hit_rate: f64,
+    /// Prompt tokens served from the cache.
+    pub cached_tokens: u64,
+    /// Prompt tokens of the admitted requests.
+    pub prompt_tokens: u64,
+    /// The hit rate of each replica, by replica index.
+    pub per_replica_hit_rate: Vec<f64>,
 }
 
 /// Throughput over the run's duration (first arrival to last completion).
@@ -86,6 +111,8 @@ pub struct Summary {
     pub goodput: Goodput,
     /// Preemptions over all requests.
     pub preemptions: u64,
+    /// The prefix cache's hits.
+    pub prefix_cache: PrefixCacheSummary,
     /// Saturation verdict.
     pub saturation: Saturation,
     /// Seconds from the first arrival to the last completion.
@@ -128,17 +155,29 @@ impl LatencyColumns {
 
 impl Summary {
     /// Summarises a finished run of `requests` (whose latency `columns` are given) on
-    /// `num_gpus` GPUs under `slo`.
-    pub fn of(requests: &RequestLog, columns: &LatencyColumns, itl: &Histogram, slo: &Slo, num_gpus: u64) -> Summary {
+    /// `deployment` under `slo`.
+    pub fn of(
+        requests: &RequestLog,
+        columns: &LatencyColumns,
+        itl: &Histogram,
+        slo: &Slo,
+        deployment: &DeploymentFacts,
+    ) -> Summary {
+        let num_gpus = deployment.num_gpus;
         let completed = requests.completed();
-        let rejected = requests.outcome.iter().filter(|o| matches!(o, Outcome::Rejected(_))).count() as u64;
+        let rejected_by_reason: BTreeMap<RejectReason, u64> = RejectReason::ALL
+            .into_iter()
+            .map(|reason| (reason, requests.outcome.iter().filter(|&&o| o == Outcome::Rejected(reason)).count() as u64))
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        let rejected = rejected_by_reason.values().sum();
 
         let first_arrival = requests.arrived_at.first().copied().unwrap_or(SimTime::ZERO);
         let last_completion = completed.iter().map(|&i| requests.finished_at[i]).max().unwrap_or(first_arrival);
         let last_arrival = requests.arrived_at.last().copied().unwrap_or(SimTime::ZERO);
         let duration_s = last_completion.saturating_since(first_arrival).as_secs_f64();
         let per_second = |count: f64| if duration_s > 0.0 { count / duration_s } else { 0.0 };
-        let output_tokens: f64 = completed.iter().map(|&i| f64::from(requests.output_tokens[i])).sum();
+        let output_tokens: f64 = completed.iter().map(|&i| f64::from(requests.generated_tokens(i))).sum();
         let prompt_tokens: f64 = completed.iter().map(|&i| f64::from(requests.prompt_tokens[i])).sum();
 
         let meets = |i: usize| {
@@ -154,7 +193,7 @@ impl Summary {
         let e2e_ms = Quantiles::of_sorted(&columns.e2e_ms);
         let percentile = slo.percentile / 100.0;
         let within = |target: Option<f64>, sorted: &[f64]| {
-            target.map(|target| super::quantile_sorted(sorted, percentile).is_some_and(|value| value <= target))
+            target.map(|target| quantile_sorted(sorted, percentile).is_some_and(|value| value <= target))
         };
         let goodput = Goodput {
             requests_per_s: per_second(good),
@@ -183,6 +222,9 @@ impl Summary {
                 completed: completed.len() as u64,
                 failed: 0,
                 rejected,
+                rejected_by_reason,
+                truncated: completed.iter().filter(|&&i| requests.is_truncated(i)).count() as u64,
+                unfinished: requests.outcome.iter().filter(|&&o| o == Outcome::Pending).count() as u64,
             },
             ttft_ms,
             tpot_ms,
@@ -197,11 +239,45 @@ impl Summary {
             },
             goodput,
             preemptions: requests.preemptions.iter().map(|&p| u64::from(p)).sum(),
+            prefix_cache: prefix_cache(requests, deployment),
             saturation,
             duration_s,
             sim_time_s: sim_time.as_secs_f64(),
             gpu_hours: num_gpus as f64 * sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0,
         }
+    }
+}
+
+/// What the summary needs to know of the deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeploymentFacts {
+    /// GPUs in all (replicas × TP × PP).
+    pub num_gpus: u64,
+    /// Replicas.
+    pub num_replicas: u32,
+    /// Whether prefix caching is on.
+    pub prefix_caching: bool,
+}
+
+/// Prompt tokens served from the prefix cache over the prompt tokens of admitted requests,
+/// overall and per replica.
+fn prefix_cache(requests: &RequestLog, deployment: &DeploymentFacts) -> PrefixCacheSummary {
+    let replicas = deployment.num_replicas as usize;
+    let mut per_replica = vec![(0u64, 0u64); replicas];
+    for i in (0..requests.len()).filter(|&i| requests.was_admitted(i)) {
+        if let Some(tally) = per_replica.get_mut(requests.replica[i] as usize) {
+            tally.0 += u64::from(requests.cached_tokens[i]);
+            tally.1 += u64::from(requests.prompt_tokens[i]);
+        }
+    }
+    let rate = |(cached, prompt): (u64, u64)| if prompt == 0 { 0.0 } else { cached as f64 / prompt as f64 };
+    let total = per_replica.iter().fold((0, 0), |sum, tally| (sum.0 + tally.0, sum.1 + tally.1));
+    PrefixCacheSummary {
+        enabled: deployment.prefix_caching,
+        hit_rate: rate(total),
+        cached_tokens: total.0,
+        prompt_tokens: total.1,
+        per_replica_hit_rate: per_replica.into_iter().map(rate).collect(),
     }
 }
 

@@ -7,12 +7,15 @@
 pub struct GpuSpec {
     /// Preset id, e.g. `"h100-sxm"`.
     pub id: &'static str,
+    /// The name the UI shows, e.g. `"NVIDIA H100 SXM"`.
+    pub name: &'static str,
     /// Dense BF16 tensor-core peak, FLOP/s.
     pub bf16_flops: f64,
     /// Dense FP8 tensor-core peak, FLOP/s; `None` when the GPU has no FP8 tensor cores.
     pub fp8_flops: Option<f64>,
-    /// HBM capacity, bytes.
-    pub hbm_bytes: f64,
+    /// Device memory as the device reports it (`nvidia-smi`'s total), MiB: more than the
+    /// marketing figure (an "80 GB" H100 SXM lists 81,559 MiB).
+    pub memory_mib: u64,
     /// HBM bandwidth, bytes/s.
     pub hbm_bandwidth: f64,
     /// Scale-up (NVLink) bandwidth per GPU per direction, bytes/s.
@@ -62,89 +65,11 @@ pub(crate) fn interpolate_log2(points: &[(f64, f64)], x: f64) -> f64 {
     y0 + (y1 - y0) * t
 }
 
-/// The GPU presets.
-pub(crate) const GPU_SPECS: [GpuSpec; 4] = [
-    GpuSpec {
-        id: "a100-80gb",
-        bf16_flops: 312e12,
-        fp8_flops: None,
-        hbm_bytes: 80e9,
-        hbm_bandwidth: 2.039e12,
-        nvlink_bandwidth: 300e9,
-        gemm_bf16_efficiency: &[(128.0, 0.51), (256.0, 0.70), (512.0, 0.80), (1024.0, 0.83), (2048.0, 0.84)],
-        gemm_fp8_efficiency: None,
-        hbm_efficiency_bf16: 0.72,
-        hbm_efficiency_fp8: 0.72,
-        allreduce_latency: 21e-6,
-    },
-    GpuSpec {
-        id: "h100-sxm",
-        bf16_flops: 989e12,
-        fp8_flops: Some(1979e12),
-        hbm_bytes: 80e9,
-        hbm_bandwidth: 3.35e12,
-        nvlink_bandwidth: 450e9,
-        gemm_bf16_efficiency: &[
-            (128.0, 0.35),
-            (256.0, 0.65),
-            (512.0, 0.82),
-            (1024.0, 0.83),
-            (2048.0, 0.83),
-            (4096.0, 0.80),
-            (8192.0, 0.78),
-        ],
-        gemm_fp8_efficiency: Some(0.58),
-        hbm_efficiency_bf16: 0.82,
-        hbm_efficiency_fp8: 0.61,
-        allreduce_latency: 4e-6,
-    },
-    GpuSpec {
-        id: "h200",
-        bf16_flops: 989e12,
-        fp8_flops: Some(1979e12),
-        hbm_bytes: 141e9,
-        hbm_bandwidth: 4.8e12,
-        nvlink_bandwidth: 450e9,
-        gemm_bf16_efficiency: &[
-            (128.0, 0.47),
-            (256.0, 0.68),
-            (512.0, 0.75),
-            (1024.0, 0.77),
-            (2048.0, 0.78),
-            (4096.0, 0.79),
-        ],
-        gemm_fp8_efficiency: Some(0.63),
-        hbm_efficiency_bf16: 0.77,
-        hbm_efficiency_fp8: 0.54,
-        allreduce_latency: 4e-6,
-    },
-    GpuSpec {
-        id: "b200",
-        bf16_flops: 2250e12,
-        fp8_flops: Some(4500e12),
-        hbm_bytes: 180e9,
-        hbm_bandwidth: 8e12,
-        nvlink_bandwidth: 900e9,
-        gemm_bf16_efficiency: &[
-            (128.0, 0.30),
-            (256.0, 0.48),
-            (512.0, 0.60),
-            (1024.0, 0.64),
-            (2048.0, 0.67),
-            (4096.0, 0.65),
-            (8192.0, 0.67),
-        ],
-        gemm_fp8_efficiency: Some(0.52),
-        hbm_efficiency_bf16: 0.68,
-        hbm_efficiency_fp8: 0.40,
-        allreduce_latency: 5.5e-6,
-    },
-];
-
 impl GpuSpec {
-    /// The preset with id `id`.
-    pub fn find(id: &str) -> Option<&'static GpuSpec> {
-        GPU_SPECS.iter().find(|gpu| gpu.id == id)
+    /// Device memory in bytes (`memory_mib` × 2²⁰), the total vLLM's `gpu_memory_utilization`
+    /// applies to.
+    pub fn memory_bytes(&self) -> f64 {
+        (self.memory_mib * 1024 * 1024) as f64
     }
 
     /// Achieved GEMM throughput for `m` rows with weights in `weights`, FLOP/s.
@@ -187,11 +112,8 @@ mod tests {
     }
 
     #[test]
-    fn every_catalog_gpu_has_a_spec_and_fp8_scales_with_m() {
-        for preset in super::super::catalog::GPUS {
-            assert!(GpuSpec::find(preset.id).is_some(), "{}", preset.id);
-        }
-        let h100 = GpuSpec::find("h100-sxm").unwrap();
+    fn fp8_efficiency_scales_with_m() {
+        let h100 = crate::perf::catalog::gpu("h100-sxm").unwrap();
         let large = h100.gemm_flops(8192.0, crate::perf::Dtype::Fp8);
         assert!((large - 1979e12 * 0.58).abs() < 1e9);
         assert!(h100.gemm_flops(128.0, crate::perf::Dtype::Fp8) < large / 2.0);

@@ -175,7 +175,7 @@ mod tests {
     use crate::perf::catalog;
 
     fn preset(id: &str) -> ModelSpec {
-        catalog::model_spec(id).unwrap()
+        catalog::model(id).unwrap().spec()
     }
 
     #[test]

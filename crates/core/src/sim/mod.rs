@@ -1,9 +1,32 @@
-//! The simulation: a scenario and a workload in, a [`RunResult`] out.
+//! The simulation driver: one global event queue, a scenario and a workload in, a
+//! [`RunResult`] out.
 //!
 //! [`Simulation::new`] validates the scenario and builds the cluster; [`Simulation::run`] (or
-//! [`Simulation::run_with_progress`], whose callback can cancel) replays every arrival through
-//! the router and drains the replicas; [`Simulation::results`] summarises. The UI's worker, the
-//! CLI and the tests all go through this API.
+//! [`Simulation::run_with_progress`], whose callback can cancel) processes events until none is
+//! left; [`Simulation::results`] summarises. The UI's worker, the CLI and the tests all go
+//! through this API.
+//!
+//! **Events.** The [`EventQueue`] orders events by `(time, insertion order)`. Arrivals enter it
+//! one at a time (the next one is pushed when the previous is popped, so a million-request
+//! trace never sits in the heap); later issues add transfers, faults, scaling and timeouts.
+//! Each replica's engine works in two phases — a step's plan is fixed when it starts, its effects
+//! apply when it ends — and exposes when its step in flight ends.
+//!
+//! **Sampling.** At the start of every timeline bucket, after every other event of that instant,
+//! a `SampleTick` event looks at every replica (advancing it to that instant) and records its
+//! running and waiting requests and KV blocks in use, until no request is left.
+//!
+//! **Stepping.** With [`Stepping::Eager`] every step end is an event: at every event every
+//! replica is advanced to its instant, and once all events of an instant are handled, every
+//! idle replica with requests starts its next step. [`Stepping::Lazy`] (the default) gives
+//! the same results faster: replicas interact only when the router looks at them, so a replica
+//! is advanced only when it is looked at or handed a request, and otherwise runs its steps in
+//! a tight loop. The two are equal because advancing is splittable — advancing to `a` then to
+//! `b` is advancing to `b`, and a step starting at `t` is only planned once every event at `t`
+//! was delivered — and a test runs the golden scenarios both ways and compares their digests.
+//!
+//! **Budget.** Every arrival and every engine step counts against `limits.max_events`; a run
+//! that spends it stops there, reports why, and counts its unfinished requests.
 //!
 //! # Example
 //!
@@ -29,21 +52,20 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{policy_for, Cluster};
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{Engine, Halt, SchedulerConfig, StepContext};
 use crate::ids::{ReplicaId, RequestId};
-use crate::metrics::{LatencyColumns, Recorder, RequestLog, Series, Summary};
-use crate::perf::{catalog, GpuSpec, ReplicaConfig, StepModel};
+use crate::metrics::{DeploymentFacts, LatencyColumns, Recorder, RequestLog, Summary};
+use crate::perf::StepModel;
 use crate::scenario::{Deployment, Problem, Scenario};
-use crate::time::SimDuration;
+use crate::stats::{bucket_width_s, Series, SeriesId};
+use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
 
 /// Why a simulation could not be set up.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SimError {
-    /// The scenario breaks validation rules.
+    /// The scenario breaks validation rules (including vLLM's start-up checks).
     Invalid(Vec<Problem>),
-    /// The model does not fit the deployment (with the field to change).
-    DoesNotFit(crate::perf::FitError),
     /// The workload has no requests.
     EmptyWorkload,
 }
@@ -55,7 +77,6 @@ impl fmt::Display for SimError {
                 let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 write!(f, "{}", list.join("; "))
             }
-            SimError::DoesNotFit(error) => write!(f, "{error}"),
             SimError::EmptyWorkload => write!(f, "workload: the trace has no requests"),
         }
     }
@@ -67,13 +88,34 @@ impl std::error::Error for SimError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cancelled;
 
+/// How replicas are advanced (the results are the same; see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Stepping {
+    /// Advance a replica only when something looks at it or hands it a request.
+    #[default]
+    Lazy,
+    /// Every step end is an event, and every replica is advanced at every event.
+    Eager,
+}
+
+/// The events the driver processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// A request of the workload arrives.
+    RequestArrived(RequestId),
+    /// A replica's step ends (eager stepping only).
+    StepFinished(ReplicaId),
+    /// The timeline samples every replica's state (a bucket starts).
+    SampleTick,
+}
+
 /// The serialisable result of a run: summary, chart series and digest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
     /// The headline numbers.
     pub summary: Summary,
     /// Time series (≤ 2,000 points each): arrivals, completions and output tokens per second,
-    /// running and waiting requests, KV cache use.
+    /// running and waiting requests, KV cache use, prefix-cache hits.
     pub series: Vec<Series>,
     /// Latency CDFs in ms (≤ 200 points each): TTFT, TPOT, E2E.
     pub latency_cdfs: Vec<Series>,
@@ -81,6 +123,8 @@ pub struct RunReport {
     pub kv_capacity_tokens_per_replica: u64,
     /// Engine steps executed over all replicas (with arrivals, the run's events).
     pub engine_steps: u64,
+    /// Why the run stopped before every request ended, if it did.
+    pub stopped_early: Option<String>,
     /// Digest of the per-request records ([`RequestLog::digest`]), hex in JSON.
     #[serde(with = "crate::digest::hex_u64")]
     pub digest: u64,
@@ -100,8 +144,15 @@ pub struct Simulation {
     scenario: Scenario,
     trace: Trace,
     cluster: Cluster,
+    recorder: Recorder,
+    queue: EventQueue<Event>,
+    stepping: Stepping,
+    events_left: u64,
     next_arrival: usize,
-    drained: bool,
+    /// When each replica's step in flight ends, as scheduled in the queue (eager stepping).
+    scheduled_ends: Vec<Option<SimTime>>,
+    halted: Option<(Halt, SimTime)>,
+    finished: bool,
     num_gpus: u64,
     kv_capacity_tokens: u64,
 }
@@ -113,56 +164,60 @@ const CDF_POINTS: usize = 200;
 const TIMELINE_BUCKETS: u64 = 1_000;
 
 impl Simulation {
-    /// Sets up `scenario` on `trace` (the caller resolves the scenario's workload to a trace).
+    /// Sets up `scenario` on `trace` (resolve the scenario's workload with
+    /// [`crate::workload::resolve`]), advancing replicas lazily.
     ///
     /// # Errors
     ///
-    /// Returns [`SimError`] when the scenario is invalid, the model does not fit, or the trace
-    /// is empty.
+    /// Returns [`SimError`] when the scenario is invalid or the trace is empty.
     pub fn new(scenario: &Scenario, trace: Trace) -> Result<Simulation, SimError> {
+        Simulation::with_stepping(scenario, trace, Stepping::Lazy)
+    }
+
+    /// [`Simulation::new`] with a choice of [`Stepping`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Simulation::new`].
+    pub fn with_stepping(scenario: &Scenario, trace: Trace, stepping: Stepping) -> Result<Simulation, SimError> {
         scenario.validate().map_err(SimError::Invalid)?;
         if trace.num_requests() == 0 {
             return Err(SimError::EmptyWorkload);
         }
-        let model = catalog::model_spec(&scenario.model.preset).expect("validated");
-        let gpu = GpuSpec::find(&scenario.hardware.gpu).expect("validated");
+        let step_model = StepModel::from_scenario(scenario).expect("validated: the model fits");
+        let config = SchedulerConfig::from_scenario(scenario);
         let Deployment::Aggregated(pool) = &scenario.deployment;
-        let engine = &scenario.engine;
-        let step_model = StepModel::new(
-            &model,
-            gpu,
-            ReplicaConfig {
-                tp: pool.tp,
-                pp: pool.pp,
-                weights: scenario.model.weights,
-                kv_cache: scenario.model.kv_cache,
-                gpu_memory_utilization: engine.gpu_memory_utilization,
-                max_num_batched_tokens: engine.max_num_batched_tokens,
-                max_num_seqs: engine.max_num_seqs,
-            },
-        )
-        .map_err(SimError::DoesNotFit)?;
-        let config = EngineConfig {
-            max_num_seqs: engine.max_num_seqs,
-            max_num_batched_tokens: engine.max_num_batched_tokens,
-            chunked_prefill: engine.chunked_prefill,
-            block_size: engine.block_size,
-            max_model_len: model.max_context,
-        };
         let kv_capacity_tokens = step_model.kv_capacity_tokens();
-        let engines = (0..pool.replicas).map(|i| Engine::new(ReplicaId(i), config, step_model.clone())).collect();
+        let engines: Vec<Engine> = (0..pool.replicas)
+            .map(|i| {
+                let mut engine = Engine::new(ReplicaId(i), config, step_model.clone());
+                if stepping == Stepping::Eager {
+                    engine.step_one_at_a_time();
+                }
+                engine
+            })
+            .collect();
         let span = trace.arrived_at[trace.num_requests() - 1].saturating_since(trace.arrived_at[0]);
-        let width = crate::metrics::bucket_width_s(span.as_secs_f64(), TIMELINE_BUCKETS);
-        let recorder = Recorder::new(&trace, SimDuration::from_millis(width.saturating_mul(1000)));
-        let cluster = Cluster::new(engines, policy_for(scenario.router.kind, scenario.seed), recorder);
+        let width = bucket_width_s(span.as_secs_f64(), TIMELINE_BUCKETS);
+        let recorder =
+            Recorder::new(&trace, config.max_model_len, SimDuration::from_millis(width.saturating_mul(1000)));
+        let mut queue = EventQueue::new();
+        queue.push(trace.arrived_at[0], Event::RequestArrived(RequestId(0)));
+        queue.push(SimTime::ZERO, Event::SampleTick);
         Ok(Simulation {
             scenario: scenario.clone(),
-            trace,
-            cluster,
-            next_arrival: 0,
-            drained: false,
+            cluster: Cluster::new(engines, policy_for(scenario.router.kind, scenario.seed)),
+            recorder,
+            queue,
+            stepping,
+            events_left: scenario.limits.max_events,
+            next_arrival: 1,
+            scheduled_ends: vec![None; pool.replicas as usize],
+            halted: None,
+            finished: false,
             num_gpus: u64::from(pool.replicas) * u64::from(pool.tp) * u64::from(pool.pp),
             kv_capacity_tokens,
+            trace,
         })
     }
 
@@ -181,45 +236,145 @@ impl Simulation {
     pub fn run_with_progress(&mut self, on_progress: &mut dyn FnMut(f64) -> bool) -> Result<(), Cancelled> {
         let total = self.trace.num_requests();
         let report_every = (total / 200).max(1);
-        while self.next_arrival < total {
-            let request = self.next_arrival;
-            self.cluster.route(RequestId(request as u32), self.trace.arrived_at[request]);
-            self.next_arrival += 1;
-            if self.next_arrival.is_multiple_of(report_every)
-                && !on_progress(0.95 * self.next_arrival as f64 / total as f64)
-            {
-                return Err(Cancelled);
+        while !self.finished {
+            let Some((at, event)) = self.queue.pop() else {
+                self.finish_lazily();
+                break;
+            };
+            if let Err(halt) = self.handle(at, event) {
+                self.halted = Some((halt, at));
+                self.finished = true;
+                break;
             }
-        }
-        if !self.drained {
-            self.cluster.drain();
-            self.drained = true;
+            if let Event::RequestArrived(request) = event {
+                let arrived = request.index() + 1;
+                if arrived.is_multiple_of(report_every) && !on_progress(0.95 * arrived as f64 / total as f64) {
+                    return Err(Cancelled);
+                }
+            }
         }
         on_progress(1.0);
         Ok(())
     }
 
+    /// Handles one event at `at`.
+    fn handle(&mut self, at: SimTime, event: Event) -> Result<(), Halt> {
+        let mut ctx =
+            StepContext { trace: &self.trace, recorder: &mut self.recorder, events_left: &mut self.events_left };
+        if self.stepping == Stepping::Eager {
+            self.cluster.advance_all(at, &mut ctx)?;
+        }
+        match event {
+            Event::RequestArrived(request) => {
+                if *ctx.events_left == 0 {
+                    return Err(Halt::EventBudget);
+                }
+                *ctx.events_left -= 1;
+                ctx.recorder.on_arrived(at);
+                self.cluster.route(request, at, &mut ctx)?;
+                if self.next_arrival < self.trace.num_requests() {
+                    let next = self.next_arrival;
+                    self.queue.push(self.trace.arrived_at[next], Event::RequestArrived(RequestId(next as u32)));
+                    self.next_arrival += 1;
+                }
+            }
+            Event::StepFinished(replica) => self.scheduled_ends[replica.index()] = None,
+            Event::SampleTick if self.queue.next_due_at() == Some(at) => {
+                // A sample is taken after every other event of its instant.
+                self.queue.push(at, Event::SampleTick);
+            }
+            Event::SampleTick => {
+                // Every replica is looked at: advanced to the tick, then sampled as it is then.
+                self.cluster.advance_all(at, &mut ctx)?;
+                for engine in self.cluster.engines() {
+                    if engine.num_outstanding() > 0 {
+                        ctx.recorder.timeline.sample(
+                            at,
+                            engine.num_running() as u64,
+                            engine.num_waiting() as u64,
+                            u64::from(engine.num_used_blocks()),
+                        );
+                    }
+                }
+                let busy = self.cluster.engines().iter().any(|engine| engine.num_outstanding() > 0);
+                if busy || !self.queue.is_empty() {
+                    self.queue.push(at + ctx.recorder.timeline.interval(), Event::SampleTick);
+                }
+            }
+        }
+        let end_of_instant = self.queue.next_due_at() != Some(at);
+        if self.stepping == Stepping::Eager && end_of_instant {
+            let mut started = Vec::new();
+            self.cluster.start_pending_steps(&mut ctx, &mut started)?;
+            for (replica, ends_at) in started {
+                self.scheduled_ends[replica.index()] = Some(ends_at);
+                self.queue.push(ends_at, Event::StepFinished(replica));
+            }
+        }
+        Ok(())
+    }
+
+    /// With lazy stepping the queue empties after the last arrival: run every replica to the end.
+    fn finish_lazily(&mut self) {
+        let mut ctx =
+            StepContext { trace: &self.trace, recorder: &mut self.recorder, events_left: &mut self.events_left };
+        if let Err(halt) = self.cluster.advance_all(SimTime::MAX, &mut ctx) {
+            let at = self.cluster.engines().iter().map(Engine::now).max().unwrap_or(SimTime::ZERO);
+            self.halted = Some((halt, at));
+        }
+        self.finished = true;
+    }
+
+    /// Why the run stopped early, for people.
+    fn stopped_early(&self) -> Option<String> {
+        let (halt, at) = self.halted?;
+        Some(match halt {
+            Halt::EventBudget => format!(
+                "the run stopped at {:.3} s simulated after {} events (limits.max_events); requests not finished \
+                 by then are counted as unfinished",
+                at.as_secs_f64(),
+                self.scenario.limits.max_events
+            ),
+            Halt::Stuck(replica) => {
+                format!("replica {} could not schedule any of its requests at {:.3} s", replica.0, at.as_secs_f64())
+            }
+        })
+    }
+
     /// The report so far (complete after a run): summary, series and digest.
     pub fn report(&self) -> RunReport {
-        let recorder = &self.cluster.recorder;
-        let cluster_blocks: u64 = self.cluster.engines().iter().map(Engine::total_blocks).sum();
+        let recorder = &self.recorder;
+        let cluster_blocks: u64 =
+            self.cluster.engines().iter().map(|engine| u64::from(engine.kv_cache().num_total_blocks())).sum();
         let columns = LatencyColumns::of(&recorder.requests);
+        let Deployment::Aggregated(pool) = &self.scenario.deployment;
+        let facts = DeploymentFacts {
+            num_gpus: self.num_gpus,
+            num_replicas: pool.replicas,
+            prefix_caching: self.scenario.engine.prefix_caching,
+        };
         RunReport {
-            summary: Summary::of(&recorder.requests, &columns, &recorder.itl, &self.scenario.slo, self.num_gpus),
+            summary: Summary::of(&recorder.requests, &columns, &recorder.itl, &self.scenario.slo, &facts),
             series: recorder.timeline.series(cluster_blocks),
             latency_cdfs: vec![
-                Series::cdf_of_sorted("TTFT", &columns.ttft_ms, CDF_POINTS),
-                Series::cdf_of_sorted("TPOT", &columns.tpot_ms, CDF_POINTS),
-                Series::cdf_of_sorted("E2E", &columns.e2e_ms, CDF_POINTS),
+                Series::cdf_of_sorted(SeriesId::TtftCdf, &columns.ttft_ms, CDF_POINTS),
+                Series::cdf_of_sorted(SeriesId::TpotCdf, &columns.tpot_ms, CDF_POINTS),
+                Series::cdf_of_sorted(SeriesId::E2eCdf, &columns.e2e_ms, CDF_POINTS),
             ],
             kv_capacity_tokens_per_replica: self.kv_capacity_tokens,
             engine_steps: recorder.num_steps,
+            stopped_early: self.stopped_early(),
             digest: recorder.requests.digest(),
         }
     }
 
     /// The report and a copy of the per-request records.
     pub fn results(&self) -> RunResult {
-        RunResult { report: self.report(), requests: self.cluster.recorder.requests.clone() }
+        RunResult { report: self.report(), requests: self.recorder.requests.clone() }
+    }
+
+    /// The replicas, for inspection (tests, invariant checks).
+    pub fn engines(&self) -> &[Engine] {
+        self.cluster.engines()
     }
 }

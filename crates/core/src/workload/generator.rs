@@ -152,6 +152,7 @@ impl Generator {
         let n = self.num_requests as usize;
         let mut trace = Trace {
             format: TraceFormat::Generated,
+            hash_block_tokens: TraceFormat::Generated.hash_block_tokens(),
             arrived_at: Vec::with_capacity(n),
             prompt_tokens: Vec::with_capacity(n),
             output_tokens: Vec::with_capacity(n),
@@ -178,7 +179,7 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::quantile_sorted;
+    use crate::stats::quantile_sorted;
 
     #[test]
     fn poisson_arrivals_have_the_requested_rate_and_lengths_their_distributions() {

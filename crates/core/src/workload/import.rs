@@ -20,6 +20,18 @@ pub enum TraceFormat {
     Generated,
 }
 
+impl TraceFormat {
+    /// Tokens covered by each prefix hash the format carries (0 when it carries none).
+    /// Mooncake's `hash_ids` are one per 512-token block (kvcache-ai/Mooncake
+    /// `FAST25-release/README.md`; NVIDIA's replay uses the same `--trace-block-size 512`).
+    pub const fn hash_block_tokens(self) -> u32 {
+        match self {
+            TraceFormat::MooncakeJsonl => 512,
+            TraceFormat::VidurCsv | TraceFormat::Generated => 0,
+        }
+    }
+}
+
 impl fmt::Display for TraceFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -225,6 +237,7 @@ fn parse_vidur(lines: &mut Lines<'_, '_>) -> Result<Trace, TraceError> {
 fn empty_trace(format: TraceFormat) -> Trace {
     Trace {
         format,
+        hash_block_tokens: format.hash_block_tokens(),
         arrived_at: Vec::new(),
         prompt_tokens: Vec::new(),
         output_tokens: Vec::new(),
@@ -316,6 +329,7 @@ mod tests {
         assert_eq!(trace.prompt_tokens, vec![6758, 700]);
         assert_eq!(trace.output_tokens, vec![500, 3]);
         assert_eq!(trace.block_hashes_of(1), &[0, 2]);
+        assert_eq!(trace.hash_block_tokens, 512);
     }
 
     #[test]

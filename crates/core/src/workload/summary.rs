@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{bucket_width_s, Quantiles, Series};
+use crate::stats::{bucket_width_s, Quantiles, Series, SeriesId};
 
 use super::{Trace, TraceFormat};
 
@@ -35,6 +35,8 @@ pub struct TraceSummary {
     pub ideal_block_reuse: Option<f64>,
     /// Arrivals per second over time, in at most 120 equal buckets of a round width.
     pub arrival_rate: Series,
+    /// The width of those buckets, seconds.
+    pub arrival_rate_bucket_s: f64,
     /// [`Trace::digest`] of the trace (a hex string in JSON).
     #[serde(with = "crate::digest::hex_u64")]
     pub digest: u64,
@@ -58,6 +60,7 @@ impl TraceSummary {
             output_tokens: Quantiles::of(&mut as_floats(&trace.output_tokens))?,
             ideal_block_reuse: ideal_block_reuse(trace),
             arrival_rate: arrival_rate(trace, first, span_s),
+            arrival_rate_bucket_s: rate_bucket_width_s(span_s),
             digest: trace.digest(),
         })
     }
@@ -79,9 +82,13 @@ fn ideal_block_reuse(trace: &Trace) -> Option<f64> {
     Some(reused as f64 / trace.block_hashes.len() as f64)
 }
 
+/// One bucket more than the span needs, so the last arrival has its own.
+fn rate_bucket_width_s(span_s: f64) -> f64 {
+    bucket_width_s(span_s, MAX_RATE_BUCKETS as u64 - 1) as f64
+}
+
 fn arrival_rate(trace: &Trace, first_s: f64, span_s: f64) -> Series {
-    // One bucket more than the span needs, so the last arrival has its own.
-    let width_s = bucket_width_s(span_s, MAX_RATE_BUCKETS as u64 - 1) as f64;
+    let width_s = rate_bucket_width_s(span_s);
     let num_buckets = ((span_s / width_s) as usize + 1).min(MAX_RATE_BUCKETS);
     let mut counts = vec![0u64; num_buckets];
     for at in &trace.arrived_at {
@@ -89,7 +96,7 @@ fn arrival_rate(trace: &Trace, first_s: f64, span_s: f64) -> Series {
         counts[bucket.min(num_buckets - 1)] += 1;
     }
     Series {
-        name: format!("arrivals per second ({} s buckets)", width_s),
+        id: SeriesId::ArrivalsPerS,
         points: counts
             .iter()
             .enumerate()
@@ -137,6 +144,6 @@ mod tests {
             parse_trace("arrived_at,num_prefill_tokens,num_decode_tokens\n0,5,5\n3537,5,5\n", &mut |_| {}).unwrap();
         let summary = TraceSummary::of(&long).unwrap();
         assert_eq!(summary.arrival_rate.points.len(), 118); // 30 s buckets
-        assert!(summary.arrival_rate.name.contains("30 s"));
+        assert_eq!(summary.arrival_rate_bucket_s, 30.0);
     }
 }

@@ -15,6 +15,8 @@ use super::TraceFormat;
 pub struct Trace {
     /// The format the trace was read from.
     pub format: TraceFormat,
+    /// Tokens covered by each prefix hash (Mooncake: 512); 0 without hashes.
+    pub hash_block_tokens: u32,
     /// Arrival instants, non-decreasing, relative to the first request of the file's clock.
     pub arrived_at: Vec<SimTime>,
     /// Prompt (input) tokens per request, each ≥ 1.

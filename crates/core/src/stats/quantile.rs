@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// # Example
 ///
 /// ```
-/// use servesim_core::metrics::quantile_sorted;
+/// use servesim_core::stats::quantile_sorted;
 ///
 /// assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
 /// assert_eq!(quantile_sorted(&[], 0.5), None);

@@ -1,0 +1,43 @@
+//! The engine's settings, resolved from a scenario.
+
+use crate::scenario::Scenario;
+
+/// The scheduler and KV-cache settings of one replica (vLLM's `SchedulerConfig` and
+/// `CacheConfig`), with `max_model_len` resolved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SchedulerConfig {
+    /// Most sequences in a step.
+    pub max_num_seqs: u32,
+    /// Token budget of a step.
+    pub max_num_batched_tokens: u32,
+    /// Whether prompts may be split across steps.
+    pub chunked_prefill: bool,
+    /// Tokens per KV block.
+    pub block_size: u32,
+    /// The longest sequence (prompt + output) a request may reach, tokens.
+    pub max_model_len: u64,
+    /// Whether computed prompt prefixes are cached and reused.
+    pub prefix_caching: bool,
+    /// Fraction of KV blocks kept free when admitting while other requests are scheduled.
+    pub watermark: f64,
+}
+
+impl SchedulerConfig {
+    /// The settings of `scenario`'s engine.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the scenario's model preset is unknown (validation rules that out).
+    pub fn from_scenario(scenario: &Scenario) -> SchedulerConfig {
+        let engine = &scenario.engine;
+        SchedulerConfig {
+            max_num_seqs: engine.max_num_seqs,
+            max_num_batched_tokens: engine.max_num_batched_tokens,
+            chunked_prefill: engine.chunked_prefill,
+            block_size: engine.block_size,
+            max_model_len: u64::from(scenario.max_model_len().expect("a validated model preset")),
+            prefix_caching: engine.prefix_caching,
+            watermark: engine.watermark,
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! One request's KV blocks: the prefix runs it shares through the cache, and the private blocks
+//! it alone holds.
+//!
+//! A request's blocks, in order, are: the runs of its prompt's prefix hashes (hit in the cache,
+//! or filled by this request as it computes them), the run of its own private blocks cached by
+//! an earlier preemption (when it hit it), then plain blocks. Prefix hashes come from the trace,
+//! one per `hash_block_tokens` tokens (Mooncake: 512); with engine blocks of `block_size` tokens
+//! each hash covers `hash_block_tokens / block_size` blocks, or, when blocks are larger, each block
+//! is keyed by the last hash it covers. Only full blocks are cached, as in vLLM.
+
+use super::kv_cache::{BlockKey, KvCacheManager, RunId};
+use crate::ids::RequestId;
+
+/// Which of a prompt's blocks are keyed by which prefix hash.
+#[derive(Clone, Copy, Debug)]
+pub struct PrefixLayout<'t> {
+    hashes: &'t [u64],
+    /// Blocks per span (one prefix hash's blocks).
+    blocks_per_span: u32,
+    /// Hashes per span (more than one when blocks are larger than hash blocks).
+    hashes_per_span: u32,
+    /// The prompt's full blocks that have a hash.
+    hashed_blocks: u32,
+}
+
+impl<'t> PrefixLayout<'t> {
+    /// The layout of a prompt of `prompt_tokens` tokens whose hashes, one per
+    /// `hash_block_tokens` tokens, are `hashes`, in blocks of `block_size` tokens. Both sizes
+    /// are powers of two; without hashes nothing is keyed.
+    pub fn new(hashes: &'t [u64], hash_block_tokens: u32, block_size: u32, prompt_tokens: u64) -> PrefixLayout<'t> {
+        if hashes.is_empty() || hash_block_tokens == 0 {
+            return PrefixLayout { hashes, blocks_per_span: 1, hashes_per_span: 1, hashed_blocks: 0 };
+        }
+        let (blocks_per_span, hashes_per_span) = if block_size <= hash_block_tokens {
+            (hash_block_tokens / block_size, 1)
+        } else {
+            (1, block_size / hash_block_tokens)
+        };
+        let covered_tokens = hashes.len() as u64 * u64::from(hash_block_tokens);
+        let hashed_blocks = (prompt_tokens.min(covered_tokens) / u64::from(block_size)) as u32;
+        PrefixLayout { hashes, blocks_per_span, hashes_per_span, hashed_blocks }
+    }
+
+    /// Number of spans (runs) the prompt's hashed blocks form.
+    pub fn num_spans(&self) -> u32 {
+        self.hashed_blocks.div_ceil(self.blocks_per_span)
+    }
+
+    /// The first block of span `span` and one past its last.
+    pub fn span_blocks(&self, span: u32) -> (u32, u32) {
+        let start = span * self.blocks_per_span;
+        (start, (start + self.blocks_per_span).min(self.hashed_blocks))
+    }
+
+    /// The key of span `span`: the last prefix hash it covers (hashes chain the prefix).
+    pub fn key(&self, span: u32) -> BlockKey {
+        let last = ((span + 1) * self.hashes_per_span) as usize - 1;
+        BlockKey::Prefix(self.hashes[last.min(self.hashes.len() - 1)])
+    }
+
+    /// The prompt's full blocks that have a hash.
+    pub fn hashed_blocks(&self) -> u32 {
+        self.hashed_blocks
+    }
+}
+
+/// What a waiting request would hit in the cache, found by [`Hit::look_up`].
+#[derive(Clone, Debug, Default)]
+pub struct Hit {
+    /// The runs to acquire, in order, and whether this request fills the last one.
+    runs: Vec<RunId>,
+    fills_last: bool,
+    /// The last run is partial and another request holds it: this request uses its blocks
+    /// but places its own after them as plain blocks.
+    stops_claiming: bool,
+    private_run: Option<RunId>,
+    /// Blocks counted as computed (at most `num_tokens − 1` tokens' worth).
+    pub num_cached_blocks: u32,
+    /// Blocks the acquired runs hold (the request's blocks once admitted).
+    pub num_held_blocks: u32,
+    /// Of those, blocks that are free now (acquiring takes them out of the free count).
+    pub num_evictable_blocks: u32,
+    /// Spans fully held.
+    num_spans: u32,
+    /// Prefix blocks in the acquired runs.
+    num_prefix_blocks: u32,
+}
+
+impl Hit {
+    /// Finds the longest cached prefix of a request with `layout`, counting at most
+    /// `max_cached_blocks` blocks as computed (vLLM recomputes at least the last token). After a
+    /// preemption, the request's own private run (`private`: the block it starts at, and its
+    /// key) extends the hit when the prefix hits reach exactly its start.
+    pub fn look_up(
+        &mut self,
+        kv: &KvCacheManager,
+        layout: &PrefixLayout<'_>,
+        private: Option<(u32, RequestId)>,
+        max_cached_blocks: u32,
+    ) {
+        self.runs.clear();
+        *self = Hit { runs: std::mem::take(&mut self.runs), ..Hit::default() };
+        for span in 0..layout.num_spans() {
+            let (start, end) = layout.span_blocks(span);
+            let span_blocks = end - start;
+            let Some(cached) = kv.lookup(layout.key(span)) else { break };
+            if cached.num_blocks > span_blocks || self.num_cached_blocks >= max_cached_blocks {
+                break;
+            }
+            self.take(cached.num_blocks, cached.is_free, max_cached_blocks);
+            self.runs.push(cached.run);
+            self.num_prefix_blocks += cached.num_blocks;
+            if cached.num_blocks < span_blocks {
+                // Partially evicted: this request computes and appends the rest, unless another
+                // request holds the run (only traces whose hashes do not chain the prefix, with
+                // one hash for prompts of different lengths, get there).
+                self.fills_last = cached.is_free;
+                self.stops_claiming = !cached.is_free;
+                return;
+            }
+            self.num_spans += 1;
+        }
+        if let Some((start, request)) = private {
+            if self.num_held_blocks == start && self.num_cached_blocks < max_cached_blocks {
+                if let Some(cached) = kv.lookup(BlockKey::Request(request)) {
+                    self.take(cached.num_blocks, cached.is_free, max_cached_blocks);
+                    self.private_run = Some(cached.run);
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, blocks: u32, is_free: bool, max_cached_blocks: u32) {
+        self.num_cached_blocks += blocks.min(max_cached_blocks - self.num_cached_blocks);
+        self.num_held_blocks += blocks;
+        if is_free {
+            self.num_evictable_blocks += blocks;
+        }
+    }
+}
+
+/// The KV blocks a running request holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestKv {
+    /// Prefix runs held, in block order.
+    runs: Vec<RunId>,
+    /// The prefix run this request is appending its computed blocks to.
+    filling: Option<RunId>,
+    /// Spans fully held; the next block to place is in span `num_spans`.
+    num_spans: u32,
+    /// Whether new blocks may still go into prefix runs (false once a span is cached by
+    /// another request, or without prefix caching).
+    claiming: bool,
+    /// Its own private run, hit after a preemption.
+    private_run: Option<RunId>,
+    /// Blocks held in all.
+    held_blocks: u32,
+    /// Blocks held in prefix runs (blocks `0..prefix_blocks`).
+    prefix_blocks: u32,
+}
+
+impl RequestKv {
+    /// Acquires what `hit` found; without prefix caching pass an empty hit and `caching` off.
+    pub fn admit(kv: &mut KvCacheManager, hit: &Hit, caching: bool) -> RequestKv {
+        for (index, &run) in hit.runs.iter().enumerate() {
+            kv.acquire(run, hit.fills_last && index + 1 == hit.runs.len());
+        }
+        if let Some(run) = hit.private_run {
+            kv.acquire(run, false);
+        }
+        RequestKv {
+            runs: hit.runs.clone(),
+            filling: if hit.fills_last { hit.runs.last().copied() } else { None },
+            num_spans: hit.num_spans,
+            claiming: caching && hit.private_run.is_none() && !hit.stops_claiming,
+            private_run: hit.private_run,
+            held_blocks: hit.num_held_blocks,
+            prefix_blocks: hit.num_prefix_blocks,
+        }
+    }
+
+    /// Blocks held (for a decoding request: those held when it joined the decode pool; its
+    /// context implies the rest).
+    pub fn held_blocks(&self) -> u32 {
+        self.held_blocks
+    }
+
+    /// The runs held: prefix runs in order, then the private run.
+    pub fn runs(&self) -> impl Iterator<Item = RunId> + '_ {
+        self.runs.iter().copied().chain(self.private_run)
+    }
+
+    /// Takes `needed` more blocks from the cache (the caller checked they are free) and places
+    /// them: into the prefix runs of the spans they cover while this request may claim them,
+    /// otherwise as plain blocks.
+    pub fn grow(&mut self, kv: &mut KvCacheManager, layout: &PrefixLayout<'_>, needed: u32) {
+        if needed == 0 {
+            return;
+        }
+        kv.allocate(needed).expect("the scheduler checked the free blocks");
+        let target = self.held_blocks + needed;
+        let mut block = self.held_blocks;
+        while self.claiming && block < target {
+            if block >= layout.hashed_blocks() {
+                self.claiming = false;
+                break;
+            }
+            let (start, end) = layout.span_blocks(self.num_spans);
+            let run = match self.filling {
+                Some(run) => run,
+                None => {
+                    debug_assert_eq!(block, start, "a new span starts at its first block");
+                    let Some(run) = kv.insert(layout.key(self.num_spans)) else {
+                        // Another request cached this prefix first: the rest stays private.
+                        self.claiming = false;
+                        break;
+                    };
+                    self.runs.push(run);
+                    self.filling = Some(run);
+                    run
+                }
+            };
+            let placed = target.min(end) - block;
+            kv.append(run, placed);
+            self.prefix_blocks += placed;
+            block += placed;
+            if block == end {
+                kv.finish_filling(run);
+                self.filling = None;
+                self.num_spans += 1;
+            }
+        }
+        self.held_blocks = target;
+    }
+
+    /// Gives every block back when the request leaves with `computed_tokens` tokens of KV.
+    /// Blocks go back in vLLM's order, the request's last block first: plain blocks, its
+    /// private run, then its prefix runs from the last to the first. A preempted request
+    /// (`preempted`, with prefix caching on) first caches its private full blocks under its
+    /// own key, so that its recompute can hit them; it returns where they start.
+    pub fn release(
+        mut self,
+        kv: &mut KvCacheManager,
+        computed_tokens: u64,
+        block_size: u32,
+        preempted: Option<RequestId>,
+    ) -> u32 {
+        let full_blocks = (computed_tokens / u64::from(block_size)) as u32;
+        // A decoding request's blocks grew with its context.
+        self.held_blocks = self.held_blocks.max(computed_tokens.div_ceil(u64::from(block_size)) as u32);
+        if let Some(run) = self.filling.take() {
+            // Blocks scheduled but not computed (a partial last block) are not cached.
+            let run_start = self.prefix_blocks - kv.num_blocks_of(run);
+            let computed_in_run = full_blocks.saturating_sub(run_start).min(kv.num_blocks_of(run));
+            let uncomputed = kv.num_blocks_of(run) - computed_in_run;
+            kv.truncate(run, uncomputed);
+            self.prefix_blocks -= uncomputed;
+        }
+        let private_start = self.prefix_blocks;
+        let mut private_run_blocks = self.private_run.map_or(0, |run| kv.num_blocks_of(run));
+        if let Some(request) = preempted {
+            let new_full = full_blocks.saturating_sub(self.prefix_blocks + private_run_blocks);
+            if new_full > 0 {
+                let run = self.private_run.or_else(|| kv.insert(BlockKey::Request(request)));
+                if let Some(run) = run {
+                    kv.append(run, new_full);
+                    kv.finish_filling(run);
+                    private_run_blocks += new_full;
+                    self.private_run = Some(run);
+                }
+            }
+        }
+        kv.free(self.held_blocks - self.prefix_blocks - private_run_blocks);
+        if let Some(run) = self.private_run {
+            kv.release(run);
+        }
+        for &run in self.runs.iter().rev() {
+            kv.release(run);
+        }
+        private_start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mooncake_hashes_of_512_tokens_cover_32_blocks_of_16_and_the_last_partial_one_fewer() {
+        let hashes = [10, 11, 12];
+        // 1,100 tokens: spans of 512, 512 and 76 tokens; full blocks 32, 32 and 4.
+        let layout = PrefixLayout::new(&hashes, 512, 16, 1_100);
+        assert_eq!(layout.num_spans(), 3);
+        assert_eq!(layout.span_blocks(0), (0, 32));
+        assert_eq!(layout.span_blocks(2), (64, 68));
+        assert_eq!(layout.key(1), BlockKey::Prefix(11));
+        // Blocks of 1,024 tokens cover two hashes each and take the second's key.
+        let large = PrefixLayout::new(&hashes, 512, 1024, 1_100);
+        assert_eq!((large.num_spans(), large.span_blocks(0), large.key(0)), (1, (0, 1), BlockKey::Prefix(11)));
+        // No hashes: nothing is keyed.
+        assert_eq!(PrefixLayout::new(&[], 512, 16, 1_100).num_spans(), 0);
+    }
+
+    #[test]
+    fn a_second_request_hits_the_first_ones_prefix_and_recomputes_its_last_block() {
+        let mut kv = KvCacheManager::new(100);
+        let hashes = [1, 2];
+        let layout = PrefixLayout::new(&hashes, 512, 16, 1_024); // 64 full blocks in 2 spans
+        let mut hit = Hit::default();
+        hit.look_up(&kv, &layout, None, 63);
+        assert_eq!(hit.num_held_blocks, 0);
+        let mut first = RequestKv::admit(&mut kv, &hit, true);
+        first.grow(&mut kv, &layout, 40); // a first chunk: span 0 and 8 blocks of span 1
+        hit.look_up(&kv, &layout, None, 63);
+        assert_eq!(hit.num_cached_blocks, 32, "span 1 is being filled and cannot be hit");
+        first.grow(&mut kv, &layout, 24);
+        first.release(&mut kv, 1_024, 16, None);
+        assert_eq!(kv.num_free_blocks(), 100);
+        // The same prompt again: everything is cached but the last block is recomputed.
+        hit.look_up(&kv, &layout, None, 63);
+        assert_eq!((hit.num_cached_blocks, hit.num_held_blocks, hit.num_evictable_blocks), (63, 64, 64));
+        let second = RequestKv::admit(&mut kv, &hit, true);
+        assert_eq!(kv.num_free_blocks(), 36);
+        second.release(&mut kv, 1_024, 16, None);
+    }
+
+    #[test]
+    fn a_preempted_request_caches_its_private_blocks_and_hits_them_on_recompute() {
+        let mut kv = KvCacheManager::new(100);
+        let hashes = [5];
+        let layout = PrefixLayout::new(&hashes, 512, 16, 600); // 32 hashed blocks
+        let mut hit = Hit::default();
+        hit.look_up(&kv, &layout, None, u32::MAX);
+        let mut request = RequestKv::admit(&mut kv, &hit, true);
+        // 600 prompt tokens and 100 generated: 700 tokens in 44 blocks (43 full).
+        request.grow(&mut kv, &layout, 44);
+        let private_start = request.release(&mut kv, 700, 16, Some(RequestId(9)));
+        assert_eq!(private_start, 32);
+        assert_eq!(kv.lookup(BlockKey::Request(RequestId(9))).map(|c| c.num_blocks), Some(11));
+        // Recompute 701 tokens: at most 700 cached, so all 43 full blocks hit.
+        hit.look_up(&kv, &layout, Some((private_start, RequestId(9))), 700 / 16);
+        assert_eq!((hit.num_cached_blocks, hit.num_held_blocks), (43, 43));
+    }
+}
