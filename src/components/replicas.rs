@@ -18,19 +18,22 @@ pub fn ReplicaTable() -> impl IntoView {
                 .unwrap_or_default()
         })
     };
-    view! {
-        <Show when=move || !rows().is_empty()>
-            <section class="panel" data-testid="replicas">
-                <h2>"Prefix-cache hits per replica"</h2>
-                <table class="replicas">
-                    <thead><tr><th>"replica"</th><th>"prompt tokens served from cache"</th></tr></thead>
-                    <tbody>
-                        {move || rows().into_iter().enumerate().map(|(index, rate)| view! {
-                            <tr><td>{index}</td><td data-testid=format!("replica-hit-rate-{index}")>{format!("{:.1} %", rate * 100.0)}</td></tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </section>
-        </Show>
+    move || {
+        let rows = rows();
+        (!rows.is_empty()).then(|| {
+            view! {
+                <section class="panel" data-testid="replica-hit-rates">
+                    <h2>"Prefix-cache hits per replica"</h2>
+                    <table class="replicas">
+                        <thead><tr><th>"replica"</th><th>"prompt tokens served from cache"</th></tr></thead>
+                        <tbody>
+                            {rows.into_iter().enumerate().map(|(index, rate)| view! {
+                                <tr><td>{index}</td><td data-testid=format!("replica-hit-rate-{index}")>{format!("{:.1} %", rate * 100.0)}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </section>
+            }
+        })
     }
 }

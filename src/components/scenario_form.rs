@@ -123,7 +123,7 @@ pub fn ScenarioForm() -> impl IntoView {
                 <CheckField label="Prefix caching" testid="prefix-caching"
                     get=|s| s.engine.prefix_caching set=|s, v| s.engine.prefix_caching = v/>
             </div>
-            <h2>"SLO and seed"</h2>
+            <h2>"SLO, seed and limits"</h2>
             <div class="fields">
                 <InputField label="TTFT target (ms)" testid="slo-ttft" get=|s| show_optional(s.slo.ttft_ms)
                     set=|s, v| { s.slo.ttft_ms = optional_ms(v)?; Ok(()) }/>
@@ -135,6 +135,8 @@ pub fn ScenarioForm() -> impl IntoView {
                     set=|s, v| { s.slo.percentile = decimal(v)?; Ok(()) }/>
                 <InputField label="Seed" testid="seed" get=|s| s.seed.to_string()
                     set=|s, v| { s.seed = v.parse().map_err(|_| "a whole number")?; Ok(()) }/>
+                <InputField label="Event budget (arrivals + steps)" testid="max-events" get=|s| s.limits.max_events.to_string()
+                    set=|s, v| { s.limits.max_events = v.parse().map_err(|_| "a whole number")?; Ok(()) }/>
             </div>
             <Show when=move || !problems.get().is_empty()>
                 <ul class="problems" data-testid="validation" role="alert">

@@ -18,7 +18,7 @@ test('the page loads, simulates the bundled sample, draws every chart and logs n
   assert.match(await page.textContent(byTestId('workload-current')), /Mooncake/);
   assert.equal(await page.textContent(byTestId('kpi-reuse')), '36.6 %');
   assert.equal(await page.textContent(byTestId('kpi-completed')), `${SAMPLE_REQUESTS} / 0`);
-  for (const chart of ['ttft-cdf', 'tpot-cdf', 'e2e-cdf', 'throughput', 'queue', 'kv-cache', 'arrivals']) {
+  for (const chart of ['ttft-cdf', 'tpot-cdf', 'e2e-cdf', 'throughput', 'queue', 'kv-cache', 'prefix-cache', 'arrivals']) {
     assert.ok(await paintedPixels(page, `chart-${chart}`) > 5_000, `chart ${chart} is drawn`);
   }
   assert.match(page.url(), /#s=1\./, 'the URL carries the scenario');

@@ -1,10 +1,13 @@
-//! `cargo xtask bench`: the criterion benchmarks, the reference replay's speed and memory, and
-//! NVIDIA's DynoSim replaying the same trace on the same machine for comparison.
+//! `cargo xtask bench`: the criterion benchmarks, the reference replay's and a million-request
+//! run's speed and memory, NVIDIA's DynoSim replaying the same trace on the same machine, and
+//! the page's timings in headless Chromium. Every run checks its digest; the targets of the
+//! event-driven core issue are printed as met or missed.
 
 use std::process::Command;
 
 use crate::repo_root;
-use crate::tools::{run, step};
+use crate::server::StaticServer;
+use crate::tools::{run, step, Needs, Toolchain};
 
 /// The DynoSim wheel DESIGN.md names for the side-by-side comparison.
 const DYNAMO_WHEEL: &str = "ai-dynamo-runtime==1.6.1";
@@ -23,7 +26,7 @@ pub fn bench() -> Result<(), String> {
         "cargo bench",
     )?;
 
-    step("servesim bench: the reference replay, median of 10 runs");
+    step("servesim bench: the reference replay (median of 10) and 1,000,000 generated requests on 64 replicas");
     let output = Command::new("cargo")
         .current_dir(&root)
         .args(["run", "--quiet", "--release", "-p", "servesim-cli", "--", "bench"])
@@ -32,26 +35,102 @@ pub fn bench() -> Result<(), String> {
     if !output.status.success() {
         return Err(format!("servesim bench failed: {}", String::from_utf8_lossy(&output.stderr)));
     }
-    let ours = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    println!("{ours}");
-    let our_wall = json_number(&ours, "wall_s_median").ok_or("servesim bench printed no wall_s_median")?;
-    let our_sim = json_number(&ours, "sim_s").ok_or("servesim bench printed no sim_s")?;
+    let stdout = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    println!("{stdout}");
+    let mut lines = stdout.lines();
+    let (ours, million) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
+    let number = |key: &str| json_number(ours, key).ok_or(format!("servesim bench printed no {key}"));
+    let (our_wall, our_sim) = (number("wall_s_median")?, number("sim_s")?);
 
     step("DynoSim (ai-dynamo-runtime 1.6.1): the same trace, 8 workers, round_robin");
-    match dynosim() {
+    let dynosim = dynosim();
+    let mut ratio = None;
+    match &dynosim {
         Ok(theirs) => {
             println!("{theirs}");
-            let (Some(wall), Some(sim)) = (json_number(&theirs, "wall_s"), json_number(&theirs, "sim_s")) else {
+            let (Some(wall), Some(sim)) = (json_number(theirs, "wall_s"), json_number(theirs, "sim_s")) else {
                 return Err(format!("unexpected DynoSim output: {theirs}"));
             };
+            ratio = Some(wall / our_wall);
             println!("\n{:<10} {:>12} {:>10} {:>16}", "", "simulated s", "wall s", "sim s per wall s");
             println!("{:<10} {:>12.1} {:>10.3} {:>16.0}", "servesim", our_sim, our_wall, our_sim / our_wall);
             println!("{:<10} {:>12.1} {:>10.3} {:>16.0}", "DynoSim", sim, wall, sim / wall);
-            println!("servesim is {:.0}x faster in wall time on this machine", wall / our_wall);
+            println!("servesim is {:.0}x faster in wall time on this machine\n", wall / our_wall);
+            println!("{:<24} {:>12} {:>12}", "reference replay", "servesim", "DynoSim");
+            for (label, path) in [
+                ("TTFT p50 (ms)", ["ttft_ms", "p50"]),
+                ("TTFT p95 (ms)", ["ttft_ms", "p95"]),
+                ("TPOT p50 (ms)", ["tpot_ms", "p50"]),
+                ("TPOT p95 (ms)", ["tpot_ms", "p95"]),
+            ] {
+                let pick = |json: &str| {
+                    let object = json.split(&format!("\"{}\":", path[0])).nth(1)?;
+                    json_number(object, path[1])
+                };
+                println!(
+                    "{label:<24} {:>12.1} {:>12.1}",
+                    pick(ours).unwrap_or(f64::NAN),
+                    pick(theirs).unwrap_or(f64::NAN)
+                );
+            }
+            let value = |json: &str, key: &str| json_number(json, key).unwrap_or(f64::NAN);
+            println!(
+                "{:<24} {:>12.0} {:>12.0}",
+                "output tokens/s",
+                value(ours, "output_tokens_per_s"),
+                value(theirs, "output_tokens_per_s")
+            );
+            println!(
+                "{:<24} {:>12.3} {:>12.3}",
+                "prefix cache hit rate",
+                value(ours, "prefix_cache_hit_rate"),
+                value(theirs, "prefix_cache_reused_ratio")
+            );
         }
         Err(message) => println!("DynoSim unavailable: {message}"),
     }
+
+    step("the page in headless Chromium: first results after navigation, and Run (median of 7)");
+    let page = browser_timings()?;
+    println!("{page}");
+
+    step("targets of the event-driven core issue");
+    let checks = [
+        ("reference replay ≥ 30,000x real time natively", our_sim / our_wall >= 30_000.0),
+        ("reference replay ≥ 100x faster than DynoSim", ratio.is_some_and(|r| r >= 100.0)),
+        ("1,000,000 requests on 64 replicas ≤ 5 s", json_number(million, "wall_s_median").is_some_and(|s| s <= 5.0)),
+        (
+            "≤ 200 bytes per request in the core's structures",
+            json_number(million, "heap_bytes_per_request").is_some_and(|b| b <= 200.0),
+        ),
+        ("page: Run → results ≤ 250 ms", json_number(&page, "run_ms_median").is_some_and(|ms| ms <= 250.0)),
+        (
+            "page: first results ≤ 1 s after navigation",
+            json_number(&page, "first_results_ms").is_some_and(|ms| ms <= 1_000.0),
+        ),
+    ];
+    for (what, met) in checks {
+        println!("{} {what}", if met { "met   " } else { "MISSED" });
+    }
     Ok(())
+}
+
+/// Builds and serves the release app and runs `tests/e2e/bench.mjs` against it.
+fn browser_timings() -> Result<String, String> {
+    let toolchain = Toolchain::ensure(Needs::Test)?;
+    toolchain.build_release_app()?;
+    let server = StaticServer::bind(repo_root().join("dist"), 0)?;
+    let url = server.spawn();
+    let output = toolchain
+        .command("node")
+        .arg("tests/e2e/bench.mjs")
+        .env("BASE_URL", &url)
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("the browser bench failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned())
 }
 
 /// Installs DynoSim into `.venv-dynosim` when missing and runs the shared replay script.
@@ -73,7 +152,7 @@ fn dynosim() -> Result<String, String> {
     let output = Command::new(&python)
         .arg(&script)
         .arg(root.join("web/samples/mooncake-conversation.jsonl"))
-        .args(["8", "round_robin"])
+        .args(["8", "round_robin", "--metrics"])
         .output()
         .map_err(|e| format!("cannot run DynoSim: {e}"))?;
     if !output.status.success() {
@@ -83,7 +162,7 @@ fn dynosim() -> Result<String, String> {
     stdout.lines().last().map(str::to_owned).ok_or_else(|| "no output".to_owned())
 }
 
-/// The number after `"key":` in a one-line JSON object.
+/// The number after the first `"key":` in a one-line JSON object.
 fn json_number(json: &str, key: &str) -> Option<f64> {
     let start = json.find(&format!("\"{key}\""))? + key.len() + 2;
     let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();

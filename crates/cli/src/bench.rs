@@ -55,7 +55,8 @@ fn median(walls: &mut [f64]) -> f64 {
 }
 
 /// Replays the reference scenario `repeat` times and the million-request scenario
-/// `repeat_million` times, and prints one JSON line with the medians.
+/// `repeat_million` times, and prints two JSON lines with the medians: the reference replay's,
+/// then the million requests'.
 ///
 /// # Errors
 ///
@@ -99,12 +100,15 @@ pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Resul
         "engine_steps": report.engine_steps,
         "events_per_s": events as f64 / wall_s,
         "prefix_cache_hit_rate": report.summary.prefix_cache.hit_rate,
+        "ttft_ms": { "p50": report.summary.ttft_ms.as_ref().map(|q| q.p50), "p95": report.summary.ttft_ms.as_ref().map(|q| q.p95) },
+        "tpot_ms": { "p50": report.summary.tpot_ms.as_ref().map(|q| q.p50), "p95": report.summary.tpot_ms.as_ref().map(|q| q.p95) },
+        "output_tokens_per_s": report.summary.throughput.output_tokens_per_s,
         "parse_s": parse_s,
         "digest": expected,
-        "million": million,
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{output}");
+    println!("{million}");
     Ok(())
 }
 
