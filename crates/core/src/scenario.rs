@@ -517,7 +517,7 @@ impl Scenario {
                 check.fail(
                     "engine.max_num_batched_tokens",
                     format!(
-                        "({}) is smaller than max_model_len ({max_model_len}) with chunked prefill off, which would \
+                        "{} is smaller than max_model_len ({max_model_len}) with chunked prefill off, which would \
                          reject longer prompts (as vLLM refuses to start); raise it, lower engine.max_model_len or \
                          turn chunked prefill on",
                         engine.max_num_batched_tokens
@@ -803,6 +803,46 @@ mod tests {
         let fine = Scenario { workload: Workload::Generator(Generator::default()), ..Scenario::default() };
         assert_eq!(Scenario::from_json(&fine.to_canonical_json()).unwrap(), fine);
         assert_eq!(fine.validate(), Ok(()));
+    }
+
+    #[test]
+    fn engine_limits_follow_vllms_start_up_checks() {
+        // max_model_len within the model's context, watermark and the event budget in range.
+        let mut scenario = Scenario::default();
+        scenario.engine.max_model_len = Some(200_000);
+        scenario.engine.watermark = 1.0;
+        scenario.limits.max_events = 0;
+        assert_eq!(
+            messages(&scenario),
+            vec![
+                "engine.max_model_len: must not exceed the model's context length (131072), got 200000",
+                "engine.watermark: must be in [0, 1), got 1",
+                "limits.max_events: must be ≥ 1, got 0",
+            ]
+        );
+        // Chunked prefill off: the budget must hold a whole max_model_len prompt.
+        let mut scenario = Scenario::default();
+        scenario.engine.chunked_prefill = false;
+        let problems = messages(&scenario);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("engine.max_num_batched_tokens: 8192 is smaller than max_model_len (131072)"));
+        scenario.engine.max_model_len = Some(8_192);
+        assert_eq!(scenario.validate(), Ok(()));
+        // One request of max_model_len must fit a replica's KV cache: 39,872 tokens at 0.3.
+        let mut scenario = Scenario::default();
+        scenario.engine.gpu_memory_utilization = 0.3;
+        assert_eq!(
+            messages(&scenario),
+            vec![
+                "engine.max_model_len: one request of max_model_len (131072 tokens) needs 8192 KV blocks, but a \
+                  replica holds 2492 (39872 tokens); lower engine.max_model_len to at most 39872, or raise \
+                  engine.gpu_memory_utilization, tp or pp, or use an fp8 KV cache (vLLM refuses to start)"
+            ]
+        );
+        scenario.engine.max_model_len = Some(39_872);
+        assert_eq!(scenario.validate(), Ok(()));
+        assert_eq!(scenario.max_model_len(), Some(39_872));
+        assert_eq!(Scenario::default().max_model_len(), Some(131_072), "the model's context length");
     }
 
     #[test]

@@ -422,9 +422,7 @@ impl Engine {
             if allocated + needed > free {
                 break;
             }
-            let attended = context_sum + u64::from(batch);
-            let duration = SimDuration::from_secs_f64(fixed + attended as f64 * self.seconds_per_context_token)
-                .max(SimDuration::from_nanos(1));
+            let duration = decode_duration(fixed, context_sum, batch, self.seconds_per_context_token);
             let end = now + duration;
             if end > until {
                 break;
@@ -484,9 +482,8 @@ impl Engine {
     /// A decode-only step's duration in O(1): a cached fixed part plus attention over the
     /// contexts (each sequence attends its context and the token it writes).
     fn decode_step_time(&mut self, batch: u32) -> SimDuration {
-        let attended = self.decoding.context_sum() + u64::from(batch);
-        SimDuration::from_secs_f64(self.decode_fixed(batch) + attended as f64 * self.seconds_per_context_token)
-            .max(SimDuration::from_nanos(1))
+        let fixed = self.decode_fixed(batch);
+        decode_duration(fixed, self.decoding.context_sum(), batch, self.seconds_per_context_token)
     }
 
     fn mixed_step_time(&mut self, plan: &StepPlan) -> SimDuration {
@@ -715,6 +712,14 @@ impl Engine {
         }
         holders.iter().map(|(&run, &count)| (count - 1) * u64::from(self.kv.num_blocks_of(run))).sum()
     }
+}
+
+/// A decode-only step's duration: its `fixed` part for the batch, plus attention over every
+/// sequence's context and the token it writes, at least 1 ns.
+#[inline]
+fn decode_duration(fixed: f64, context_sum: u64, batch: u32, seconds_per_context_token: f64) -> SimDuration {
+    let attended = context_sum + u64::from(batch);
+    SimDuration::from_secs_f64(fixed + attended as f64 * seconds_per_context_token).max(SimDuration::from_nanos(1))
 }
 
 /// The prefix layout of `request`'s prompt in blocks of `block_size`.
