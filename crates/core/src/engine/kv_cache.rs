@@ -55,15 +55,23 @@ pub enum BlockKey {
     /// prefixes).
     Prefix(u64),
     /// The private blocks of a preempted request (prompt beyond its shared prefix, plus the
-    /// tokens it generated), kept so that its recompute can hit them.
-    Request(RequestId),
+    /// tokens it generated), starting at block `start` of the request, kept so that its
+    /// recompute can hit them.
+    Private {
+        /// The request.
+        request: RequestId,
+        /// The request's block the run starts at.
+        start: u32,
+    },
 }
 
 impl Hash for BlockKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         match *self {
             BlockKey::Prefix(hash) => state.write_u64(hash),
-            BlockKey::Request(request) => state.write_u64(u64::from(request.0) | 1 << 63),
+            BlockKey::Private { request, start } => {
+                state.write_u64(u64::from(request.0) << 32 | u64::from(start) | 1 << 63);
+            }
         }
     }
 }
@@ -460,13 +468,13 @@ mod tests {
     #[test]
     fn a_run_being_filled_cannot_be_hit_and_a_taken_key_cannot_be_inserted_twice() {
         let mut kv = KvCacheManager::new(4);
-        let run = kv.insert(BlockKey::Request(RequestId(3))).unwrap();
+        let run = kv.insert(BlockKey::Private { request: RequestId(3), start: 0 }).unwrap();
         kv.allocate(1).unwrap();
         kv.append(run, 1);
-        assert_eq!(kv.lookup(BlockKey::Request(RequestId(3))), None);
-        assert_eq!(kv.insert(BlockKey::Request(RequestId(3))), None);
+        assert_eq!(kv.lookup(BlockKey::Private { request: RequestId(3), start: 0 }), None);
+        assert_eq!(kv.insert(BlockKey::Private { request: RequestId(3), start: 0 }), None);
         kv.finish_filling(run);
-        assert_eq!(kv.lookup(BlockKey::Request(RequestId(3))).map(|c| c.is_free), Some(false));
+        assert_eq!(kv.lookup(BlockKey::Private { request: RequestId(3), start: 0 }).map(|c| c.is_free), Some(false));
         assert_eq!(kv.allocate(4), Err(OutOfBlocks { wanted: 4, free: 3 }));
     }
 
@@ -584,8 +592,8 @@ mod tests {
             BlockKey::Prefix(0),
             BlockKey::Prefix(1),
             BlockKey::Prefix(u64::MAX),
-            BlockKey::Request(RequestId(0)),
-            BlockKey::Request(RequestId(7)),
+            BlockKey::Private { request: RequestId(0), start: 0 },
+            BlockKey::Private { request: RequestId(7), start: 4 },
         ];
 
         proptest! {

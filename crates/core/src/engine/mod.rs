@@ -340,7 +340,7 @@ impl Engine {
             }
             let entry = &mut self.prefilling[index];
             let layout = layout_of(ctx.trace, entry.waiting.request, self.config.block_size);
-            entry.kv.grow(&mut self.kv, &layout, needed);
+            entry.kv.grow(&mut self.kv, &layout, needed, entry.computed + chunk, self.config.block_size);
             plan.chunks.push((index, chunk));
             budget -= chunk;
             index += 1;
@@ -377,7 +377,7 @@ impl Engine {
             self.waiting.pop();
             self.num_waiting -= 1;
             let mut kv = RequestKv::admit(&mut self.kv, hit, self.config.prefix_caching);
-            kv.grow(&mut self.kv, &layout, needed);
+            kv.grow(&mut self.kv, &layout, needed, cached_tokens + chunk, self.config.block_size);
             let admitted = self.next_admission;
             self.next_admission += 1;
             self.running.insert(admitted, Running::prefilling(head.request));

@@ -104,7 +104,11 @@ impl Hit {
             let (start, end) = layout.span_blocks(span);
             let span_blocks = end - start;
             let Some(cached) = kv.lookup(layout.key(span)) else { break };
-            if cached.num_blocks > span_blocks || self.num_cached_blocks >= max_cached_blocks {
+            // A run held twice would be counted twice (a record repeating a hash id).
+            if cached.num_blocks > span_blocks
+                || self.num_cached_blocks >= max_cached_blocks
+                || self.runs.contains(&cached.run)
+            {
                 break;
             }
             self.take(cached.num_blocks, cached.is_free, max_cached_blocks);
@@ -122,7 +126,7 @@ impl Hit {
         }
         if let Some((start, request)) = private {
             if self.num_held_blocks == start && self.num_cached_blocks < max_cached_blocks {
-                if let Some(cached) = kv.lookup(BlockKey::Request(request)) {
+                if let Some(cached) = kv.lookup(BlockKey::Private { request, start }) {
                     self.take(cached.num_blocks, cached.is_free, max_cached_blocks);
                     self.private_run = Some(cached.run);
                 }
@@ -190,44 +194,55 @@ impl RequestKv {
         self.runs.iter().copied().chain(self.private_run)
     }
 
-    /// Takes `needed` more blocks from the cache (the caller checked they are free) and places
-    /// them: into the prefix runs of the spans they cover while this request may claim them,
-    /// otherwise as plain blocks.
-    pub fn grow(&mut self, kv: &mut KvCacheManager, layout: &PrefixLayout<'_>, needed: u32) {
-        if needed == 0 {
-            return;
+    /// Takes `needed` more blocks from the cache (the caller checked they are free) for a
+    /// request whose KV will hold `computed_tokens` tokens once this step's chunk is computed,
+    /// and places them: into the prefix runs of the spans they cover while this request may
+    /// claim them, otherwise as plain blocks. A run can be hit once its last block is full, as
+    /// vLLM caches only full blocks.
+    pub fn grow(
+        &mut self,
+        kv: &mut KvCacheManager,
+        layout: &PrefixLayout<'_>,
+        needed: u32,
+        computed_tokens: u64,
+        block_size: u32,
+    ) {
+        if needed > 0 {
+            kv.allocate(needed).expect("the scheduler checked the free blocks");
         }
-        kv.allocate(needed).expect("the scheduler checked the free blocks");
         let target = self.held_blocks + needed;
+        let full_blocks = computed_tokens / u64::from(block_size);
         let mut block = self.held_blocks;
-        while self.claiming && block < target {
+        while self.claiming {
+            if let Some(run) = self.filling {
+                let (_, end) = layout.span_blocks(self.num_spans);
+                let placed = target.min(end).saturating_sub(block);
+                kv.append(run, placed);
+                self.prefix_blocks += placed;
+                block += placed;
+                if block < end || full_blocks < u64::from(end) {
+                    break; // the span's blocks are not all placed, or its last is not full yet
+                }
+                kv.finish_filling(run);
+                self.filling = None;
+                self.num_spans += 1;
+                continue;
+            }
+            if block >= target {
+                break;
+            }
             if block >= layout.hashed_blocks() {
                 self.claiming = false;
                 break;
             }
-            let (start, end) = layout.span_blocks(self.num_spans);
-            let run = match self.filling {
-                Some(run) => run,
-                None => {
-                    debug_assert_eq!(block, start, "a new span starts at its first block");
-                    let Some(run) = kv.insert(layout.key(self.num_spans)) else {
-                        // Another request cached this prefix first: the rest stays private.
-                        self.claiming = false;
-                        break;
-                    };
+            debug_assert_eq!(block, layout.span_blocks(self.num_spans).0, "a new span starts at its first block");
+            match kv.insert(layout.key(self.num_spans)) {
+                Some(run) => {
                     self.runs.push(run);
                     self.filling = Some(run);
-                    run
                 }
-            };
-            let placed = target.min(end) - block;
-            kv.append(run, placed);
-            self.prefix_blocks += placed;
-            block += placed;
-            if block == end {
-                kv.finish_filling(run);
-                self.filling = None;
-                self.num_spans += 1;
+                // Another request cached this prefix first: the rest stays private.
+                None => self.claiming = false,
             }
         }
         self.held_blocks = target;
@@ -261,7 +276,8 @@ impl RequestKv {
         if let Some(request) = preempted {
             let new_full = full_blocks.saturating_sub(self.prefix_blocks + private_run_blocks);
             if new_full > 0 {
-                let run = self.private_run.or_else(|| kv.insert(BlockKey::Request(request)));
+                let start = self.prefix_blocks;
+                let run = self.private_run.or_else(|| kv.insert(BlockKey::Private { request, start }));
                 if let Some(run) = run {
                     kv.append(run, new_full);
                     kv.finish_filling(run);
@@ -310,10 +326,10 @@ mod tests {
         hit.look_up(&kv, &layout, None, 63);
         assert_eq!(hit.num_held_blocks, 0);
         let mut first = RequestKv::admit(&mut kv, &hit, true);
-        first.grow(&mut kv, &layout, 40); // a first chunk: span 0 and 8 blocks of span 1
+        first.grow(&mut kv, &layout, 40, 640, 16); // a first chunk: span 0 and 8 blocks of span 1
         hit.look_up(&kv, &layout, None, 63);
         assert_eq!(hit.num_cached_blocks, 32, "span 1 is being filled and cannot be hit");
-        first.grow(&mut kv, &layout, 24);
+        first.grow(&mut kv, &layout, 24, 1_024, 16);
         first.release(&mut kv, 1_024, 16, None);
         assert_eq!(kv.num_free_blocks(), 100);
         // The same prompt again: everything is cached but the last block is recomputed.
@@ -333,12 +349,48 @@ mod tests {
         hit.look_up(&kv, &layout, None, u32::MAX);
         let mut request = RequestKv::admit(&mut kv, &hit, true);
         // 600 prompt tokens and 100 generated: 700 tokens in 44 blocks (43 full).
-        request.grow(&mut kv, &layout, 44);
+        request.grow(&mut kv, &layout, 44, 700, 16);
         let private_start = request.release(&mut kv, 700, 16, Some(RequestId(9)));
         assert_eq!(private_start, 32);
-        assert_eq!(kv.lookup(BlockKey::Request(RequestId(9))).map(|c| c.num_blocks), Some(11));
+        assert_eq!(kv.lookup(BlockKey::Private { request: RequestId(9), start: 32 }).map(|c| c.num_blocks), Some(11));
         // Recompute 701 tokens: at most 700 cached, so all 43 full blocks hit.
         hit.look_up(&kv, &layout, Some((private_start, RequestId(9))), 700 / 16);
+        // A stale private run from an earlier preemption at another start is not hit.
+        hit.look_up(&kv, &layout, Some((40, RequestId(9))), 700 / 16);
+        assert_eq!(hit.num_held_blocks, 32);
+        hit.look_up(&kv, &layout, Some((private_start, RequestId(9))), 700 / 16);
         assert_eq!((hit.num_cached_blocks, hit.num_held_blocks), (43, 43));
+    }
+
+    #[test]
+    fn a_run_whose_last_block_is_not_full_cannot_be_hit_and_is_cut_to_its_full_blocks() {
+        let mut kv = KvCacheManager::new(100);
+        let hashes = [1, 2];
+        let layout = PrefixLayout::new(&hashes, 512, 16, 1_024);
+        let mut hit = Hit::default();
+        hit.look_up(&kv, &layout, None, 63);
+        let mut request = RequestKv::admit(&mut kv, &hit, true);
+        // A 500-token chunk takes span 0's 32 blocks, the last holding 4 of its 16 tokens.
+        request.grow(&mut kv, &layout, 32, 500, 16);
+        assert_eq!(kv.lookup(BlockKey::Prefix(1)), None, "vLLM caches full blocks only");
+        // Preempted now: only the 31 full blocks stay cached.
+        request.release(&mut kv, 500, 16, Some(RequestId(0)));
+        assert_eq!(kv.lookup(BlockKey::Prefix(1)).map(|c| c.num_blocks), Some(31));
+        assert_eq!(kv.num_free_blocks(), 100);
+    }
+
+    #[test]
+    fn a_record_repeating_a_hash_counts_its_run_once() {
+        let mut kv = KvCacheManager::new(100);
+        let hashes = [5, 5, 5];
+        let layout = PrefixLayout::new(&hashes, 512, 16, 1_536);
+        let mut hit = Hit::default();
+        hit.look_up(&kv, &layout, None, 95);
+        let mut first = RequestKv::admit(&mut kv, &hit, true);
+        first.grow(&mut kv, &layout, 96, 1_536, 16);
+        first.release(&mut kv, 1_536, 16, None);
+        hit.look_up(&kv, &layout, None, 95);
+        assert_eq!((hit.num_held_blocks, hit.num_evictable_blocks), (32, 32));
+        assert!(hit.num_evictable_blocks <= kv.num_free_blocks());
     }
 }
