@@ -316,11 +316,11 @@ impl AppState {
                 }
                 self.job.set_value(None);
                 self.worker_trace.set_value(trace.key.clone());
-                self.trace_report.set(Some(trace));
+                self.trace_report.set(Some(*trace));
                 self.ran_scenario.set(ran);
                 match run {
                     Ok(report) => {
-                        self.run_report.set(Some(report));
+                        self.run_report.set(Some(*report));
                         self.run_error.set(None);
                     }
                     Err(message) => {

@@ -63,9 +63,9 @@ pub enum FromWorker {
         /// The job.
         job: u32,
         /// What the trace holds.
-        trace: TraceReport,
+        trace: Box<TraceReport>,
         /// The simulation's report, or why the scenario cannot run on this trace.
-        run: Result<RunReport, String>,
+        run: Result<Box<RunReport>, String>,
     },
     /// The worker died during a job (a trap in its wasm, a failed load). Never sent by the
     /// worker itself: the page's client reports it from the worker's error event.

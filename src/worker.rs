@@ -99,9 +99,9 @@ impl Worker {
                         true
                     })
                     .expect("the callback never cancels");
-                simulation.report()
+                Box::new(simulation.report())
             });
-        post(FromWorker::Finished { job, trace: report, run });
+        post(FromWorker::Finished { job, trace: Box::new(report), run });
     }
 }
 

@@ -25,16 +25,29 @@ use serde::{Deserialize, Serialize};
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
-/// Converts a non-negative finite number of seconds to nanoseconds, rounding to the nearest.
-/// Negative values and NaN give 0; values too large for a `u64` saturate.
+/// Converts a non-negative finite number of seconds to nanoseconds, rounding to the nearest
+/// (halves away from zero, as `round`). Negative values and NaN give 0; values too large for a
+/// `u64` saturate.
+///
+/// Every engine step goes through here, so it rounds without a call: the integer part is exact
+/// (`as u64` truncates), and so is the fraction left (`nanos` and its integer part are within
+/// one unit of each other, below 2⁶⁴), so the result equals `libm::round`'s on every input and
+/// every target (a test compares them).
+#[inline]
 fn nanos_from_secs(secs: f64) -> u64 {
-    let nanos = libm::round(secs * NANOS_PER_SEC as f64);
+    let nanos = secs * NANOS_PER_SEC as f64;
     if nanos.is_nan() || nanos <= 0.0 {
-        0
-    } else if nanos >= u64::MAX as f64 {
-        u64::MAX
+        return 0;
+    }
+    if nanos >= u64::MAX as f64 {
+        return u64::MAX;
+    }
+    let whole = nanos as u64;
+    let fraction = nanos - whole as f64;
+    if fraction >= 0.5 {
+        whole + 1
     } else {
-        nanos as u64
+        whole
     }
 }
 
@@ -185,6 +198,34 @@ impl Mul<u64> for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_to_nanoseconds_equals_libm_round_everywhere() {
+        let reference = |secs: f64| {
+            let nanos = libm::round(secs * NANOS_PER_SEC as f64);
+            if nanos.is_nan() || nanos <= 0.0 {
+                0
+            } else if nanos >= u64::MAX as f64 {
+                u64::MAX
+            } else {
+                nanos as u64
+            }
+        };
+        let mut edges = vec![0.0, -1.0, f64::NAN, f64::INFINITY, 1e30, 4.999e-10, 5e-10, 5.000001e-10, 1.5e-9, 2.5e-9];
+        for exponent in 0..64 {
+            let nanos = 2f64.powi(exponent);
+            for delta in [-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0] {
+                edges.push((nanos + delta) / 1e9);
+                edges.push(f64::from_bits((nanos / 1e9).to_bits() + 1));
+                edges.push(f64::from_bits((nanos / 1e9).to_bits().saturating_sub(1)));
+            }
+        }
+        let mut rng = crate::rng::RngStream::new(1, crate::rng::StreamId(77));
+        edges.extend((0..200_000).map(|i| rng.next_f64() * 10f64.powi(i % 12 - 3)));
+        for secs in edges {
+            assert_eq!(nanos_from_secs(secs), reference(secs), "{secs:e} s");
+        }
+    }
 
     #[test]
     fn float_seconds_round_to_the_nearest_nanosecond() {

@@ -376,7 +376,7 @@ impl Engine {
             }
             self.waiting.pop();
             self.num_waiting -= 1;
-            let mut kv = RequestKv::admit(&mut self.kv, hit, self.config.prefix_caching);
+            let mut kv = RequestKv::admit(&mut self.kv, hit, &layout, self.config.prefix_caching);
             kv.grow(&mut self.kv, &layout, needed, cached_tokens + chunk, self.config.block_size);
             let admitted = self.next_admission;
             self.next_admission += 1;

@@ -164,16 +164,19 @@ pub struct RequestKv {
 }
 
 impl RequestKv {
-    /// Acquires what `hit` found; without prefix caching pass an empty hit and `caching` off.
-    pub fn admit(kv: &mut KvCacheManager, hit: &Hit, caching: bool) -> RequestKv {
+    /// Acquires what `hit` found for a request with `layout`; without prefix caching pass an
+    /// empty hit and `caching` off.
+    pub fn admit(kv: &mut KvCacheManager, hit: &Hit, layout: &PrefixLayout<'_>, caching: bool) -> RequestKv {
         for (index, &run) in hit.runs.iter().enumerate() {
             kv.acquire(run, hit.fills_last && index + 1 == hit.runs.len());
         }
         if let Some(run) = hit.private_run {
             kv.acquire(run, false);
         }
+        let mut runs = Vec::with_capacity(if caching { layout.num_spans() as usize } else { 0 });
+        runs.extend_from_slice(&hit.runs);
         RequestKv {
-            runs: hit.runs.clone(),
+            runs,
             filling: if hit.fills_last { hit.runs.last().copied() } else { None },
             num_spans: hit.num_spans,
             claiming: caching && hit.private_run.is_none() && !hit.stops_claiming,
@@ -325,7 +328,7 @@ mod tests {
         let mut hit = Hit::default();
         hit.look_up(&kv, &layout, None, 63);
         assert_eq!(hit.num_held_blocks, 0);
-        let mut first = RequestKv::admit(&mut kv, &hit, true);
+        let mut first = RequestKv::admit(&mut kv, &hit, &layout, true);
         first.grow(&mut kv, &layout, 40, 640, 16); // a first chunk: span 0 and 8 blocks of span 1
         hit.look_up(&kv, &layout, None, 63);
         assert_eq!(hit.num_cached_blocks, 32, "span 1 is being filled and cannot be hit");
@@ -335,7 +338,7 @@ mod tests {
         // The same prompt again: everything is cached but the last block is recomputed.
         hit.look_up(&kv, &layout, None, 63);
         assert_eq!((hit.num_cached_blocks, hit.num_held_blocks, hit.num_evictable_blocks), (63, 64, 64));
-        let second = RequestKv::admit(&mut kv, &hit, true);
+        let second = RequestKv::admit(&mut kv, &hit, &layout, true);
         assert_eq!(kv.num_free_blocks(), 36);
         second.release(&mut kv, 1_024, 16, None);
     }
@@ -347,7 +350,7 @@ mod tests {
         let layout = PrefixLayout::new(&hashes, 512, 16, 600); // 32 hashed blocks
         let mut hit = Hit::default();
         hit.look_up(&kv, &layout, None, u32::MAX);
-        let mut request = RequestKv::admit(&mut kv, &hit, true);
+        let mut request = RequestKv::admit(&mut kv, &hit, &layout, true);
         // 600 prompt tokens and 100 generated: 700 tokens in 44 blocks (43 full).
         request.grow(&mut kv, &layout, 44, 700, 16);
         let private_start = request.release(&mut kv, 700, 16, Some(RequestId(9)));
@@ -369,7 +372,7 @@ mod tests {
         let layout = PrefixLayout::new(&hashes, 512, 16, 1_024);
         let mut hit = Hit::default();
         hit.look_up(&kv, &layout, None, 63);
-        let mut request = RequestKv::admit(&mut kv, &hit, true);
+        let mut request = RequestKv::admit(&mut kv, &hit, &layout, true);
         // A 500-token chunk takes span 0's 32 blocks, the last holding 4 of its 16 tokens.
         request.grow(&mut kv, &layout, 32, 500, 16);
         assert_eq!(kv.lookup(BlockKey::Prefix(1)), None, "vLLM caches full blocks only");
@@ -386,7 +389,7 @@ mod tests {
         let layout = PrefixLayout::new(&hashes, 512, 16, 1_536);
         let mut hit = Hit::default();
         hit.look_up(&kv, &layout, None, 95);
-        let mut first = RequestKv::admit(&mut kv, &hit, true);
+        let mut first = RequestKv::admit(&mut kv, &hit, &layout, true);
         first.grow(&mut kv, &layout, 96, 1_536, 16);
         first.release(&mut kv, 1_536, 16, None);
         hit.look_up(&kv, &layout, None, 95);
