@@ -149,8 +149,6 @@ pub struct Simulation {
     stepping: Stepping,
     events_left: u64,
     next_arrival: usize,
-    /// When each replica's step in flight ends, as scheduled in the queue (eager stepping).
-    scheduled_ends: Vec<Option<SimTime>>,
     halted: Option<(Halt, SimTime)>,
     finished: bool,
     num_gpus: u64,
@@ -212,7 +210,6 @@ impl Simulation {
             stepping,
             events_left: scenario.limits.max_events,
             next_arrival: 1,
-            scheduled_ends: vec![None; pool.replicas as usize],
             halted: None,
             finished: false,
             num_gpus: u64::from(pool.replicas) * u64::from(pool.tp) * u64::from(pool.pp),
@@ -278,7 +275,8 @@ impl Simulation {
                     self.next_arrival += 1;
                 }
             }
-            Event::StepFinished(replica) => self.scheduled_ends[replica.index()] = None,
+            // The replicas were advanced to `at` above, which applied the step.
+            Event::StepFinished(_) => {}
             Event::SampleTick if self.queue.next_due_at() == Some(at) => {
                 // A sample is taken after every other event of its instant.
                 self.queue.push(at, Event::SampleTick);
@@ -307,7 +305,6 @@ impl Simulation {
             let mut started = Vec::new();
             self.cluster.start_pending_steps(&mut ctx, &mut started)?;
             for (replica, ends_at) in started {
-                self.scheduled_ends[replica.index()] = Some(ends_at);
                 self.queue.push(ends_at, Event::StepFinished(replica));
             }
         }
