@@ -358,11 +358,20 @@ thread_local! {
 
 /// Starts downloading the default sample at once, unless the page's link names a scenario on
 /// another workload (call it before mounting the app), so that it arrives while the app and
-/// its worker load.
+/// its worker load; adopts the download `index.html` started, if it did.
 pub fn prefetch_default_sample() {
     let default = Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned());
     let opened = url_state::scenario_from_location().ok().flatten();
     if opened.is_some_and(|scenario| scenario.workload != default) {
+        return;
+    }
+    // index.html may have started it already, before this wasm loaded.
+    let early = js_sys::Reflect::get(&window(), &JsValue::from_str("__servesimEarly"))
+        .ok()
+        .and_then(|early| js_sys::Reflect::get(&early, &JsValue::from_str("sample")).ok())
+        .and_then(|sample| sample.dyn_into::<js_sys::Promise>().ok());
+    if let Some(promise) = early {
+        PREFETCHED.with(|prefetched| *prefetched.borrow_mut() = Some(promise));
         return;
     }
     let sample = samples::find(samples::DEFAULT_SAMPLE_ID).expect("the default sample exists");

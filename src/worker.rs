@@ -28,6 +28,38 @@ struct Kept {
 }
 
 impl Worker {
+    /// Runs a small simulation of a synthetic Mooncake trace and throws the result away, so that
+    /// the browser compiles the hot code with its optimising tier before the first real job
+    /// (a fresh worker otherwise runs its first job in baseline code). It uses its own state:
+    /// nothing of it is kept, and no result can depend on it.
+    pub fn warm_up() {
+        let mut text = String::new();
+        for i in 0..400u64 {
+            let hashes: Vec<String> =
+                (0..8).map(|k| (if k < 4 { i % 7 * 100 + k } else { 10_000 + i * 10 + k }).to_string()).collect();
+            text.push_str(&format!(
+                "{{\"timestamp\": {}, \"input_length\": {}, \"output_length\": {}, \"hash_ids\": [{}]}}\n",
+                i * 40,
+                3_000 + i % 11 * 100,
+                50 + i % 13 * 20,
+                hashes.join(", ")
+            ));
+        }
+        let request = ToWorker::Run {
+            job: u32::MAX,
+            scenario: Scenario::reference().to_canonical_json(),
+            name: "warm-up".to_owned(),
+            trace: TraceSource::Text { key: Some("warm-up".to_owned()) },
+        };
+        let reply = std::cell::RefCell::new(None);
+        Worker::default().handle(request, Some(text), &mut |message| {
+            if let FromWorker::Finished { .. } = message {
+                *reply.borrow_mut() = Some(message.to_json());
+            }
+        });
+        debug_assert!(reply.borrow().is_some(), "the warm-up ran");
+    }
+
     /// Handles one request (with the trace text that came beside it, if any), sending progress
     /// and exactly one final reply through `post`.
     pub fn handle(&mut self, request: ToWorker, text: Option<String>, post: &mut dyn FnMut(FromWorker)) {
@@ -212,6 +244,32 @@ mod tests {
             message.contains("workload.generator.output_tokens.uniform.max: must be ≥ min (9), got 2"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_warm_up_runs_a_whole_job_and_keeps_nothing() {
+        Worker::warm_up();
+        let mut worker = Worker::default();
+        let lost = replies_from(
+            &mut worker,
+            &Scenario::reference(),
+            "warm-up",
+            TraceSource::Cached { key: "warm-up".into() },
+            None,
+        );
+        assert!(matches!(lost.as_slice(), [FromWorker::Failed { .. }]), "a new worker holds no trace: {lost:?}");
+    }
+
+    #[test]
+    fn the_page_downloads_the_default_sample_and_starts_this_worker_early() {
+        let index = include_str!("../index.html");
+        let sample =
+            servesim_core::workload::samples::find(servesim_core::workload::samples::DEFAULT_SAMPLE_ID).unwrap();
+        assert!(
+            index.contains(&format!("fetch('samples/{}')", sample.file_name)),
+            "index.html fetches the default sample"
+        );
+        assert!(index.contains(&format!("new Worker('{}')", crate::worker_client::WORKER_URL)));
     }
 
     #[test]

@@ -38,14 +38,18 @@ impl SimWorker {
     ///
     /// Returns the browser's message when the worker cannot be created.
     pub fn spawn(on_reply: impl FnMut(FromWorker) + 'static) -> Result<SimWorker, String> {
-        let worker =
-            Worker::new(WORKER_URL).map_err(|error| format!("cannot start the simulation worker: {error:?}"))?;
+        let (worker, early_messages) = match take_early_worker() {
+            Some(early) => early,
+            None => (
+                Worker::new(WORKER_URL).map_err(|error| format!("cannot start the simulation worker: {error:?}"))?,
+                Vec::new(),
+            ),
+        };
         let link = Rc::new(RefCell::new(Link::default()));
         let on_reply = Rc::new(RefCell::new(on_reply));
 
         let (sender, message_link, message_reply) = (worker.clone(), link.clone(), on_reply.clone());
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let text = event.data().as_string().unwrap_or_default();
+        let handle = Rc::new(move |text: String| {
             match FromWorker::from_json(&text) {
                 Ok(FromWorker::Ready) => {
                     let queued = {
@@ -76,7 +80,17 @@ impl SimWorker {
                 }
             }
         });
+        let on_message = {
+            let handle = handle.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                handle(event.data().as_string().unwrap_or_default())
+            })
+        };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // What an early worker said before this handler existed (its `Ready`).
+        for text in early_messages {
+            handle(text);
+        }
 
         let error_link = link.clone();
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
@@ -90,6 +104,11 @@ impl SimWorker {
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
         Ok(SimWorker { worker, link, _on_message: on_message, _on_error: on_error })
+    }
+
+    /// Stops the worker at once, abandoning any job.
+    pub fn terminate(&self) {
+        self.worker.terminate();
     }
 
     /// Sends a request now, or once the worker is ready; `text` (a JS string: a trace's text)
@@ -108,9 +127,31 @@ impl SimWorker {
             link.queued.push(message);
         }
     }
+}
 
-    /// Stops the worker at once, abandoning any job.
-    pub fn terminate(&self) {
-        self.worker.terminate();
+/// The worker `index.html` started before the app's wasm loaded (`window.__servesimEarly`),
+/// with the messages it posted meanwhile; taken once (a restart makes a new worker), and only
+/// if it did not fail to load.
+fn take_early_worker() -> Option<(Worker, Vec<String>)> {
+    let window = web_sys::window()?;
+    let early = js_sys::Reflect::get(&window, &JsValue::from_str("__servesimEarly")).ok()?;
+    if early.is_undefined() || early.is_null() {
+        return None;
+    }
+    let field = |name: &str| js_sys::Reflect::get(&early, &JsValue::from_str(name)).ok();
+    let worker = field("worker")?.dyn_into::<Worker>().ok();
+    let failed = field("error").is_some_and(|error| !error.is_undefined());
+    let _ = js_sys::Reflect::set(&early, &JsValue::from_str("worker"), &JsValue::UNDEFINED);
+    let messages: Vec<String> = field("messages")
+        .and_then(|messages| messages.dyn_into::<js_sys::Array>().ok())
+        .map(|messages| messages.iter().filter_map(|message| message.as_string()).collect())
+        .unwrap_or_default();
+    match worker {
+        Some(worker) if !failed => Some((worker, messages)),
+        Some(worker) => {
+            worker.terminate();
+            None
+        }
+        None => None,
     }
 }

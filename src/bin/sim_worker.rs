@@ -35,4 +35,6 @@ fn main() {
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     post(FromWorker::Ready);
+    // While the page fetches the trace, get the simulator's code optimised by the browser.
+    Worker::warm_up();
 }
