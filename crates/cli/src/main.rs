@@ -57,7 +57,7 @@ enum Command {
         /// Runs of the reference replay to take the median of.
         #[arg(long, default_value_t = 10)]
         repeat: usize,
-        /// Runs of the million-request scenario to take the median of.
+        /// Runs of the million-request scenario to take the median of (0 skips it).
         #[arg(long, default_value_t = 3)]
         repeat_million: usize,
         /// Pin the million-request run's digest anew instead of checking it.

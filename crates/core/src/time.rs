@@ -39,16 +39,15 @@ fn nanos_from_secs(secs: f64) -> u64 {
     if nanos.is_nan() || nanos <= 0.0 {
         return 0;
     }
-    if nanos >= u64::MAX as f64 {
-        return u64::MAX;
+    // At and above 2⁶³ every f64 is a whole number; below it the signed conversions are single
+    // instructions on x86-64 (the unsigned ones are not).
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if nanos >= TWO_POW_63 {
+        return if nanos >= u64::MAX as f64 { u64::MAX } else { nanos as u64 };
     }
-    let whole = nanos as u64;
+    let whole = nanos as i64;
     let fraction = nanos - whole as f64;
-    if fraction >= 0.5 {
-        whole + 1
-    } else {
-        whole
-    }
+    whole as u64 + u64::from(fraction >= 0.5)
 }
 
 /// An instant of simulated time: nanoseconds since the simulation started.
