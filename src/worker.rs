@@ -30,8 +30,9 @@ struct Kept {
 impl Worker {
     /// Runs a small simulation of a synthetic Mooncake trace and throws the result away, so that
     /// the browser compiles the hot code with its optimising tier before the first real job
-    /// (a fresh worker otherwise runs its first job in baseline code). It uses its own state:
-    /// nothing of it is kept, and no result can depend on it.
+    /// (a fresh worker otherwise runs its first job in baseline code). One round only: on two
+    /// cores a longer warm-up slows the page's own start more than it saves. It uses its own
+    /// state: nothing is kept, and no result can depend on it.
     pub fn warm_up() {
         let mut text = String::new();
         for i in 0..400u64 {

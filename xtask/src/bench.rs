@@ -91,7 +91,7 @@ pub fn bench() -> Result<(), String> {
         Err(message) => println!("DynoSim unavailable: {message}"),
     }
 
-    step("the page in headless Chromium: first results after navigation, and Run (median of 7)");
+    step("the page in headless Chromium: first results after navigation (median of 3 fresh profiles), and Run (median of 7)");
     let page = browser_timings()?;
     println!("{page}");
 
