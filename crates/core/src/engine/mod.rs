@@ -42,7 +42,7 @@ pub use request_kv::{Hit, PrefixLayout, RequestKv};
 use std::collections::BTreeMap;
 
 use crate::ids::{ReplicaId, RequestId};
-use crate::metrics::{Recorder, RejectReason};
+use crate::metrics::{DecodeSteps, Recorder, RejectReason};
 use crate::perf::{BatchShape, PrefillChunk, StepModel};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
@@ -417,6 +417,7 @@ impl Engine {
         let mut allocated = 0u64;
         let mut now = self.now;
         let mut steps = 0u64;
+        let mut records = DecodeSteps::new(batch);
         while steps < limit {
             let needed = self.decoding.blocks_needed_ahead(steps);
             if allocated + needed > free {
@@ -428,11 +429,12 @@ impl Engine {
                 break;
             }
             allocated += needed;
-            ctx.recorder.on_step(end, duration, u64::from(batch), u64::from(batch));
+            records.add(ctx.recorder, end, duration);
             context_sum += u64::from(batch);
             now = end;
             steps += 1;
         }
+        records.finish(ctx.recorder);
         if steps == 0 {
             return;
         }

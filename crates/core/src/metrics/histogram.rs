@@ -54,6 +54,20 @@ impl Histogram {
         self.total_nanos += u128::from(nanos) * u128::from(count);
     }
 
+    /// Records `occurrences` durations that all fall in the bucket of `any_nanos` and sum to
+    /// `nanos_sum` nanoseconds: what many calls of [`Histogram::record`] within one bucket do.
+    pub fn record_in_bucket(&mut self, any_nanos: u64, occurrences: u64, nanos_sum: u128) {
+        let bucket = self.bucket_for(any_nanos);
+        self.counts[bucket] += occurrences;
+        self.total_count += occurrences;
+        self.total_nanos += nanos_sum;
+    }
+
+    /// The range of durations, in ns, that share the bucket of `nanos`: `low..high`.
+    pub fn bucket_range(nanos: u64) -> (u64, u64) {
+        bucket_bounds(bucket_of(nanos))
+    }
+
     /// The bucket of `nanos`, created if needed, remembered as the last one.
     #[cold]
     fn bucket_for(&mut self, nanos: u64) -> usize {
@@ -113,6 +127,21 @@ mod tests {
             }
             previous_end = high;
         }
+    }
+
+    #[test]
+    fn recording_a_bucket_at_once_equals_recording_each_value() {
+        let values = [8_000_000u64, 8_001_000, 8_100_000, 8_120_000];
+        let (low, high) = Histogram::bucket_range(values[0]);
+        assert!(values.iter().all(|v| (low..high).contains(v)));
+        let mut one_by_one = Histogram::new();
+        values.iter().for_each(|&v| one_by_one.record(SimDuration::from_nanos(v), 3));
+        let mut at_once = Histogram::new();
+        at_once.record_in_bucket(values[2], 12, values.iter().map(|&v| u128::from(v) * 3).sum());
+        assert_eq!(
+            (at_once.counts.clone(), at_once.total_count, at_once.total_nanos),
+            (one_by_one.counts, 12, one_by_one.total_nanos)
+        );
     }
 
     #[test]

@@ -250,3 +250,85 @@ impl Recorder {
         self.timeline.add_output_tokens(end, tokens);
     }
 }
+
+/// Records a stretch of decode-only steps of one batch size exactly as many
+/// [`Recorder::on_step`] calls would, adding to the histogram and the timeline once per bucket
+/// the steps fall in rather than once per step.
+#[derive(Debug)]
+pub struct DecodeSteps {
+    batch: u64,
+    steps: u64,
+    /// Steps in the current histogram bucket `itl_low..itl_high`: how many, one of their
+    /// durations, and the sum of their durations.
+    itl_low: u64,
+    itl_high: u64,
+    itl_any: u64,
+    itl_steps: u64,
+    itl_nanos: u128,
+    /// Tokens emitted in the current timeline bucket (ending at `tokens_until`), and one instant
+    /// in it.
+    tokens_at: SimTime,
+    tokens_until: SimTime,
+    tokens: u64,
+}
+
+impl DecodeSteps {
+    /// A stretch of steps decoding `batch` sequences each.
+    pub fn new(batch: u32) -> DecodeSteps {
+        DecodeSteps {
+            batch: u64::from(batch),
+            steps: 0,
+            itl_low: 0,
+            itl_high: 0,
+            itl_any: 0,
+            itl_steps: 0,
+            itl_nanos: 0,
+            tokens_at: SimTime::ZERO,
+            tokens_until: SimTime::ZERO,
+            tokens: 0,
+        }
+    }
+
+    /// A step of `duration` ended at `end`.
+    #[inline]
+    pub fn add(&mut self, recorder: &mut Recorder, end: SimTime, duration: SimDuration) {
+        let nanos = duration.as_nanos();
+        if !(self.itl_low..self.itl_high).contains(&nanos) {
+            self.flush_itl(recorder);
+            (self.itl_low, self.itl_high) = Histogram::bucket_range(nanos);
+            self.itl_any = nanos;
+        }
+        self.itl_steps += 1;
+        self.itl_nanos += u128::from(nanos);
+        if end >= self.tokens_until {
+            self.flush_tokens(recorder);
+            self.tokens_until = recorder.timeline.bucket_end(end);
+            self.tokens_at = end;
+        }
+        self.tokens += self.batch;
+        self.steps += 1;
+    }
+
+    /// Adds what is left to `recorder`.
+    pub fn finish(mut self, recorder: &mut Recorder) {
+        self.flush_itl(recorder);
+        self.flush_tokens(recorder);
+        recorder.num_steps += self.steps;
+    }
+
+    fn flush_itl(&mut self, recorder: &mut Recorder) {
+        if self.itl_steps > 0 {
+            let batch = u128::from(self.batch);
+            recorder.itl.record_in_bucket(self.itl_any, self.itl_steps * self.batch, self.itl_nanos * batch);
+            self.itl_steps = 0;
+            self.itl_nanos = 0;
+        }
+    }
+
+    fn flush_tokens(&mut self, recorder: &mut Recorder) {
+        if self.tokens > 0 {
+            recorder.timeline.add_output_tokens(self.tokens_at, self.tokens);
+            self.tokens = 0;
+        }
+    }
+}

@@ -82,6 +82,12 @@ impl Timeline {
         bucket.cached_tokens += cached_tokens;
     }
 
+    /// The end of the bucket holding `at` (the next bucket's start).
+    pub fn bucket_end(&self, at: SimTime) -> SimTime {
+        let width = self.interval.as_nanos();
+        SimTime::from_nanos((at.as_nanos() / width).saturating_add(1).saturating_mul(width))
+    }
+
     /// `tokens` output tokens were emitted at `at`.
     #[inline]
     pub fn add_output_tokens(&mut self, at: SimTime, tokens: u64) {
