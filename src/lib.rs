@@ -133,7 +133,10 @@ impl AppState {
     fn spawn_worker(self) {
         self.worker_trace.set_value(None);
         match SimWorker::spawn(move |reply| self.on_worker_reply(reply)) {
-            Ok(worker) => self.worker.set_value(Some(worker)),
+            Ok(worker) => {
+                self.worker_trace.set_value(worker.prefetched());
+                self.worker.set_value(Some(worker));
+            }
             Err(message) => self.status.set(RunStatus::Failed(message)),
         }
     }
@@ -141,6 +144,11 @@ impl AppState {
     /// Runs the scenario's workload.
     pub fn run(self) {
         let job = self.begin_job(Source::Scenario);
+        self.dispatch(job);
+    }
+
+    /// Sends job `job` for the scenario's current workload.
+    fn dispatch(self, job: u32) {
         match self.scenario.with_untracked(|s| s.workload.clone()) {
             Workload::Sample(id) => self.run_sample(job, id),
             Workload::Generator(_) => self.send(job, "generator", TraceSource::Generated, None),
@@ -260,10 +268,14 @@ impl AppState {
     }
 
     fn run_sample(self, job: u32, id: String) {
+        let key = format!("sample:{id}");
+        if self.worker_trace.with_value(|kept| kept.as_deref() == Some(key.as_str())) {
+            return self.send(job, &id, TraceSource::Cached { key }, None);
+        }
+        let key = Some(key);
         let cached = self
             .sample_texts
             .with_value(|texts| texts.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, text)| text.clone()));
-        let key = Some(format!("sample:{id}"));
         if let Some(text) = cached {
             return self.send_trace(job, &id, key, text);
         }
@@ -272,7 +284,7 @@ impl AppState {
         };
         self.status.set(RunStatus::Fetching(sample.description.to_owned()));
         spawn_local(async move {
-            match sample_text(sample).await {
+            match fetch_text(&format!("samples/{}", sample.file_name)).await {
                 Ok(text) => {
                     self.sample_texts.update_value(|texts| texts.push((id.clone(), text.clone())));
                     self.send_trace(job, &id, key, text);
@@ -291,6 +303,13 @@ impl AppState {
                 }
             }
             FromWorker::Failed { job, message } => self.fail(job, message),
+            FromWorker::TraceMissing { job } => {
+                // The worker does not hold the trace asked for by key: send its text.
+                if self.is_current(job) {
+                    self.worker_trace.set_value(None);
+                    self.dispatch(job);
+                }
+            }
             FromWorker::Crashed { job, message } => {
                 if self.is_current(job) {
                     self.fail(job, message);
@@ -348,48 +367,6 @@ async fn fetch_text(url: &str) -> Result<JsValue, String> {
     } else {
         Err("the response is not text".to_owned())
     }
-}
-
-thread_local! {
-    /// The default sample's download, started by [`prefetch_default_sample`] before the app
-    /// mounts.
-    static PREFETCHED: std::cell::RefCell<Option<js_sys::Promise>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Starts downloading the default sample at once, unless the page's link names a scenario on
-/// another workload (call it before mounting the app), so that it arrives while the app and
-/// its worker load; adopts the download `index.html` started, if it did.
-pub fn prefetch_default_sample() {
-    let default = Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned());
-    let opened = url_state::scenario_from_location().ok().flatten();
-    if opened.is_some_and(|scenario| scenario.workload != default) {
-        return;
-    }
-    // index.html may have started it already, before this wasm loaded.
-    let early = js_sys::Reflect::get(&window(), &JsValue::from_str("__servesimEarly"))
-        .ok()
-        .and_then(|early| js_sys::Reflect::get(&early, &JsValue::from_str("sample")).ok())
-        .and_then(|sample| sample.dyn_into::<js_sys::Promise>().ok());
-    if let Some(promise) = early {
-        PREFETCHED.with(|prefetched| *prefetched.borrow_mut() = Some(promise));
-        return;
-    }
-    let sample = samples::find(samples::DEFAULT_SAMPLE_ID).expect("the default sample exists");
-    let url = format!("samples/{}", sample.file_name);
-    let promise = wasm_bindgen_futures::future_to_promise(async move { fetch_text(&url).await.map_err(JsValue::from) });
-    PREFETCHED.with(|prefetched| *prefetched.borrow_mut() = Some(promise));
-}
-
-/// A bundled sample's text: the prefetched download if it is this one, else a new fetch.
-async fn sample_text(sample: &samples::Sample) -> Result<JsValue, String> {
-    if sample.id == samples::DEFAULT_SAMPLE_ID {
-        if let Some(promise) = PREFETCHED.with(|prefetched| prefetched.borrow_mut().take()) {
-            return JsFuture::from(promise)
-                .await
-                .map_err(|error| error.as_string().unwrap_or_else(|| format!("{error:?}")));
-        }
-    }
-    fetch_text(&format!("samples/{}", sample.file_name)).await
 }
 
 /// The whole page.

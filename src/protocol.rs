@@ -75,6 +75,12 @@ pub enum FromWorker {
         /// The browser's description.
         message: String,
     },
+    /// The job asked for a trace by key that the worker does not hold (it restarted, or its own
+    /// download failed): the page sends the text instead.
+    TraceMissing {
+        /// The job.
+        job: u32,
+    },
     /// A job failed (the trace could not be read); the message is fit for the user.
     Failed {
         /// The job.

@@ -10,14 +10,26 @@ use servesim_core::workload::{resolve, Trace, TraceSummary, TraceText};
 
 use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
 
+/// The query string with which `index.html` starts the worker when the page opens on the default
+/// sample: the worker then downloads and parses it itself, while the app loads.
+pub const PREFETCH_QUERY: &str = "?prefetch";
+
+/// The key the default sample is kept under, by the worker and the page alike.
+pub fn default_sample_key() -> String {
+    format!("sample:{}", servesim_core::workload::samples::DEFAULT_SAMPLE_ID)
+}
+
 /// Share of a job's progress bar spent reading the trace.
 const PARSE_SHARE: f64 = 0.15;
 
 /// What the worker keeps between jobs: the last trace it parsed, so that rerunning a scenario
-/// on the same trace neither sends nor parses it again.
+/// on the same trace neither sends nor parses it again; and, while it downloads the bundled
+/// sample itself, the jobs waiting for it.
 #[derive(Default)]
 pub struct Worker {
     kept: Option<Kept>,
+    prefetching: Option<String>,
+    waiting: Vec<ToWorker>,
 }
 
 struct Kept {
@@ -61,9 +73,49 @@ impl Worker {
         debug_assert!(reply.borrow().is_some(), "the warm-up ran");
     }
 
+    /// The worker is downloading a trace it will keep under `key` (the page's default sample,
+    /// fetched by the worker itself as soon as it starts): jobs asking for it wait until
+    /// [`Worker::prefetched`].
+    pub fn expect_prefetch(&mut self, key: String) {
+        self.prefetching = Some(key);
+    }
+
+    /// The prefetched trace `name` arrived (or could not be fetched): it is parsed and kept under
+    /// `key`, and the jobs that waited for it run. Progress and replies go through `post`.
+    pub fn prefetched(
+        &mut self,
+        key: &str,
+        name: &str,
+        text: Result<String, String>,
+        post: &mut dyn FnMut(FromWorker),
+    ) {
+        if self.prefetching.as_deref() != Some(key) {
+            return;
+        }
+        self.prefetching = None;
+        if let Ok(text) = text {
+            let workload = Workload::default();
+            if let Ok(trace) = resolve(&workload, 0, Some(TraceText { name, text: &text }), &mut |_| {}) {
+                if let Some(summary) = TraceSummary::of(&trace) {
+                    self.kept = Some(Kept { key: key.to_owned(), trace, summary, sha256: None });
+                }
+            }
+        }
+        for request in std::mem::take(&mut self.waiting) {
+            self.handle(request, None, post);
+        }
+    }
+
     /// Handles one request (with the trace text that came beside it, if any), sending progress
-    /// and exactly one final reply through `post`.
+    /// and exactly one final reply through `post` (none yet for a job waiting for the
+    /// prefetched trace).
     pub fn handle(&mut self, request: ToWorker, text: Option<String>, post: &mut dyn FnMut(FromWorker)) {
+        if let ToWorker::Run { trace: TraceSource::Cached { key }, .. } = &request {
+            if self.prefetching.as_ref() == Some(key) {
+                self.waiting.push(request);
+                return;
+            }
+        }
         let ToWorker::Run { job, scenario, name, trace } = request;
         // Validate first: a generator must never run on parameters validation refuses.
         let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string()).and_then(|scenario| {
@@ -120,7 +172,7 @@ impl Worker {
                     };
                     (kept.trace.clone(), report)
                 }
-                _ => return post(fail(format!("{name}: the simulation worker no longer holds this trace; run again"))),
+                _ => return post(FromWorker::TraceMissing { job }),
             },
         };
         let run = scenario
@@ -214,7 +266,7 @@ mod tests {
         assert_eq!((a, &ta.key), (b, &tb.key));
         assert_eq!(ta.key, key);
         let lost = replies_from(&mut worker, &scenario, "y", TraceSource::Cached { key: "sample:y".into() }, None);
-        assert!(matches!(lost.as_slice(), [FromWorker::Failed { message, .. }] if message.contains("no longer holds")));
+        assert_eq!(lost, vec![FromWorker::TraceMissing { job: 7 }], "the page then sends the text");
     }
 
     #[test]
@@ -258,19 +310,7 @@ mod tests {
             TraceSource::Cached { key: "warm-up".into() },
             None,
         );
-        assert!(matches!(lost.as_slice(), [FromWorker::Failed { .. }]), "a new worker holds no trace: {lost:?}");
-    }
-
-    #[test]
-    fn the_page_downloads_the_default_sample_and_starts_this_worker_early() {
-        let index = include_str!("../index.html");
-        let sample =
-            servesim_core::workload::samples::find(servesim_core::workload::samples::DEFAULT_SAMPLE_ID).unwrap();
-        assert!(
-            index.contains(&format!("fetch('samples/{}')", sample.file_name)),
-            "index.html fetches the default sample"
-        );
-        assert!(index.contains(&format!("new Worker('{}')", crate::worker_client::WORKER_URL)));
+        assert_eq!(lost, vec![FromWorker::TraceMissing { job: 7 }], "a new worker holds no trace");
     }
 
     #[test]
@@ -278,5 +318,35 @@ mod tests {
         let replies = replies(&Scenario::default(), "x.bin", Some("\u{1}\u{2}PNG"));
         let Some(FromWorker::Failed { job: 7, message }) = replies.last() else { panic!("{replies:?}") };
         assert!(message.starts_with("x.bin: line 1: unrecognised trace format"), "{message}");
+    }
+
+    #[test]
+    fn jobs_for_the_prefetched_sample_wait_for_it_then_run_on_it() {
+        let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv");
+        let mut worker = Worker::default();
+        worker.expect_prefetch("sample:x".into());
+        let scenario = Scenario::reference();
+        let cached = || TraceSource::Cached { key: "sample:x".into() };
+        let early = replies_from(&mut worker, &scenario, "x", cached(), None);
+        assert_eq!(early, vec![], "the job waits for the download");
+        let mut replies = Vec::new();
+        worker.prefetched("sample:x", "x", Ok(text.to_owned()), &mut |reply| replies.push(reply));
+        let Some(FromWorker::Finished { run: Ok(report), trace, .. }) = replies.last() else { panic!("{replies:?}") };
+        assert_eq!((report.summary.requests.completed, trace.key.as_deref()), (8_819, Some("sample:x")));
+        // A download that failed leaves nothing kept: the job waiting for it asks for the text.
+        let mut failed = Worker::default();
+        failed.expect_prefetch("sample:x".into());
+        assert_eq!(replies_from(&mut failed, &scenario, "x", cached(), None), vec![]);
+        let mut replies = Vec::new();
+        failed.prefetched("sample:x", "x", Err("HTTP 404".into()), &mut |reply| replies.push(reply));
+        assert_eq!(replies, vec![FromWorker::TraceMissing { job: 7 }]);
+    }
+
+    #[test]
+    fn the_page_starts_this_worker_early_asking_it_to_prefetch_the_default_sample() {
+        let index = include_str!("../index.html");
+        let start = format!("new Worker('{}' + ", crate::worker_client::WORKER_URL);
+        assert!(index.contains(&start), "index.html starts the worker");
+        assert!(index.contains(&format!("'{PREFETCH_QUERY}'")), "and asks it to prefetch");
     }
 }

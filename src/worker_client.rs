@@ -20,6 +20,9 @@ pub const WORKER_URL: &str = "./sim_worker_loader.js";
 pub struct SimWorker {
     worker: Worker,
     link: Rc<RefCell<Link>>,
+    /// The key of the trace the worker is downloading and keeping itself (the default sample,
+    /// when `index.html` asked it to).
+    prefetched: Option<String>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
@@ -38,11 +41,12 @@ impl SimWorker {
     ///
     /// Returns the browser's message when the worker cannot be created.
     pub fn spawn(on_reply: impl FnMut(FromWorker) + 'static) -> Result<SimWorker, String> {
-        let (worker, early_messages) = match take_early_worker() {
+        let (worker, early_messages, prefetching) = match take_early_worker() {
             Some(early) => early,
             None => (
                 Worker::new(WORKER_URL).map_err(|error| format!("cannot start the simulation worker: {error:?}"))?,
                 Vec::new(),
+                false,
             ),
         };
         let link = Rc::new(RefCell::new(Link::default()));
@@ -103,7 +107,14 @@ impl SimWorker {
         });
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
 
-        Ok(SimWorker { worker, link, _on_message: on_message, _on_error: on_error })
+        let prefetched = prefetching.then(crate::worker::default_sample_key);
+        Ok(SimWorker { worker, link, prefetched, _on_message: on_message, _on_error: on_error })
+    }
+
+    /// The key of the trace this worker fetches and keeps on its own, if any: jobs may ask for it
+    /// by key from the start.
+    pub fn prefetched(&self) -> Option<String> {
+        self.prefetched.clone()
     }
 
     /// Stops the worker at once, abandoning any job.
@@ -130,9 +141,9 @@ impl SimWorker {
 }
 
 /// The worker `index.html` started before the app's wasm loaded (`window.__servesimEarly`),
-/// with the messages it posted meanwhile; taken once (a restart makes a new worker), and only
-/// if it did not fail to load.
-fn take_early_worker() -> Option<(Worker, Vec<String>)> {
+/// with the messages it posted meanwhile and whether it was asked to prefetch the default
+/// sample; taken once (a restart makes a new worker), and only if it did not fail to load.
+fn take_early_worker() -> Option<(Worker, Vec<String>, bool)> {
     let window = web_sys::window()?;
     let early = js_sys::Reflect::get(&window, &JsValue::from_str("__servesimEarly")).ok()?;
     if early.is_undefined() || early.is_null() {
@@ -146,8 +157,9 @@ fn take_early_worker() -> Option<(Worker, Vec<String>)> {
         .and_then(|messages| messages.dyn_into::<js_sys::Array>().ok())
         .map(|messages| messages.iter().filter_map(|message| message.as_string()).collect())
         .unwrap_or_default();
+    let prefetching = field("prefetching").is_some_and(|prefetching| prefetching.is_truthy());
     match worker {
-        Some(worker) if !failed => Some((worker, messages)),
+        Some(worker) if !failed => Some((worker, messages, prefetching)),
         Some(worker) => {
             worker.terminate();
             None

@@ -22,9 +22,16 @@ pub fn ChartCanvas(
 ) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let draw_error = RwSignal::new(None::<String>);
+    // Until the first data arrives the canvas stays blank: drawing eight sets of empty axes
+    // would hold up the page's first paint and its first run.
+    let drawn = StoredValue::new(false);
     Effect::new(move |_| {
         let series = series.get();
+        if series.is_empty() && !drawn.get_value() {
+            return;
+        }
         let Some(canvas) = canvas.get() else { return };
+        drawn.set_value(true);
         let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
             return draw_error.set(Some("this browser gives no 2-D canvas".to_owned()));
         };
