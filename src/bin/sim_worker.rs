@@ -49,7 +49,7 @@ fn main() {
     }
     post(FromWorker::Ready);
     // While the trace downloads, get the simulator's code optimised by the browser.
-    Worker::warm_up();
+    let _ = Worker::warm_up();
 }
 
 /// Downloads the default sample and hands it to `worker` (which parses and keeps it).

@@ -417,8 +417,12 @@ impl Scenario {
     /// The longest sequence a request may reach: `engine.max_model_len`, or the model's
     /// context length when that is `null`. `None` when the model preset is unknown.
     pub fn max_model_len(&self) -> Option<u32> {
-        let context = catalog::model(&self.model.preset)?.spec().max_context;
-        Some(self.engine.max_model_len.unwrap_or(u32::try_from(context).unwrap_or(u32::MAX)))
+        Some(self.max_model_len_within(catalog::model(&self.model.preset)?.spec().max_context))
+    }
+
+    /// `engine.max_model_len`, or `context` (the model's context length) when that is `null`.
+    fn max_model_len_within(&self, context: u64) -> u32 {
+        self.engine.max_model_len.unwrap_or(u32::try_from(context).unwrap_or(u32::MAX))
     }
 
     /// Checks every semantic rule and returns all problems at once.
@@ -462,7 +466,8 @@ impl Scenario {
                 check.range("deployment.aggregated.pp", pool.pp, 1, 64);
             }
         }
-        self.validate_engine(&mut check, model.map(|preset| preset.spec().max_context));
+        let context = model.map(|preset| preset.spec().max_context);
+        self.validate_engine(&mut check, context);
         self.validate_workload(&mut check);
         for (path, target) in
             [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms), ("slo.e2e_ms", self.slo.e2e_ms)]
@@ -478,8 +483,8 @@ impl Scenario {
             check.fail("slo.percentile", format!("must be in (0, 100), got {percentile}"));
         }
         check.range("limits.max_events", self.limits.max_events, 1, u64::MAX);
-        if check.problems.is_empty() {
-            self.validate_fit(&mut check);
+        if let (true, Some(context)) = (check.problems.is_empty(), context) {
+            self.validate_fit(&mut check, u64::from(self.max_model_len_within(context)));
         }
         check.finish()
     }
@@ -512,7 +517,7 @@ impl Scenario {
                 );
             }
         }
-        if let Some(max_model_len) = self.max_model_len() {
+        if let Some(max_model_len) = model_context.map(|context| self.max_model_len_within(context)) {
             if !engine.chunked_prefill && engine.max_num_batched_tokens < max_model_len {
                 check.fail(
                     "engine.max_num_batched_tokens",
@@ -582,12 +587,11 @@ impl Scenario {
 
     /// vLLM's start-up checks: the weights fit, and a replica's KV cache holds one request of
     /// `max_model_len` tokens.
-    fn validate_fit(&self, check: &mut Checker) {
+    fn validate_fit(&self, check: &mut Checker, max_model_len: u64) {
         let step_model = match StepModel::from_scenario(self) {
             Ok(step_model) => step_model,
             Err(error) => return check.fail(error.path, error.message),
         };
-        let max_model_len = u64::from(self.max_model_len().expect("a known model"));
         let block_size = u64::from(self.engine.block_size);
         let num_blocks = step_model.kv_capacity_tokens() / block_size;
         let needed = max_model_len.div_ceil(block_size);

@@ -42,7 +42,7 @@ pub use request_kv::{Hit, PrefixLayout, RequestKv};
 use std::collections::BTreeMap;
 
 use crate::ids::{ReplicaId, RequestId};
-use crate::metrics::{DecodeSteps, Recorder, RejectReason};
+use crate::metrics::{generated_tokens, DecodeSteps, Recorder, RejectReason};
 use crate::perf::{BatchShape, PrefillChunk, StepModel};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
@@ -214,14 +214,9 @@ impl Engine {
     }
 
     /// Whether the engine has requests and no step in progress: it starts one as soon as it is
-    /// advanced past [`Engine::now`].
+    /// advanced past the instant its state is current to.
     pub fn is_ready_to_step(&self) -> bool {
         !self.plan.in_flight && self.has_work()
-    }
-
-    /// The instant the engine's state is current to.
-    pub fn now(&self) -> SimTime {
-        self.now
     }
 
     fn has_work(&self) -> bool {
@@ -284,8 +279,9 @@ impl Engine {
         }
     }
 
-    /// Starts a step at [`Engine::now`] if the engine has requests and none is in progress
-    /// (what [`Engine::advance_to`] does once the clock moves past `now`).
+    /// Starts a step at the instant the engine's state is current to, if the engine has requests
+    /// and none is in progress (what [`Engine::advance_to`] does once it is advanced past that
+    /// instant).
     ///
     /// # Errors
     ///
@@ -605,12 +601,10 @@ impl Engine {
         }
     }
 
-    /// How many output tokens `request` generates: all it asks for, unless its sequence
-    /// reaches `max_model_len` first (vLLM stops it there: `FINISHED_LENGTH_CAPPED`).
+    /// How many output tokens `request` generates ([`generated_tokens`]).
     fn output_target(&self, trace: &Trace, request: RequestId) -> u64 {
-        let prompt = u64::from(trace.prompt_tokens[request.index()]);
-        let output = u64::from(trace.output_tokens[request.index()]);
-        output.min(self.config.max_model_len.saturating_sub(prompt).max(1))
+        let (prompt, output) = (trace.prompt_tokens[request.index()], trace.output_tokens[request.index()]);
+        u64::from(generated_tokens(prompt, output, self.config.max_model_len))
     }
 
     /// Preempts the preemption policy's victim: its blocks go back to the cache (its prefix and

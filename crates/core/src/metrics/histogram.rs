@@ -11,9 +11,6 @@ pub struct Histogram {
     counts: Vec<u64>,
     total_count: u64,
     total_nanos: u128,
-    /// The bucket last recorded into, `(its lowest value, one past its highest, its index)`:
-    /// consecutive decode steps mostly last about as long, sparing the bucket arithmetic.
-    last: (u64, u64, usize),
 }
 
 fn bucket_of(nanos: u64) -> usize {
@@ -44,19 +41,17 @@ impl Histogram {
     }
 
     /// Records `count` occurrences of `duration`.
-    #[inline]
     pub fn record(&mut self, duration: SimDuration, count: u64) {
         let nanos = duration.as_nanos();
-        let (low, high, last) = self.last;
-        let bucket = if (low..high).contains(&nanos) { last } else { self.bucket_for(nanos) };
-        self.counts[bucket] += count;
-        self.total_count += count;
-        self.total_nanos += u128::from(nanos) * u128::from(count);
+        self.record_in_bucket(nanos, count, u128::from(nanos) * u128::from(count));
     }
 
     /// Records `occurrences` durations that all fall in the bucket of `any_nanos` and sum to
     /// `nanos_sum` nanoseconds: what many calls of [`Histogram::record`] within one bucket do.
     pub fn record_in_bucket(&mut self, any_nanos: u64, occurrences: u64, nanos_sum: u128) {
+        if occurrences == 0 {
+            return;
+        }
         let bucket = self.bucket_for(any_nanos);
         self.counts[bucket] += occurrences;
         self.total_count += occurrences;
@@ -68,15 +63,12 @@ impl Histogram {
         bucket_bounds(bucket_of(nanos))
     }
 
-    /// The bucket of `nanos`, created if needed, remembered as the last one.
-    #[cold]
+    /// The bucket of `nanos`, created if needed.
     fn bucket_for(&mut self, nanos: u64) -> usize {
         let bucket = bucket_of(nanos);
         if self.counts.len() <= bucket {
             self.counts.resize(bucket + 1, 0);
         }
-        let (low, high) = bucket_bounds(bucket);
-        self.last = (low, high, bucket);
         bucket
     }
 

@@ -12,7 +12,7 @@ mod summary;
 mod timeline;
 
 pub use histogram::Histogram;
-pub use recorder::{DecodeSteps, Outcome, Recorder, RejectReason, RequestLog};
+pub use recorder::{generated_tokens, DecodeSteps, Outcome, Recorder, RejectReason, RequestLog};
 pub use summary::{
     DeploymentFacts, Goodput, LatencyColumns, PrefixCacheSummary, RequestCounts, Saturation, Summary, Throughput,
 };

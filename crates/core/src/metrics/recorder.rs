@@ -91,8 +91,7 @@ impl RequestLog {
     /// Output tokens request `i` generates: all it asks for, unless its sequence reaches
     /// `max_model_len` first (vLLM stops it there).
     pub fn generated_tokens(&self, i: usize) -> u32 {
-        let room = self.max_model_len.saturating_sub(u64::from(self.prompt_tokens[i])).max(1);
-        self.output_tokens[i].min(u32::try_from(room).unwrap_or(u32::MAX))
+        generated_tokens(self.prompt_tokens[i], self.output_tokens[i], self.max_model_len)
     }
 
     /// Whether request `i` was stopped at `max_model_len` before its last output token.
@@ -162,6 +161,14 @@ impl RequestLog {
         }
         digest.finish()
     }
+}
+
+/// Output tokens a request with `prompt` tokens that asks for `output` generates: all of them,
+/// unless its sequence reaches `max_model_len` first (vLLM stops it there:
+/// `FINISHED_LENGTH_CAPPED`). At least one: a prompt of `max_model_len` tokens still samples one.
+pub fn generated_tokens(prompt: u32, output: u32, max_model_len: u64) -> u32 {
+    let room = max_model_len.saturating_sub(u64::from(prompt)).max(1);
+    output.min(u32::try_from(room).unwrap_or(u32::MAX))
 }
 
 /// Everything a run records. Engines call the `on_*` methods as things happen.

@@ -27,15 +27,12 @@ struct Bucket {
 pub struct Timeline {
     interval: SimDuration,
     buckets: Vec<Bucket>,
-    /// The last bucket written, `(its start, its end, its index)` in ns: most writes fall in it,
-    /// sparing a division.
-    last: (u64, u64, usize),
 }
 
 impl Timeline {
     /// An empty timeline with buckets of `interval` (at least 1 ns).
     pub fn new(interval: SimDuration) -> Timeline {
-        Timeline { interval: interval.max(SimDuration::from_nanos(1)), buckets: Vec::new(), last: (0, 0, 0) }
+        Timeline { interval: interval.max(SimDuration::from_nanos(1)), buckets: Vec::new() }
     }
 
     /// The bucket width.
@@ -43,25 +40,12 @@ impl Timeline {
         self.interval
     }
 
-    #[inline]
     fn bucket(&mut self, at: SimTime) -> &mut Bucket {
-        let nanos = at.as_nanos();
-        let (start, end, index) = self.last;
-        let index = if (start..end).contains(&nanos) { index } else { self.index_for(nanos) };
-        &mut self.buckets[index]
-    }
-
-    /// The index of the bucket holding `nanos`, created if needed, remembered as the last one.
-    #[cold]
-    fn index_for(&mut self, nanos: u64) -> usize {
-        let width = self.interval.as_nanos();
-        let index = (nanos / width) as usize;
+        let index = (at.as_nanos() / self.interval.as_nanos()) as usize;
         if self.buckets.len() <= index {
             self.buckets.resize(index + 1, Bucket::default());
         }
-        let start = index as u64 * width;
-        self.last = (start, start.saturating_add(width), index);
-        index
+        &mut self.buckets[index]
     }
 
     /// A request arrived at `at`.
@@ -89,7 +73,6 @@ impl Timeline {
     }
 
     /// `tokens` output tokens were emitted at `at`.
-    #[inline]
     pub fn add_output_tokens(&mut self, at: SimTime, tokens: u64) {
         self.bucket(at).output_tokens += tokens;
     }
