@@ -96,7 +96,10 @@ fn bad_scenarios_and_traces_fail_with_one_line_naming_the_problem() {
     let output = servesim(&["run", scenario.to_str().unwrap(), "--trace", trace.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("broken.csv: line 3: num_prefill_tokens: \"ten\" is not a whole number"), "{stderr}");
+    assert!(
+        stderr.contains("broken.csv: line 3, column 2: num_prefill_tokens: \"ten\" is not a whole number"),
+        "{stderr}"
+    );
 
     let too_big =
         temp_file("too-big.json", r#"{"version":1,"model":"llama-3.1-405b","deployment":{"aggregated":{"tp":4}}}"#);

@@ -34,13 +34,13 @@ impl Harness {
             block_starts.push(block_hashes.len() as u32);
         }
         let trace = Trace {
-            format: TraceFormat::MooncakeJsonl,
             hash_block_tokens: 32,
             arrived_at: vec![SimTime::ZERO; asks.len()],
             prompt_tokens: asks.iter().map(|ask| ask.0).collect(),
             output_tokens: asks.iter().map(|ask| ask.1).collect(),
             block_starts,
             block_hashes,
+            ..Trace::empty(TraceFormat::MooncakeJsonl)
         };
         let recorder = Recorder::new(&trace, config.max_model_len, SimDuration::from_millis(1_000));
         Harness { engine, trace, recorder, events_left: u64::MAX }

@@ -150,15 +150,7 @@ impl Generator {
         let mut prompts = RngStream::new(seed, StreamId::LENGTHS);
         let mut outputs = RngStream::new(seed, StreamId::LENGTHS.child(1));
         let n = self.num_requests as usize;
-        let mut trace = Trace {
-            format: TraceFormat::Generated,
-            hash_block_tokens: TraceFormat::Generated.hash_block_tokens(),
-            arrived_at: Vec::with_capacity(n),
-            prompt_tokens: Vec::with_capacity(n),
-            output_tokens: Vec::with_capacity(n),
-            block_starts: Vec::new(),
-            block_hashes: Vec::new(),
-        };
+        let mut trace = Trace::empty(TraceFormat::Generated);
         let mut at_s: f64 = 0.0;
         for i in 0..n {
             if i > 0 {

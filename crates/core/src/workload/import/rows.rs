@@ -1,0 +1,615 @@
+//! Format detection from the first record, and reading each later record into the columns.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::csv::split_fields;
+use super::datetime::parse_datetime_ns;
+use super::{ColumnMapping, ColumnUse, TimeUnit, TraceFormat};
+use crate::time::SimTime;
+use crate::workload::Trace;
+
+/// The most distinct classes a trace may have.
+pub const MAX_CLASSES: usize = 1_000;
+
+/// A problem with one record: the 1-based column when known, and what is wrong.
+pub type RowError = (Option<usize>, String);
+
+/// One request read from a record, before it joins the columns.
+struct Row {
+    /// Nanoseconds on the file's clock; 0 without arrival times.
+    arrived_at_ns: u64,
+    prompt_tokens: u32,
+    output_tokens: u32,
+    session: Option<String>,
+    class: Option<String>,
+}
+
+/// What a record turned out to be.
+pub enum Outcome {
+    /// A request, added to the trace.
+    Request,
+    /// A failed request in the log (BurstGPT: no response tokens), left out.
+    FailedRequest,
+}
+
+/// The CSV column layout of a known format, by header names.
+struct KnownCsv {
+    format: TraceFormat,
+    arrival: Option<(&'static str, TimeUnit)>,
+    prompt: &'static str,
+    output: &'static str,
+    session: Option<&'static str>,
+    class: Option<&'static str>,
+    /// A row with 0 output tokens is a failed request, left out (BurstGPT).
+    zero_output_is_failure: bool,
+}
+
+/// Known CSV layouts, tried in order; the first whose required columns are all in the header
+/// wins. Sources are cited in `docs/traces.md`.
+const KNOWN_CSV: &[KnownCsv] = &[
+    KnownCsv {
+        format: TraceFormat::AzureLlm2023,
+        arrival: Some(("TIMESTAMP", TimeUnit::Datetime)),
+        prompt: "ContextTokens",
+        output: "GeneratedTokens",
+        session: None,
+        class: None,
+        zero_output_is_failure: false,
+    },
+    KnownCsv {
+        format: TraceFormat::BurstGpt,
+        arrival: Some(("Timestamp", TimeUnit::S)),
+        prompt: "Request tokens",
+        output: "Response tokens",
+        session: Some("Session ID"),
+        class: Some("Model"),
+        zero_output_is_failure: true,
+    },
+    KnownCsv {
+        format: TraceFormat::SplitwiseSim,
+        arrival: Some(("arrival_timestamp", TimeUnit::S)),
+        prompt: "prompt_size",
+        output: "token_size",
+        session: None,
+        class: Some("application_id"),
+        zero_output_is_failure: false,
+    },
+    KnownCsv {
+        format: TraceFormat::VidurCsv,
+        arrival: Some(("arrived_at", TimeUnit::S)),
+        prompt: "num_prefill_tokens",
+        output: "num_decode_tokens",
+        session: None,
+        class: None,
+        zero_output_is_failure: false,
+    },
+];
+
+/// Column (or key) pairs that make a length-only file when no arrival column is recognised.
+const LENGTH_PAIRS: &[(&str, &str)] = &[
+    ("num_prefill_tokens", "num_decode_tokens"),
+    ("input_length", "output_length"),
+    ("input_tokens", "output_tokens"),
+    ("prompt_tokens", "output_tokens"),
+    ("prompt_len", "output_len"),
+    ("ContextTokens", "GeneratedTokens"),
+];
+
+/// How the records of the detected format are read.
+pub enum RowReader {
+    /// A CSV file with a header.
+    Csv(CsvLayout),
+    /// Mooncake JSONL, typed.
+    Mooncake,
+    /// Qwen / Aliyun Bailian JSONL: a session is a chain of `parent_chat_id` links, named by
+    /// its root's `chat_id`.
+    Bailian { root_of_chat: HashMap<i64, i64> },
+    /// JSON lines read by key names.
+    Json(JsonLayout),
+}
+
+/// Where each field is in a CSV record.
+pub struct CsvLayout {
+    names: Vec<String>,
+    arrival: Option<(usize, TimeUnit)>,
+    prompt: usize,
+    output: usize,
+    session: Option<usize>,
+    class: Option<usize>,
+    zero_output_is_failure: bool,
+}
+
+/// Which keys of a JSON record hold each field.
+pub struct JsonLayout {
+    arrival: Option<(String, TimeUnit)>,
+    prompt: String,
+    output: String,
+    session: Option<String>,
+    class: Option<String>,
+}
+
+/// What was detected from the first record.
+pub struct Detected {
+    pub format: TraceFormat,
+    pub reader: RowReader,
+    pub columns: Vec<ColumnUse>,
+    /// The first record is data (JSONL) and must be read as a row too; a CSV header is not.
+    pub first_is_data: bool,
+}
+
+fn column_use(role: &str, source: &str, unit: Option<TimeUnit>) -> ColumnUse {
+    ColumnUse { role: role.to_owned(), source: source.to_owned(), unit }
+}
+
+/// Detects the format from the first non-blank line.
+///
+/// # Errors
+///
+/// Says which formats were expected, or which mapped column is missing.
+pub fn detect(first: &str, mapping: Option<&ColumnMapping>) -> Result<Detected, RowError> {
+    if first.trim_start().starts_with('{') {
+        detect_json(first, mapping)
+    } else {
+        detect_csv(first, mapping)
+    }
+}
+
+fn detect_csv(header: &str, mapping: Option<&ColumnMapping>) -> Result<Detected, RowError> {
+    let mut fields = Vec::new();
+    split_fields(header, &mut fields).map_err(|(column, message)| (Some(column), message))?;
+    let names: Vec<String> = fields.into_iter().map(Cow::into_owned).collect();
+    let find = |name: &str| names.iter().position(|n| n == name);
+    let layout = |format,
+                  arrival: Option<(usize, TimeUnit)>,
+                  prompt: usize,
+                  output: usize,
+                  session: Option<usize>,
+                  class: Option<usize>,
+                  failure| {
+        let mut columns = Vec::new();
+        if let Some((index, unit)) = arrival {
+            columns.push(column_use("arrival", &names[index], Some(unit)));
+        }
+        columns.push(column_use("prompt_tokens", &names[prompt], None));
+        columns.push(column_use("output_tokens", &names[output], None));
+        if let Some(index) = session {
+            columns.push(column_use("session", &names[index], None));
+        }
+        if let Some(index) = class {
+            columns.push(column_use("class", &names[index], None));
+        }
+        Detected {
+            format,
+            columns,
+            first_is_data: false,
+            reader: RowReader::Csv(CsvLayout {
+                names: names.clone(),
+                arrival,
+                prompt,
+                output,
+                session,
+                class,
+                zero_output_is_failure: failure,
+            }),
+        }
+    };
+    if let Some(mapping) = mapping {
+        let required = |name: &str| {
+            find(name).ok_or_else(|| {
+                (None, format!("the mapped column \"{name}\" is not in the header ({})", names.join(", ")))
+            })
+        };
+        let arrival = match &mapping.arrival {
+            Some(name) => Some((required(name)?, mapping.arrival_unit)),
+            None => None,
+        };
+        let (prompt, output) = (required(&mapping.prompt_tokens)?, required(&mapping.output_tokens)?);
+        let session = mapping.session.as_deref().map(required).transpose()?;
+        let class = mapping.class.as_deref().map(required).transpose()?;
+        return Ok(layout(TraceFormat::CustomCsv, arrival, prompt, output, session, class, false));
+    }
+    for known in KNOWN_CSV {
+        let arrival = match known.arrival {
+            Some((name, unit)) => match find(name) {
+                Some(index) => Some((index, unit)),
+                None => continue,
+            },
+            None => None,
+        };
+        let (Some(prompt), Some(output)) = (find(known.prompt), find(known.output)) else { continue };
+        let session = known.session.and_then(find);
+        let class = known.class.and_then(find);
+        return Ok(layout(known.format, arrival, prompt, output, session, class, known.zero_output_is_failure));
+    }
+    for (prompt, output) in LENGTH_PAIRS {
+        if let (Some(prompt), Some(output)) = (find(prompt), find(output)) {
+            return Ok(layout(TraceFormat::LengthsOnly, None, prompt, output, None, None, false));
+        }
+    }
+    Err((
+        None,
+        format!(
+            "unrecognised trace format: the first line ({}) is neither a JSON record nor the header of a known CSV \
+             (Azure LLM, BurstGPT, SplitwiseSim, Vidur, length-only); map its columns (see docs/traces.md)",
+            ellipsis(header, 80)
+        ),
+    ))
+}
+
+fn ellipsis(text: &str, max_chars: usize) -> String {
+    let mut shown: String = text.chars().filter(|c| !c.is_control()).take(max_chars).collect();
+    if text.chars().count() > max_chars {
+        shown.push('…');
+    }
+    format!("\"{shown}\"")
+}
+
+fn detect_json(first: &str, mapping: Option<&ColumnMapping>) -> Result<Detected, RowError> {
+    let record: Map<String, Value> = serde_json::from_str(first).map_err(json_error)?;
+    let has = |key: &str| record.contains_key(key);
+    let pick = |keys: &[&'static str]| keys.iter().copied().find(|key| has(key));
+    let json = |format,
+                arrival: Option<(String, TimeUnit)>,
+                prompt: String,
+                output: String,
+                session: Option<String>,
+                class: Option<String>| {
+        let mut columns = Vec::new();
+        if let Some((key, unit)) = &arrival {
+            columns.push(column_use("arrival", key, Some(*unit)));
+        }
+        columns.push(column_use("prompt_tokens", &prompt, None));
+        columns.push(column_use("output_tokens", &output, None));
+        if let Some(key) = &session {
+            columns.push(column_use("session", key, None));
+        }
+        if let Some(key) = &class {
+            columns.push(column_use("class", key, None));
+        }
+        Detected {
+            format,
+            columns,
+            first_is_data: true,
+            reader: RowReader::Json(JsonLayout { arrival, prompt, output, session, class }),
+        }
+    };
+    if let Some(mapping) = mapping {
+        let arrival = mapping.arrival.clone().map(|key| (key, mapping.arrival_unit));
+        return Ok(json(
+            TraceFormat::CustomJsonl,
+            arrival,
+            mapping.prompt_tokens.clone(),
+            mapping.output_tokens.clone(),
+            mapping.session.clone(),
+            mapping.class.clone(),
+        ));
+    }
+    let prompt = pick(&["input_length", "input_tokens"]);
+    let output = pick(&["output_length", "output_tokens"]);
+    if has("chat_id") && has("parent_chat_id") {
+        let mut columns = vec![
+            column_use("arrival", "timestamp", Some(TimeUnit::S)),
+            column_use("prompt_tokens", "input_length", None),
+            column_use("output_tokens", "output_length", None),
+            column_use("session", "chat_id, parent_chat_id", None),
+            column_use("prefix_hashes", "hash_ids", None),
+        ];
+        if has("type") {
+            columns.push(column_use("class", "type", None));
+        }
+        let reader = RowReader::Bailian { root_of_chat: HashMap::new() };
+        return Ok(Detected { format: TraceFormat::QwenBailianJsonl, reader, columns, first_is_data: true });
+    }
+    let (Some(prompt), Some(output)) = (prompt, output) else {
+        let keys: Vec<&str> = record.keys().map(String::as_str).collect();
+        return Err((
+            None,
+            format!(
+                "unrecognised JSON trace: its keys ({}) lack input_length and output_length; map its keys (see \
+                 docs/traces.md)",
+                keys.join(", ")
+            ),
+        ));
+    };
+    match pick(&["timestamp", "created_time"]) {
+        Some(time) => {
+            let mut columns = vec![
+                column_use("arrival", time, Some(TimeUnit::Ms)),
+                column_use("prompt_tokens", prompt, None),
+                column_use("output_tokens", output, None),
+            ];
+            if has("session_id") {
+                columns.push(column_use("session", "session_id", None));
+            }
+            if has("hash_ids") {
+                columns.push(column_use("prefix_hashes", "hash_ids", None));
+            }
+            Ok(Detected {
+                format: TraceFormat::MooncakeJsonl,
+                reader: RowReader::Mooncake,
+                columns,
+                first_is_data: true,
+            })
+        }
+        None => Ok(json(TraceFormat::LengthsOnly, None, prompt.to_owned(), output.to_owned(), None, None)),
+    }
+}
+
+fn json_error(error: serde_json::Error) -> RowError {
+    (
+        Some(error.column()),
+        format!("not a JSON record: {error}").replace(&format!(" at line 1 column {}", error.column()), ""),
+    )
+}
+
+/// The columns being built, with the interning of session and class names.
+pub struct Builder {
+    pub trace: Trace,
+    /// Raw arrival times on the file's clock, nanoseconds.
+    pub arrived_at_ns: Vec<u64>,
+    session_ids: HashMap<String, u32>,
+    class_ids: HashMap<String, u16>,
+    has_sessions: bool,
+    has_classes: bool,
+}
+
+impl Builder {
+    pub fn new(format: TraceFormat, columns: &[ColumnUse]) -> Builder {
+        let mut trace = Trace::empty(format);
+        trace.hash_block_tokens = format.hash_block_tokens();
+        trace.has_arrivals = columns.iter().any(|column| column.role == "arrival");
+        if trace.hash_block_tokens > 0 {
+            trace.block_starts.push(0);
+        }
+        Builder {
+            trace,
+            arrived_at_ns: Vec::new(),
+            session_ids: HashMap::new(),
+            class_ids: HashMap::new(),
+            has_sessions: columns.iter().any(|column| column.role == "session"),
+            has_classes: columns.iter().any(|column| column.role == "class"),
+        }
+    }
+
+    fn push(&mut self, row: Row, hashes: &[u64]) -> Result<(), RowError> {
+        if self.has_classes {
+            let name = row.class.unwrap_or_default();
+            let next = self.class_ids.len();
+            let class = match self.class_ids.get(&name) {
+                Some(&class) => class,
+                None if next >= MAX_CLASSES => {
+                    return Err((None, format!("more than {MAX_CLASSES} distinct classes: is the class column right?")))
+                }
+                None => {
+                    self.class_ids.insert(name.clone(), next as u16);
+                    self.trace.class_names.push(name);
+                    next as u16
+                }
+            };
+            self.trace.classes.push(class);
+        }
+        if self.has_sessions {
+            let next = self.session_ids.len() as u32;
+            let session = match row.session {
+                Some(name) => *self.session_ids.entry(name).or_insert(next),
+                // A request without a session id is a session of its own.
+                None => {
+                    self.session_ids.insert(format!("\u{0}{next}"), next);
+                    next
+                }
+            };
+            self.trace.sessions.push(session);
+        }
+        if self.trace.hash_block_tokens > 0 {
+            self.trace.block_hashes.extend_from_slice(hashes);
+            let end = u32::try_from(self.trace.block_hashes.len())
+                .map_err(|_| (None, "more than 4 billion hash_ids in the file".to_owned()))?;
+            self.trace.block_starts.push(end);
+        }
+        self.arrived_at_ns.push(row.arrived_at_ns);
+        self.trace.arrived_at.push(SimTime::ZERO);
+        self.trace.prompt_tokens.push(row.prompt_tokens);
+        self.trace.output_tokens.push(row.output_tokens);
+        Ok(())
+    }
+}
+
+/// One Mooncake record. Unknown keys are ignored; Dynamo's aliases accepted.
+#[derive(Deserialize)]
+struct MooncakeRecord {
+    #[serde(alias = "created_time")]
+    timestamp: f64,
+    #[serde(alias = "input_tokens")]
+    input_length: u64,
+    #[serde(alias = "output_tokens")]
+    output_length: u64,
+    #[serde(default)]
+    hash_ids: Vec<u64>,
+    #[serde(default)]
+    session_id: Option<Value>,
+}
+
+/// One Qwen / Aliyun Bailian record.
+#[derive(Deserialize)]
+struct BailianRecord {
+    chat_id: i64,
+    parent_chat_id: i64,
+    timestamp: f64,
+    input_length: u64,
+    output_length: u64,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    hash_ids: Vec<u64>,
+}
+
+impl RowReader {
+    /// Reads one record into `builder`.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with the record; the builder is unchanged then.
+    pub fn read(&mut self, text: &str, builder: &mut Builder) -> Result<Outcome, RowError> {
+        match self {
+            RowReader::Csv(layout) => layout.read(text, builder),
+            RowReader::Mooncake => {
+                let record: MooncakeRecord = serde_json::from_str(text).map_err(json_error)?;
+                let row = Row {
+                    arrived_at_ns: time_ns(record.timestamp, TimeUnit::Ms)
+                        .map_err(|m| key_error(text, "timestamp", m))?,
+                    prompt_tokens: token_count(record.input_length).map_err(|m| key_error(text, "input_length", m))?,
+                    output_tokens: token_count(record.output_length)
+                        .map_err(|m| key_error(text, "output_length", m))?,
+                    session: record.session_id.map(|id| id_text(&id)),
+                    class: None,
+                };
+                builder.push(row, &record.hash_ids)?;
+                Ok(Outcome::Request)
+            }
+            RowReader::Bailian { root_of_chat } => {
+                let record: BailianRecord = serde_json::from_str(text).map_err(json_error)?;
+                let row = Row {
+                    arrived_at_ns: time_ns(record.timestamp, TimeUnit::S)
+                        .map_err(|m| key_error(text, "timestamp", m))?,
+                    prompt_tokens: token_count(record.input_length).map_err(|m| key_error(text, "input_length", m))?,
+                    output_tokens: token_count(record.output_length)
+                        .map_err(|m| key_error(text, "output_length", m))?,
+                    session: None,
+                    class: record.kind,
+                };
+                // A turn joins its parent's session; a root (or an orphan) starts one.
+                let root = root_of_chat.get(&record.parent_chat_id).copied().unwrap_or(record.chat_id);
+                builder.push(Row { session: Some(root.to_string()), ..row }, &record.hash_ids)?;
+                root_of_chat.insert(record.chat_id, root);
+                Ok(Outcome::Request)
+            }
+            RowReader::Json(layout) => layout.read(text, builder),
+        }
+    }
+}
+
+/// The column of `"key"` in `text` (1-based, in characters), for errors about a value.
+fn key_error(text: &str, key: &str, message: String) -> RowError {
+    let column = text.find(&format!("\"{key}\"")).map(|byte| text[..byte].chars().count() + 1);
+    (column, format!("{key}: {message}"))
+}
+
+fn id_text(id: &Value) -> String {
+    match id {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl CsvLayout {
+    fn read(&mut self, text: &str, builder: &mut Builder) -> Result<Outcome, RowError> {
+        let mut fields = Vec::new();
+        split_fields(text, &mut fields).map_err(|(column, message)| (Some(column), message))?;
+        if fields.len() != self.names.len() {
+            return Err((None, format!("expected {} columns, got {}", self.names.len(), fields.len())));
+        }
+        let at = |index: usize, message: String| (Some(index + 1), format!("{}: {message}", self.names[index]));
+        let arrived_at_ns = match self.arrival {
+            Some((index, unit)) => time_field_ns(&fields[index], unit).map_err(|m| at(index, m))?,
+            None => 0,
+        };
+        let prompt = whole_number(&fields[self.prompt]).map_err(|m| at(self.prompt, m))?;
+        let output = whole_number(&fields[self.output]).map_err(|m| at(self.output, m))?;
+        if self.zero_output_is_failure && output == 0 {
+            return Ok(Outcome::FailedRequest);
+        }
+        let row = Row {
+            arrived_at_ns,
+            prompt_tokens: token_count(prompt).map_err(|m| at(self.prompt, m))?,
+            output_tokens: token_count(output).map_err(|m| at(self.output, m))?,
+            session: self.session.map(|index| fields[index].to_string()),
+            class: self.class.map(|index| fields[index].to_string()),
+        };
+        builder.push(row, &[])?;
+        Ok(Outcome::Request)
+    }
+}
+
+impl JsonLayout {
+    fn read(&self, text: &str, builder: &mut Builder) -> Result<Outcome, RowError> {
+        let record: Map<String, Value> = serde_json::from_str(text).map_err(json_error)?;
+        let field = |key: &str| record.get(key).ok_or_else(|| (None, format!("the key \"{key}\" is missing")));
+        let tokens = |key: &str| -> Result<u32, RowError> {
+            let value = field(key)?;
+            let number = match value {
+                Value::Number(number) => whole_number(&number.to_string()),
+                Value::String(text) => whole_number(text),
+                other => Err(format!("{other} is not a number")),
+            };
+            number.and_then(token_count).map_err(|m| key_error(text, key, m))
+        };
+        let arrived_at_ns = match &self.arrival {
+            Some((key, unit)) => {
+                let value = field(key)?;
+                let parsed = match value {
+                    Value::Number(number) => time_field_ns(&number.to_string(), *unit),
+                    Value::String(text) => time_field_ns(text, *unit),
+                    other => Err(format!("{other} is not a time")),
+                };
+                parsed.map_err(|m| key_error(text, key, m))?
+            }
+            None => 0,
+        };
+        let row = Row {
+            arrived_at_ns,
+            prompt_tokens: tokens(&self.prompt)?,
+            output_tokens: tokens(&self.output)?,
+            session: self.session.as_deref().and_then(|key| record.get(key)).map(id_text),
+            class: self.class.as_deref().and_then(|key| record.get(key)).map(id_text),
+        };
+        builder.push(row, &[])?;
+        Ok(Outcome::Request)
+    }
+}
+
+/// A whole number of tokens; `12.0` (as pandas writes integer columns with gaps) is accepted.
+fn whole_number(field: &str) -> Result<u64, String> {
+    if let Ok(value) = field.parse::<u64>() {
+        return Ok(value);
+    }
+    match field.parse::<f64>() {
+        Ok(value) if value >= 0.0 && value.fract() == 0.0 && value < 1.8e19 => Ok(value as u64),
+        _ => Err(format!("\"{field}\" is not a whole number")),
+    }
+}
+
+fn token_count(value: u64) -> Result<u32, String> {
+    match u32::try_from(value) {
+        Ok(0) => Err("must be ≥ 1, got 0".to_owned()),
+        Ok(tokens) => Ok(tokens),
+        Err(_) => Err(format!("must be ≤ {}, got {value}", u32::MAX)),
+    }
+}
+
+/// The latest arrival time accepted, in seconds since the file's zero (about 317 years: Unix
+/// time in seconds, milliseconds or nanoseconds fits).
+pub const LATEST_ARRIVAL_S: f64 = 1e10;
+
+fn time_field_ns(field: &str, unit: TimeUnit) -> Result<u64, String> {
+    if unit == TimeUnit::Datetime {
+        let nanos = parse_datetime_ns(field)?;
+        return u64::try_from(nanos).map_err(|_| format!("\"{field}\" is before 1970"));
+    }
+    let value = field.parse::<f64>().map_err(|_| format!("\"{field}\" is not a number"))?;
+    time_ns(value, unit)
+}
+
+fn time_ns(value: f64, unit: TimeUnit) -> Result<u64, String> {
+    let seconds = value / unit.per_second();
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("must be a finite time ≥ 0, got {value}"));
+    }
+    if seconds > LATEST_ARRIVAL_S {
+        return Err(format!("{value} {} is later than {LATEST_ARRIVAL_S:e} s", unit.symbol()));
+    }
+    Ok(SimTime::from_secs_f64(seconds).as_nanos())
+}
