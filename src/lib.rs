@@ -19,7 +19,7 @@ pub mod worker_client;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use servesim_core::scenario::{FileRef, Scenario, Workload};
+use servesim_core::scenario::{FileRef, Scenario, WorkloadSource};
 use servesim_core::sim::RunReport;
 use servesim_core::workload::samples;
 use wasm_bindgen::{JsCast, JsValue};
@@ -149,10 +149,10 @@ impl AppState {
 
     /// Sends job `job` for the scenario's current workload.
     fn dispatch(self, job: u32) {
-        match self.scenario.with_untracked(|s| s.workload.clone()) {
-            Workload::Sample(id) => self.run_sample(job, id),
-            Workload::Generator(_) => self.send(job, "generator", TraceSource::Generated, None),
-            Workload::File(file) => {
+        match self.scenario.with_untracked(|s| s.workload.source.clone()) {
+            WorkloadSource::Sample(id) => self.run_sample(job, id),
+            WorkloadSource::Generator(_) => self.send(job, "generator", TraceSource::Generated, None),
+            WorkloadSource::File(file) => {
                 let loaded = self
                     .loaded_file
                     .with_value(|loaded| loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.text.clone()));
@@ -329,9 +329,9 @@ impl AppState {
                     self.loaded_file.set_value(Some(LoadedFile { sha256: sha256.clone(), text }));
                     let file = FileRef { name, rows: trace.summary.num_requests, sha256: sha256.clone() };
                     if let Some(ran) = &mut ran {
-                        ran.workload = Workload::File(file.clone());
+                        ran.workload.source = WorkloadSource::File(file.clone());
                     }
-                    self.scenario.update(|scenario| scenario.workload = Workload::File(file));
+                    self.scenario.update(|scenario| scenario.workload.source = WorkloadSource::File(file));
                 }
                 self.job.set_value(None);
                 self.worker_trace.set_value(trace.key.clone());
@@ -403,7 +403,7 @@ pub fn App() -> impl IntoView {
 
     // A bundled sample or a generator runs as soon as the page opens, so there is something to
     // see (a user's file has to be dropped first).
-    if !matches!(state.scenario.get_untracked().workload, Workload::File(_)) {
+    if !matches!(state.scenario.get_untracked().workload.source, WorkloadSource::File(_)) {
         state.run();
     }
 

@@ -93,7 +93,8 @@ impl Worker {
         self.prefetching = None;
         if let Ok(text) = text {
             let workload = Workload::default();
-            if let Ok(trace) = resolve(&workload, 0, Some(TraceText { name, text: &text }), &mut |_| {}) {
+            if let Ok(resolved) = resolve(&workload, 0, Some(TraceText { name, bytes: text.as_bytes() }), &mut |_| {}) {
+                let trace = resolved.trace;
                 if let Some(summary) = TraceSummary::of(&trace) {
                     self.kept = Some(Kept { key: key.to_owned(), trace, summary, sha256: None });
                 }
@@ -126,11 +127,11 @@ impl Worker {
         let (trace, report) = match (trace, &scenario) {
             (TraceSource::Generated, Err(message)) => return post(fail(message.clone())),
             (TraceSource::Generated, Ok(scenario)) => {
-                let Workload::Generator(_) = &scenario.workload else {
+                let Some(_) = scenario.workload.generator() else {
                     return post(fail(format!("{name}: no trace text and the scenario has no generator")));
                 };
                 let trace = match resolve(&scenario.workload, scenario.seed, None, &mut |_| {}) {
-                    Ok(trace) => trace,
+                    Ok(resolved) => resolved.trace,
                     Err(error) => return post(fail(error.to_string())),
                 };
                 let Some(summary) = TraceSummary::of(&trace) else {
@@ -142,11 +143,12 @@ impl Worker {
                 let Some(text) = text else { return post(fail(format!("{name}: the trace text did not arrive"))) };
                 let total = text.len().max(1) as f64;
                 let workload = Workload::default();
-                let parsed = resolve(&workload, 0, Some(TraceText { name: &name, text: &text }), &mut |done| {
-                    post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
-                });
+                let parsed =
+                    resolve(&workload, 0, Some(TraceText { name: &name, bytes: text.as_bytes() }), &mut |done| {
+                        post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
+                    });
                 let trace = match parsed {
-                    Ok(trace) => trace,
+                    Ok(resolved) => resolved.trace,
                     Err(error) => return post(fail(error.to_string())),
                 };
                 let Some(summary) = TraceSummary::of(&trace) else {
@@ -269,7 +271,10 @@ mod tests {
 
     #[test]
     fn a_generator_workload_needs_no_text() {
-        let scenario = Scenario { workload: Workload::Generator(Default::default()), ..Scenario::reference() };
+        let scenario = Scenario {
+            workload: servesim_core::scenario::WorkloadSource::Generator(Default::default()).into(),
+            ..Scenario::reference()
+        };
         let replies = replies(&scenario, "generator", None);
         let Some(FromWorker::Finished { trace, run: Ok(report), .. }) = replies.last() else { panic!("{replies:?}") };
         assert_eq!((trace.summary.num_requests, trace.sha256.as_ref()), (1_000, None));

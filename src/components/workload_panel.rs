@@ -2,21 +2,22 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use servesim_core::scenario::{Scenario, Workload};
-use servesim_core::workload::{samples, Arrivals, Generator, Lengths};
+use servesim_core::scenario::{Scenario, WorkloadSource};
+use servesim_core::workload::{samples, Arrivals, Generator, GeneratorClass, Lengths};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DragEvent, File, HtmlInputElement};
 
 use super::fields::{decimal, whole, InputField};
 use crate::{format, use_app_state, AppState};
 
-/// A length distribution as the generator form writes it: `fixed N`, `uniform MIN MAX` or
-/// `lognormal MEDIAN SIGMA MAX`.
+/// A length distribution as the generator form writes it: `fixed N`, `uniform MIN MAX`,
+/// `lognormal MEDIAN SIGMA MAX` or `zipf EXPONENT MIN MAX`.
 pub fn lengths_text(lengths: &Lengths) -> String {
     match *lengths {
         Lengths::Fixed { tokens } => format!("fixed {tokens}"),
         Lengths::Uniform { min, max } => format!("uniform {min} {max}"),
         Lengths::Lognormal { median, sigma, max } => format!("lognormal {median} {sigma} {max}"),
+        Lengths::Zipf { exponent, min, max } => format!("zipf {exponent} {min} {max}"),
     }
 }
 
@@ -26,7 +27,7 @@ pub fn lengths_text(lengths: &Lengths) -> String {
 ///
 /// Returns what the field expects when `text` is not one of the three forms.
 pub fn parse_lengths(text: &str) -> Result<Lengths, &'static str> {
-    const EXPECTED: &str = "fixed N, uniform MIN MAX, or lognormal MEDIAN SIGMA MAX";
+    const EXPECTED: &str = "fixed N, uniform MIN MAX, lognormal MEDIAN SIGMA MAX, or zipf EXPONENT MIN MAX";
     let words: Vec<&str> = text.split_whitespace().collect();
     let number = |word: &str| whole(word).map_err(|_| EXPECTED);
     match words.as_slice() {
@@ -37,20 +38,22 @@ pub fn parse_lengths(text: &str) -> Result<Lengths, &'static str> {
             sigma: decimal(sigma).map_err(|_| EXPECTED)?,
             max: number(max)?,
         }),
+        ["zipf", exponent, min, max] => Ok(Lengths::Zipf {
+            exponent: decimal(exponent).map_err(|_| EXPECTED)?,
+            min: number(min)?,
+            max: number(max)?,
+        }),
         _ => Err(EXPECTED),
     }
 }
 
-fn generator(scenario: &Scenario) -> Option<&Generator> {
-    match &scenario.workload {
-        Workload::Generator(generator) => Some(generator),
-        _ => None,
-    }
+fn generator(scenario: &Scenario) -> Option<&GeneratorClass> {
+    scenario.workload.generator().and_then(|generator| generator.classes.first())
 }
 
-fn generator_mut(scenario: &mut Scenario) -> Result<&mut Generator, &'static str> {
-    match &mut scenario.workload {
-        Workload::Generator(generator) => Ok(generator),
+fn generator_mut(scenario: &mut Scenario) -> Result<&mut GeneratorClass, &'static str> {
+    match &mut scenario.workload.source {
+        WorkloadSource::Generator(generator) => generator.classes.first_mut().ok_or("a generator class"),
         _ => Err("a value once the generator is the workload"),
     }
 }
@@ -61,7 +64,7 @@ fn GeneratorFields() -> impl IntoView {
     view! {
         <div class="fields" data-testid="generator">
             <InputField label="Poisson rate (req/s)" testid="generator-rate"
-                get=|s| generator(s).map(|g| { let Arrivals::Poisson { rate_per_s } = g.arrivals; rate_per_s.to_string() }).unwrap_or_default()
+                get=|s| generator(s).and_then(|g| g.arrivals.mean_rate_per_s()).map(|rate| rate.to_string()).unwrap_or_default()
                 set=|s, v| { let rate_per_s = decimal(v)?; generator_mut(s)?.arrivals = Arrivals::Poisson { rate_per_s }; Ok(()) }/>
             <InputField label="Requests" testid="generator-requests"
                 get=|s| generator(s).map(|g| g.num_requests.to_string()).unwrap_or_default()
@@ -123,22 +126,20 @@ pub fn WorkloadPanel() -> impl IntoView {
         input.set_value("");
     };
 
-    let workload_text = move || match state.scenario.with(|s| s.workload.clone()) {
-        Workload::Sample(id) => match samples::find(&id) {
+    let workload_text = move || match state.scenario.with(|s| s.workload.source.clone()) {
+        WorkloadSource::Sample(id) => match samples::find(&id) {
             Some(sample) => format!("Sample: {}", sample.description),
             None => format!("Unknown sample {id}"),
         },
-        Workload::File(file) => format!("File: {} ({} requests)", file.name, format::thousands(file.rows)),
-        Workload::Generator(generator) => {
-            let Arrivals::Poisson { rate_per_s } = generator.arrivals;
-            format!(
-                "Generated: {} Poisson arrivals at {rate_per_s} req/s (seed {})",
-                format::thousands(u64::from(generator.num_requests)),
-                state.scenario.with(|s| s.seed)
-            )
-        }
+        WorkloadSource::File(file) => format!("File: {} ({} requests)", file.name, format::thousands(file.rows)),
+        WorkloadSource::Generator(generator) => format!(
+            "Generated: {} requests in {} class(es) (seed {})",
+            format::thousands(generator.num_requests()),
+            generator.classes.len(),
+            state.scenario.with(|s| s.seed)
+        ),
     };
-    let is_generator = move || state.scenario.with(|s| matches!(s.workload, Workload::Generator(_)));
+    let is_generator = move || state.scenario.with(|s| matches!(s.workload.source, WorkloadSource::Generator(_)));
 
     view! {
         <section class="panel" data-testid="workload">
@@ -154,14 +155,14 @@ pub fn WorkloadPanel() -> impl IntoView {
             <div class="workload-choices">
                 <button class="link" data-testid="use-sample"
                     on:click=move |_| {
-                        state.scenario.update(|s| s.workload = Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned()));
+                        state.scenario.update(|s| s.workload = WorkloadSource::Sample(samples::DEFAULT_SAMPLE_ID.to_owned()).into());
                         state.run();
                     }>
                     "Use the bundled Mooncake sample"
                 </button>
                 <button class="link" data-testid="use-generator"
                     on:click=move |_| {
-                        state.scenario.update(|s| s.workload = Workload::Generator(Generator::default()));
+                        state.scenario.update(|s| s.workload = WorkloadSource::Generator(Generator::default()).into());
                         state.run();
                     }>
                     "Generate a Poisson workload"
@@ -184,6 +185,7 @@ mod tests {
             Lengths::Fixed { tokens: 128 },
             Lengths::Uniform { min: 10, max: 20 },
             Lengths::Lognormal { median: 1000.5, sigma: 0.8, max: 8192 },
+            Lengths::Zipf { exponent: 1.2, min: 16, max: 4096 },
         ] {
             assert_eq!(parse_lengths(&lengths_text(&lengths)), Ok(lengths));
         }

@@ -5,11 +5,11 @@
 use std::time::Instant;
 
 use peak_alloc::PeakAlloc;
-use servesim_core::scenario::{Deployment, ReplicaPool, Scenario, Workload};
+use servesim_core::scenario::{Deployment, ReplicaPool, Scenario, Workload, WorkloadSource};
 use servesim_core::sim::{RunReport, Simulation};
-use servesim_core::workload::{parse_trace, samples, Arrivals, Generator};
+use servesim_core::workload::{import_bytes, samples, Arrivals, Generator, GeneratorClass, ImportOptions};
 
-use crate::run::sample_text;
+use crate::run::sample_bytes;
 
 /// Counts heap bytes, so that the bench can report the core's memory per request.
 #[global_allocator]
@@ -39,11 +39,11 @@ fn peak_rss_mib() -> Option<f64> {
 pub fn million_requests_scenario() -> Scenario {
     Scenario {
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 64, tp: 1, pp: 1 }),
-        workload: Workload::Generator(Generator {
+        workload: Workload::from(WorkloadSource::Generator(Generator::single(GeneratorClass {
             arrivals: Arrivals::Poisson { rate_per_s: 1_000.0 },
             num_requests: 1_000_000,
-            ..Generator::default()
-        }),
+            ..GeneratorClass::default()
+        }))),
         ..Scenario::default()
     }
 }
@@ -62,9 +62,9 @@ fn median(walls: &mut [f64]) -> f64 {
 ///
 /// Fails when a run's digest differs from its pinned one (the speed would not be comparable).
 pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Result<(), String> {
-    let text = sample_text(samples::DEFAULT_SAMPLE_ID).expect("bundled");
+    let bytes = sample_bytes(samples::DEFAULT_SAMPLE_ID).expect("bundled");
     let parse_started = Instant::now();
-    let trace = parse_trace(text, &mut |_| {}).map_err(|e| e.to_string())?;
+    let trace = import_bytes(bytes, ImportOptions::default(), &mut |_| {}).map_err(|e| e.to_string())?.trace;
     let parse_s = parse_started.elapsed().as_secs_f64();
     let scenario = Scenario::reference();
     let expected = golden_digest(REFERENCE_GOLDEN).expect("the reference golden has a digest");
@@ -120,7 +120,7 @@ pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Resul
 /// take at their peak, per request.
 fn bench_million(repeat: usize, update_golden: bool) -> Result<serde_json::Value, String> {
     let scenario = million_requests_scenario();
-    let Workload::Generator(generator) = &scenario.workload else { unreachable!("a generator") };
+    let generator = scenario.workload.generator().expect("a generator");
     let mut walls = Vec::new();
     let mut peak_bytes = 0usize;
     let mut last: Option<RunReport> = None;

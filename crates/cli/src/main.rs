@@ -12,10 +12,13 @@ mod run;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
 use servesim_core::scenario::Scenario;
 use servesim_core::share;
-use servesim_core::workload::{parse_trace, TraceSummary};
+use servesim_core::workload::{
+    import_bytes, ColumnMapping, ImportOptions, ImportReport, TimeUnit, TraceSummary, MAX_SKIPPED_EXAMPLES,
+};
 
 #[derive(Parser)]
 #[command(name = "servesim", version, about = "LLM-inference serving simulator")]
@@ -34,9 +37,13 @@ enum Command {
     Run {
         /// The scenario JSON file (see docs/scenario.md).
         scenario: PathBuf,
-        /// A Mooncake JSONL or Vidur CSV trace replacing the scenario's workload.
+        /// A trace file (any supported format, gzip too; see docs/traces.md) replacing the
+        /// scenario's sample or file. The scenario's `workload.arrivals`, `num_requests` and
+        /// `transform` still apply.
         #[arg(long)]
         trace: Option<PathBuf>,
+        #[command(flatten)]
+        import: ImportFlags,
         /// Print one JSON object instead of a table.
         #[arg(long, conflicts_with = "table")]
         json: bool,
@@ -64,13 +71,17 @@ enum Command {
         #[arg(long)]
         update_golden: bool,
     },
-    /// Describe a trace: format, requests, span, rate, length percentiles, prefix reuse.
+    /// Describe a trace: what was detected (format, columns, rows read and skipped), span,
+    /// rate and burstiness, length percentiles and histograms, sessions, classes, prefix
+    /// reuse. Stops at the first bad row (exit code 2) unless --skip-bad-rows.
     Inspect {
-        /// A Mooncake JSONL or Vidur CSV trace.
+        /// A trace file in any supported format, plain or gzip.
         trace: PathBuf,
         /// Print the summary as one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        import: ImportFlags,
     },
     /// Print a scenario's share-link fragment (`s=1.…`), or decode one with --decode.
     Url {
@@ -81,6 +92,61 @@ enum Command {
         #[arg(long, conflicts_with = "scenario")]
         decode: Option<String>,
     },
+}
+
+/// How to read a trace file: skip bad rows, and a column mapping for files whose format is not
+/// detected. Given on the command line, these replace the scenario's `workload.columns` and
+/// `workload.skip_bad_rows`.
+#[derive(Args, Debug, Default)]
+struct ImportFlags {
+    /// Skip malformed rows (counted, the first few shown) instead of stopping at the first.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Read the file through a column mapping: the prompt-token column (or JSON key).
+    #[arg(long, value_name = "COLUMN", requires = "output_column")]
+    prompt_column: Option<String>,
+    /// The output-token column of a mapped file.
+    #[arg(long, value_name = "COLUMN", requires = "prompt_column")]
+    output_column: Option<String>,
+    /// The arrival-time column of a mapped file (none: a length-only file).
+    #[arg(long, value_name = "COLUMN", requires = "prompt_column")]
+    arrival_column: Option<String>,
+    /// The unit of the arrival column: s, ms, us, ns or datetime.
+    #[arg(long, value_name = "UNIT", default_value = "s", value_parser = parse_time_unit)]
+    arrival_unit: TimeUnit,
+    /// The session (conversation) id column of a mapped file.
+    #[arg(long, value_name = "COLUMN", requires = "prompt_column")]
+    session_column: Option<String>,
+    /// The tenant / class column of a mapped file.
+    #[arg(long, value_name = "COLUMN", requires = "prompt_column")]
+    class_column: Option<String>,
+}
+
+fn parse_time_unit(text: &str) -> Result<TimeUnit, String> {
+    TimeUnit::from_symbol(text).ok_or_else(|| format!("expected s, ms, us, ns or datetime, got \"{text}\""))
+}
+
+impl ImportFlags {
+    /// The mapping the flags give, if any.
+    fn mapping(&self) -> Option<ColumnMapping> {
+        let (prompt, output) = (self.prompt_column.clone()?, self.output_column.clone()?);
+        Some(ColumnMapping {
+            arrival: self.arrival_column.clone(),
+            arrival_unit: self.arrival_unit,
+            prompt_tokens: prompt,
+            output_tokens: output,
+            session: self.session_column.clone(),
+            class: self.class_column.clone(),
+        })
+    }
+
+    /// The scenario's import options with these flags applied over them.
+    fn over(&self, options: ImportOptions) -> ImportOptions {
+        ImportOptions {
+            columns: self.mapping().or(options.columns),
+            skip_bad_rows: self.skip_bad_rows || options.skip_bad_rows,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -95,11 +161,11 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Run { scenario, trace, json, table: _, csv, out } => {
+        Command::Run { scenario, trace, import, json, table: _, csv, out } => {
             let format = if json { run::Format::Json } else { run::Format::Table };
-            run::run(&scenario, trace.as_deref(), format, csv.as_deref(), out.as_deref())
+            run::run(&scenario, trace.as_deref(), &import, format, csv.as_deref(), out.as_deref())
         }
-        Command::Inspect { trace, json } => inspect(&trace, json),
+        Command::Inspect { trace, json, import } => inspect(&trace, json, &import),
         Command::Bench { repeat, repeat_million, update_golden } => bench::bench(repeat, repeat_million, update_golden),
         Command::Url { scenario: Some(path), .. } => {
             let scenario = read_scenario(&path)?;
@@ -116,9 +182,12 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))
+}
+
 fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    String::from_utf8(bytes).map_err(|error| {
+    String::from_utf8(read_bytes(path)?).map_err(|error| {
         format!("{}: not UTF-8 text (invalid byte at offset {})", path.display(), error.utf8_error().valid_up_to())
     })
 }
@@ -132,26 +201,71 @@ fn read_scenario(path: &Path) -> Result<Scenario, String> {
     Ok(scenario)
 }
 
-fn inspect(path: &Path, json: bool) -> Result<(), String> {
-    let text = read_text(path)?;
-    let trace = parse_trace(&text, &mut |_| {}).map_err(|error| format!("{}: {error}", path.display()))?;
-    let summary = TraceSummary::of(&trace).ok_or_else(|| format!("{}: no requests", path.display()))?;
+/// What `inspect --json` prints: the summary's keys, and what the import found.
+#[derive(Serialize)]
+struct InspectOutput<'a> {
+    #[serde(flatten)]
+    summary: &'a TraceSummary,
+    import: &'a ImportReport,
+}
+
+fn inspect(path: &Path, json: bool, flags: &ImportFlags) -> Result<(), String> {
+    let bytes = read_bytes(path)?;
+    let imported = import_bytes(&bytes, flags.over(ImportOptions::default()), &mut |_| {})
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    let summary = TraceSummary::of(&imported.trace).ok_or_else(|| format!("{}: no requests", path.display()))?;
+    let report = &imported.report;
     if json {
-        println!("{}", serde_json::to_string(&summary).expect("a summary serialises"));
+        let output = InspectOutput { summary: &summary, import: report };
+        println!("{}", serde_json::to_string(&output).expect("a summary serialises"));
         return Ok(());
     }
-    println!("file        {}", path.display());
+    println!("file        {}{}", path.display(), if report.gzip { " (gzip)" } else { "" });
     println!("format      {}", summary.format);
-    println!("requests    {}", summary.num_requests);
-    println!("span        {:.1} s", summary.span_s);
-    match summary.mean_rate_per_s {
-        Some(rate) => println!("mean rate   {rate:.3} req/s"),
-        None => println!("mean rate   - (all requests arrive at once)"),
+    let columns: Vec<String> = report
+        .columns
+        .iter()
+        .map(|c| match c.unit {
+            Some(unit) => format!("{} ← {} ({})", c.role, c.source, unit.symbol()),
+            None => format!("{} ← {}", c.role, c.source),
+        })
+        .collect();
+    println!("columns     {}", columns.join(", "));
+    println!(
+        "rows        {} read, {} requests, {} skipped, {} failed requests left out",
+        report.rows_read, summary.num_requests, report.rows_skipped, report.failed_requests_left_out
+    );
+    for example in report.skipped_examples.iter().take(MAX_SKIPPED_EXAMPLES) {
+        println!("  skipped   {example}");
+    }
+    for notice in &report.notices {
+        println!("notice      {notice}");
+    }
+    if summary.has_arrivals {
+        println!("span        {:.1} s", summary.span_s);
+        match summary.mean_rate_per_s {
+            Some(rate) => println!("mean rate   {rate:.3} req/s (peak {:.3})", summary.peak_rate_per_s.unwrap_or(0.0)),
+            None => println!("mean rate   - (all requests arrive at once)"),
+        }
+        if let Some(cv) = summary.gap_cv {
+            println!("burstiness  {cv:.2} (CV of the gaps between arrivals; Poisson is 1)");
+        }
+    } else {
+        println!("arrivals    none (a length-only file: give it workload.arrivals to run it)");
+    }
+    if summary.num_chained_requests > 0 {
+        println!("chained     {} requests wait for another to end", summary.num_chained_requests);
     }
     println!("tokens      {} prompt, {} output", summary.total_prompt_tokens, summary.total_output_tokens);
     println!("{:<11} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", "length", "mean", "p50", "p90", "p99", "min", "max");
     for (name, q) in [("prompt", &summary.prompt_tokens), ("output", &summary.output_tokens)] {
         println!("{name:<11} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9}", q.mean, q.p50, q.p90, q.p99, q.min, q.max);
+    }
+    if let (Some(sessions), Some(turns)) = (summary.num_sessions, &summary.turns_per_session) {
+        println!("sessions    {sessions}, turns per session mean {:.2}, max {}", turns.mean, turns.max);
+    }
+    for class in &summary.classes {
+        println!("class       {}: {} requests", class.name, class.num_requests);
     }
     if let Some(reuse) = summary.ideal_block_reuse {
         println!("prefix reuse {:.1} % of blocks seen before (infinite cache)", reuse * 100.0);

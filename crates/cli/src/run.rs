@@ -7,17 +7,22 @@ use std::time::Instant;
 use plotters::prelude::*;
 use serde::Serialize;
 use servesim_core::metrics::{Outcome, RequestLog, Summary};
-use servesim_core::scenario::{Scenario, Workload};
+use servesim_core::scenario::{Scenario, WorkloadSource};
 use servesim_core::sim::{RunResult, Simulation};
 use servesim_core::stats::Quantiles;
 use servesim_core::time::SimTime;
-use servesim_core::workload::{resolve, samples, ResolveError, Trace, TraceText};
+use servesim_core::workload::{resolve, ImportReport, ResolveError, Resolved, TraceText};
 
-use crate::{read_scenario, read_text};
+use crate::{read_bytes, read_scenario, ImportFlags};
 
 /// The bundled sample traces, compiled in (the app fetches the same files).
-const SAMPLE_TEXTS: [(&str, &str); 1] =
-    [(samples::DEFAULT_SAMPLE_ID, include_str!("../../../web/samples/mooncake-conversation.jsonl"))];
+const SAMPLE_TEXTS: [(&str, &[u8]); 5] = [
+    ("mooncake-conversation", include_bytes!("../../../web/samples/mooncake-conversation.jsonl")),
+    ("mooncake-synthetic", include_bytes!("../../../web/samples/mooncake-synthetic.jsonl")),
+    ("azure-code-2023", include_bytes!("../../../web/samples/azure-code-2023.csv")),
+    ("azure-conv-2023", include_bytes!("../../../web/samples/azure-conv-2023.csv")),
+    ("sharegpt-lengths", include_bytes!("../../../web/samples/sharegpt-lengths.csv")),
+];
 
 /// How `run` prints its result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +42,9 @@ struct RunOutput<'a> {
     engine_steps: u64,
     stopped_early: &'a Option<String>,
     digest: String,
+    /// What the import of a file or sample found (absent for a generator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    import: Option<&'a ImportReport>,
     wall_time_s: f64,
 }
 
@@ -45,12 +53,21 @@ struct RunOutput<'a> {
 pub fn run(
     scenario_path: &Path,
     trace_path: Option<&Path>,
+    import: &ImportFlags,
     format: Format,
     csv: Option<&Path>,
     out: Option<&Path>,
 ) -> Result<(), String> {
-    let scenario = read_scenario(scenario_path)?;
-    let trace = load_trace(&scenario, trace_path)?;
+    let mut scenario = read_scenario(scenario_path)?;
+    let options = import.over(scenario.workload.import_options());
+    scenario.workload.columns = options.columns;
+    scenario.workload.skip_bad_rows = options.skip_bad_rows;
+    let Resolved { trace, import: report } = load_trace(&scenario, trace_path)?;
+    if format == Format::Table {
+        for notice in report.iter().flat_map(|report| &report.notices) {
+            eprintln!("servesim: notice: {notice}");
+        }
+    }
     let started = Instant::now();
     let mut simulation = Simulation::new(&scenario, trace).map_err(|e| format!("{}: {e}", scenario_path.display()))?;
     simulation.run();
@@ -62,6 +79,7 @@ pub fn run(
         engine_steps: result.report.engine_steps,
         stopped_early: &result.report.stopped_early,
         digest: format!("{:016x}", result.report.digest),
+        import: report.as_ref(),
         wall_time_s,
     };
     match format {
@@ -77,27 +95,27 @@ pub fn run(
     Ok(())
 }
 
-/// The text of the bundled sample `id`.
-pub fn sample_text(id: &str) -> Option<&'static str> {
-    SAMPLE_TEXTS.iter().find(|(sample, _)| *sample == id).map(|(_, text)| *text)
+/// The bytes of the bundled sample `id`.
+pub fn sample_bytes(id: &str) -> Option<&'static [u8]> {
+    SAMPLE_TEXTS.iter().find(|(sample, _)| *sample == id).map(|(_, bytes)| *bytes)
 }
 
 /// The scenario's requests: the `--trace` file, else its workload (samples are compiled in).
-pub fn load_trace(scenario: &Scenario, trace_path: Option<&Path>) -> Result<Trace, String> {
+pub fn load_trace(scenario: &Scenario, trace_path: Option<&Path>) -> Result<Resolved, String> {
     let file = match trace_path {
-        Some(path) => Some((path.display().to_string(), read_text(path)?)),
+        Some(path) => Some((path.display().to_string(), read_bytes(path)?)),
         None => None,
     };
-    let text = match (&file, &scenario.workload) {
-        (Some((name, text)), _) => Some(TraceText { name, text }),
-        (None, Workload::Sample(id)) => {
-            Some(TraceText { name: id, text: sample_text(id).ok_or_else(|| format!("unknown sample {id}"))? })
+    let text = match (&file, &scenario.workload.source) {
+        (Some((name, bytes)), _) => Some(TraceText { name, bytes }),
+        (None, WorkloadSource::Sample(id)) => {
+            Some(TraceText { name: id, bytes: sample_bytes(id).ok_or_else(|| format!("unknown sample {id}"))? })
         }
         (None, _) => None,
     };
     resolve(&scenario.workload, scenario.seed, text, &mut |_| {}).map_err(|error| match error {
         ResolveError::MissingText(_) => format!("{error}; pass it with --trace FILE"),
-        ResolveError::Parse { .. } => error.to_string(),
+        other => other.to_string(),
     })
 }
 

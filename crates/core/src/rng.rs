@@ -40,6 +40,10 @@ impl StreamId {
     pub const SPEC_DECODE: StreamId = StreamId(5);
     /// Tenant assignment of requests.
     pub const TENANTS: StreamId = StreamId(6);
+    /// Session shapes of generated workloads: turns per session, think times.
+    pub const SESSIONS: StreamId = StreamId(7);
+    /// Workload transforms and resampling: which rows are kept or drawn.
+    pub const TRANSFORM: StreamId = StreamId(8);
 
     /// A sub-stream of this one, e.g. one per replica: `StreamId::FAULTS.child(replica_index)`.
     /// Children of different parents, and different children of one parent, are distinct.

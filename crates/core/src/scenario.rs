@@ -29,7 +29,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::perf::{catalog, Dtype, StepModel};
-use crate::workload::{generator, samples, Generator};
+pub use crate::workload::{FileRef, Workload, WorkloadSource};
 
 /// The scenario format version this build reads and writes.
 pub const SCENARIO_VERSION: u32 = 1;
@@ -295,36 +295,6 @@ impl RouterKind {
     }
 }
 
-/// Where the requests come from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum Workload {
-    /// A bundled sample trace by id (see [`samples::SAMPLES`]).
-    Sample(String),
-    /// A user's trace file, identified so a shared link can ask for the same file.
-    File(FileRef),
-    /// A synthetic workload generated from the scenario's seed.
-    Generator(Generator),
-}
-
-impl Default for Workload {
-    fn default() -> Self {
-        Workload::Sample(samples::DEFAULT_SAMPLE_ID.to_owned())
-    }
-}
-
-/// Identifies a user's trace file without embedding it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileRef {
-    /// The file name as it was dropped.
-    pub name: String,
-    /// Number of requests in it.
-    pub rows: u64,
-    /// Lower-case hex SHA-256 of its bytes.
-    pub sha256: String,
-}
-
 /// Latency targets: a request is "good" when it meets every target given.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -536,52 +506,8 @@ impl Scenario {
     }
 
     fn validate_workload(&self, check: &mut Checker) {
-        match &self.workload {
-            Workload::Sample(id) => {
-                if samples::find(id).is_none() {
-                    check.fail("workload.sample", format!("unknown sample \"{id}\"; known: {}", samples::ids()));
-                }
-            }
-            Workload::Generator(generator) => {
-                let crate::workload::Arrivals::Poisson { rate_per_s } = generator.arrivals;
-                let path = "workload.generator.arrivals.poisson.rate_per_s";
-                let span_s = f64::from(generator.num_requests) / rate_per_s;
-                if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
-                    check.fail(path, format!("must be > 0, got {rate_per_s}"));
-                } else if span_s > generator::MAX_EXPECTED_SPAN_S {
-                    check.fail(
-                        path,
-                        format!("{rate_per_s} req/s spreads the requests over {span_s:e} s; the limit is 1e9 s"),
-                    );
-                }
-                check.range(
-                    "workload.generator.num_requests",
-                    generator.num_requests,
-                    1,
-                    generator::MAX_GENERATED_REQUESTS,
-                );
-                for (name, lengths) in
-                    [("prompt_tokens", &generator.prompt_tokens), ("output_tokens", &generator.output_tokens)]
-                {
-                    for (field, message) in lengths.problems() {
-                        check.fail(&format!("workload.generator.{name}.{field}"), message);
-                    }
-                }
-            }
-            Workload::File(file) => {
-                if file.name.trim().is_empty() {
-                    check.fail("workload.file.name", "must not be empty".to_owned());
-                }
-                check.range("workload.file.rows", file.rows, 1, u64::from(u32::MAX));
-                let is_hex = file.sha256.len() == 64
-                    && file.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-                if !is_hex {
-                    check.fail(
-                        "workload.file.sha256",
-                        format!("must be 64 lower-case hex digits, got \"{}\"", file.sha256),
-                    );
-                }
-            }
+        for (path, message) in self.workload.problems() {
+            check.fail(&path, message);
         }
     }
 
@@ -647,6 +573,7 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::{Generator, GeneratorClass};
 
     fn messages(scenario: &Scenario) -> Vec<String> {
         scenario.validate().unwrap_err().iter().map(Problem::to_string).collect()
@@ -674,7 +601,7 @@ mod tests {
             hardware: Hardware { gpu: "tpu".into(), gpus_per_node: 4 },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 0, tp: 8, pp: 1 }),
             engine: EngineSettings { block_size: 24, gpu_memory_utilization: 1.5, ..EngineSettings::default() },
-            workload: Workload::File(FileRef { name: " ".into(), rows: 0, sha256: "xyz".into() }),
+            workload: Workload::from(WorkloadSource::File(FileRef { name: " ".into(), rows: 0, sha256: "xyz".into() })),
             slo: Slo { ttft_ms: Some(-1.0), percentile: 100.0, ..Slo::default() },
             ..Scenario::default()
         };
@@ -701,7 +628,7 @@ mod tests {
     fn unknown_sample_and_non_power_of_two_tp_are_rejected() {
         let scenario = Scenario {
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 1, tp: 3, pp: 0 }),
-            workload: Workload::Sample("nope".into()),
+            workload: Workload::from(WorkloadSource::Sample("nope".into())),
             ..Scenario::default()
         };
         assert_eq!(
@@ -709,7 +636,8 @@ mod tests {
             vec![
                 "deployment.aggregated.tp: must be a power of two from 1 to 64, got 3",
                 "deployment.aggregated.pp: must be ≥ 1, got 0",
-                "workload.sample: unknown sample \"nope\"; known: mooncake-conversation",
+                "workload.sample: unknown sample \"nope\"; known: mooncake-conversation, mooncake-synthetic, azure-code-2023, \
+                 azure-conv-2023, sharegpt-lengths",
             ]
         );
     }
@@ -802,9 +730,9 @@ mod tests {
             ]
         );
         let partial = Scenario::from_json(r#"{"version":1,"workload":{"generator":{"num_requests":5}}}"#).unwrap();
-        let Workload::Generator(generator) = &partial.workload else { panic!("a generator") };
-        assert_eq!((generator.num_requests, generator.arrivals), (5, Generator::default().arrivals));
-        let fine = Scenario { workload: Workload::Generator(Generator::default()), ..Scenario::default() };
+        let generator = &partial.workload.generator().expect("a generator").classes[0];
+        assert_eq!((generator.num_requests, generator.arrivals), (5, GeneratorClass::default().arrivals));
+        let fine = Scenario { workload: WorkloadSource::Generator(Generator::default()).into(), ..Scenario::default() };
         assert_eq!(Scenario::from_json(&fine.to_canonical_json()).unwrap(), fine);
         assert_eq!(fine.validate(), Ok(()));
     }
@@ -857,5 +785,37 @@ mod tests {
             assert_eq!(json, format!(r#"{{"kind":"{}"}}"#, router.kind()));
         }
         assert_eq!(RouterKind::from_kind("nearest"), None);
+    }
+
+    #[test]
+    fn workload_arrivals_resampling_and_transforms_are_read_validated_and_round_trip() {
+        let json = r#"{"version":1,"workload":{"sample":"sharegpt-lengths","arrivals":{"gamma":{"rate_per_s":6,"cv":2}},
+            "num_requests":5000,"skip_bad_rows":true,"transform":{"rate_scale":2,"window":{"start_s":0,"end_s":60}}}}"#;
+        let scenario = Scenario::from_json(json).unwrap();
+        assert_eq!(scenario.validate(), Ok(()));
+        assert_eq!(scenario.workload.num_requests, Some(5000));
+        assert_eq!(scenario.workload.transform.rate_scale, 2.0);
+        assert_eq!(Scenario::from_json(&scenario.to_canonical_json()).unwrap(), scenario);
+        // Defaults stay out of the canonical JSON, so older links keep their form.
+        assert!(!Scenario::default().to_canonical_json().contains("transform"));
+
+        let bad = r#"{"version":1,"workload":{"generator":{"classes":[{"name":"a"},{"name":"a",
+            "arrivals":{"closed_loop":{"concurrency":0,"think_time_s":1}}}]},"num_requests":5,
+            "transform":{"sample_fraction":0}}}"#;
+        assert_eq!(
+            messages(&Scenario::from_json(bad).unwrap()),
+            vec![
+                "workload.generator.classes[1].name: \"a\" names two classes",
+                "workload.generator.classes[1].arrivals.closed_loop.concurrency: must be in 1..=100000, got 0",
+                "workload.num_requests: applies to a trace; a generator has its own",
+                "workload.num_requests: resampled requests need new arrival times: set arrivals",
+                "workload.transform.sample_fraction: must be in (0, 1], got 0",
+            ]
+        );
+        let two_sources = Scenario::from_json(r#"{"version":1,"workload":{"sample":"x","generator":{}}}"#).unwrap_err();
+        assert!(
+            two_sources.to_string().contains("give exactly one of `sample`, `file` or `generator`"),
+            "{two_sources}"
+        );
     }
 }

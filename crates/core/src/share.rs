@@ -138,7 +138,9 @@ pub fn decode_fragment(fragment: &str) -> Result<Scenario, ShareError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Deployment, FileRef, ReplicaPool, RouterKind, RouterSettings, Slo, Workload};
+    use crate::scenario::{
+        Deployment, FileRef, ReplicaPool, RouterKind, RouterSettings, Slo, Workload, WorkloadSource,
+    };
 
     fn rich_scenario() -> Scenario {
         Scenario {
@@ -150,11 +152,11 @@ mod tests {
             },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2 }),
             router: RouterSettings { kind: RouterKind::LeastOutstanding },
-            workload: Workload::File(FileRef {
+            workload: Workload::from(WorkloadSource::File(FileRef {
                 name: "my trace (v2) ✓.jsonl".into(),
                 rows: 8_819,
                 sha256: "f266b907d109d471c61283ab69771c17ad79a18b33ff6e96aa546346f52767a6".into(),
-            }),
+            })),
             // Floats whose shortest representations need correctly rounded parsing.
             slo: Slo {
                 ttft_ms: Some(0.1 + 0.2),

@@ -7,7 +7,9 @@ use servesim_core::perf::{BatchShape, PrefillChunk, StepModel};
 use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, RouterSettings, Scenario, Workload};
 use servesim_core::sim::{RunResult, Simulation, Stepping};
 use servesim_core::time::{SimDuration, SimTime};
-use servesim_core::workload::{parse_trace, Arrivals, Generator, Lengths, Trace};
+use servesim_core::workload::{
+    parse_trace, Arrivals, Generator, GeneratorClass, Lengths, Sessions, Trace, TraceFormat, WorkloadSource, NO_ROW,
+};
 
 fn trace(text: &str) -> Trace {
     parse_trace(text, &mut |_| {}).unwrap()
@@ -129,15 +131,108 @@ fn overload_from_the_first_request_is_judged_saturated_and_a_light_load_is_not()
 #[test]
 fn a_generated_million_request_workload_is_accepted() {
     let scenario = Scenario {
-        workload: Workload::Generator(Generator {
+        workload: Workload::from(WorkloadSource::Generator(Generator::single(GeneratorClass {
             arrivals: Arrivals::Poisson { rate_per_s: 1_000.0 },
             num_requests: 1_000_000,
             prompt_tokens: Lengths::Fixed { tokens: 10 },
             output_tokens: Lengths::Fixed { tokens: 1 },
-        }),
+            ..GeneratorClass::default()
+        }))),
         ..Scenario::default()
     };
     assert_eq!(scenario.validate(), Ok(()));
+}
+
+fn generated(class: GeneratorClass, seed: u64) -> Trace {
+    Generator::single(class).generate(seed)
+}
+
+#[test]
+fn a_closed_loop_client_sends_each_request_its_think_time_after_the_previous_one_ends() {
+    let closed = GeneratorClass {
+        arrivals: Arrivals::ClosedLoop { concurrency: 1, think_time_s: 0.25 },
+        num_requests: 40,
+        ..GeneratorClass::default()
+    };
+    let result = run(&Scenario::default(), generated(closed, 3));
+    let log = &result.requests;
+    assert_eq!(result.report.summary.requests.completed, 40);
+    assert_eq!(log.arrived_at[0], SimTime::ZERO);
+    for i in 1..40 {
+        assert_eq!(log.arrived_at[i], log.finished_at[i - 1] + SimDuration::from_millis(250), "request {i}");
+    }
+}
+
+#[test]
+fn a_closed_loop_never_has_more_requests_in_flight_than_clients_and_keeps_them_busy() {
+    let concurrency = 8;
+    let closed = GeneratorClass {
+        arrivals: Arrivals::ClosedLoop { concurrency, think_time_s: 0.0 },
+        num_requests: 400,
+        ..GeneratorClass::default()
+    };
+    let trace = generated(closed, 5);
+    let follows = trace.follows.clone();
+    let result = run(&Scenario::default(), trace);
+    let log = &result.requests;
+    // Sweep arrivals and ends: in flight never exceeds the clients.
+    let mut events: Vec<(SimTime, i32)> =
+        (0..log.len()).flat_map(|i| [(log.arrived_at[i], 1), (log.finished_at[i], -1)]).collect();
+    events.sort();
+    let (mut in_flight, mut most) = (0i32, 0i32);
+    for (_, change) in events {
+        in_flight += change;
+        most = most.max(in_flight);
+    }
+    assert_eq!(most, concurrency as i32, "all clients busy at the start, never more");
+    for (row, &previous) in follows.iter().enumerate() {
+        if previous != NO_ROW {
+            assert_eq!(log.arrived_at[row], log.finished_at[previous as usize], "zero think time");
+        }
+    }
+}
+
+#[test]
+fn session_turns_wait_for_their_previous_turn_and_reuse_its_prefix() {
+    let sessions = Sessions { turns: Lengths::Fixed { tokens: 4 }, think_time_s: 1.0, system_prompt_tokens: 512 };
+    let class = GeneratorClass {
+        arrivals: Arrivals::Poisson { rate_per_s: 2.0 },
+        num_requests: 200,
+        prompt_tokens: Lengths::Fixed { tokens: 200 },
+        output_tokens: Lengths::Fixed { tokens: 50 },
+        sessions: Some(sessions),
+        ..GeneratorClass::default()
+    };
+    let trace = generated(class, 7);
+    let follows = trace.follows.clone();
+    let think = trace.think_time.clone();
+    let mut scenario = Scenario::default();
+    scenario.engine.prefix_caching = true;
+    let result = run(&scenario, trace);
+    let log = &result.requests;
+    assert_eq!(result.report.summary.requests.completed, 200);
+    for (row, &previous) in follows.iter().enumerate() {
+        if previous != NO_ROW {
+            assert_eq!(log.arrived_at[row], log.finished_at[previous as usize] + think[row]);
+            // A later turn finds at least its previous turn's full blocks of 16 tokens cached
+            // (one replica, a cache far larger than the workload).
+            let earlier = u64::from(log.prompt_tokens[previous as usize]) / 64 * 64;
+            assert!(u64::from(log.cached_tokens[row]) >= earlier, "row {row}: {} < {earlier}", log.cached_tokens[row]);
+        }
+    }
+}
+
+#[test]
+fn a_trace_whose_rows_all_wait_is_refused_as_empty() {
+    let mut trace = trace(
+        "arrived_at,num_prefill_tokens,num_decode_tokens
+0,10,10
+",
+    );
+    trace.follows = vec![0];
+    trace.think_time = vec![SimDuration::ZERO];
+    assert!(Simulation::new(&Scenario::default(), trace).is_err());
+    assert_eq!(Trace::empty(TraceFormat::Generated).num_chained(), 0);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

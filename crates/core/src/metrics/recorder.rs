@@ -182,6 +182,9 @@ pub struct Recorder {
     pub timeline: Timeline,
     /// Engine steps executed over all replicas.
     pub num_steps: u64,
+    /// Requests that ended (completed, or refused on arrival) and when, kept only while
+    /// someone waits for ends ([`Recorder::watch_ends`]).
+    ended: Option<Vec<(RequestId, SimTime)>>,
 }
 
 impl Recorder {
@@ -193,6 +196,24 @@ impl Recorder {
             itl: Histogram::new(),
             timeline: Timeline::new(interval),
             num_steps: 0,
+            ended: None,
+        }
+    }
+
+    /// From now on, keep the requests that end, for [`Recorder::take_ended`] (the driver does
+    /// when requests wait for others to end).
+    pub fn watch_ends(&mut self) {
+        self.ended = Some(Vec::new());
+    }
+
+    /// The requests that ended since the last call, with when; empty unless watched.
+    pub fn take_ended(&mut self) -> Vec<(RequestId, SimTime)> {
+        self.ended.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn on_ended(&mut self, request: RequestId, at: SimTime) {
+        if let Some(ended) = &mut self.ended {
+            ended.push((request, at));
         }
     }
 
@@ -209,6 +230,7 @@ impl Recorder {
     /// The request was refused on arrival.
     pub fn reject(&mut self, request: RequestId, reason: RejectReason) {
         self.requests.outcome[request.index()] = Outcome::Rejected(reason);
+        self.on_ended(request, self.requests.arrived_at[request.index()]);
     }
 
     /// The request entered a batch at `at` with `cached_tokens` of its prompt served from the
@@ -246,6 +268,7 @@ impl Recorder {
         self.requests.finished_at[request.index()] = at;
         self.requests.outcome[request.index()] = Outcome::Completed;
         self.timeline.add_completion(at);
+        self.on_ended(request, at);
     }
 
     /// A step of `duration` ended at `end`, emitting `decoded` decode tokens (each `duration`

@@ -25,6 +25,12 @@
 //! `b` is advancing to `b`, and a step starting at `t` is only planned once every event at `t`
 //! was delivered — and a test runs the golden scenarios both ways and compares their digests.
 //!
+//! **Chains.** A chained request (a session's next turn, a closed-loop client's next request;
+//! see [`Trace::follows`](crate::workload::Trace::follows)) arrives its think time after the
+//! request it follows ends. Ends must then be seen when they happen, so a workload with chains
+//! runs with [`Stepping::Eager`]: every step end is an event, and after each event the ends it
+//! produced release their followers.
+//!
 //! **Budget.** Every arrival and every engine step counts against `limits.max_events`; a run
 //! that spends it stops there, reports why, and counts its unfinished requests.
 //!
@@ -148,11 +154,40 @@ pub struct Simulation {
     queue: EventQueue<Event>,
     stepping: Stepping,
     events_left: u64,
+    /// The next row with an arrival time of its own to push.
     next_arrival: usize,
+    /// Arrivals handled so far.
+    num_arrived: usize,
+    /// The rows released by each row's end: `released[released_starts[r]..released_starts[r + 1]]`.
+    released_starts: Vec<u32>,
+    released: Vec<u32>,
     halted: Option<(Halt, SimTime)>,
     finished: bool,
     num_gpus: u64,
     kv_capacity_tokens: u64,
+}
+
+/// For each row, the rows that follow it, as offsets and a flat list (empty without chains).
+fn released_by(trace: &Trace) -> (Vec<u32>, Vec<u32>) {
+    if trace.follows.is_empty() {
+        return (vec![0; trace.num_requests() + 1], Vec::new());
+    }
+    let mut counts = vec![0u32; trace.num_requests() + 1];
+    for &previous in trace.follows.iter().filter(|&&previous| previous != crate::workload::NO_ROW) {
+        counts[previous as usize + 1] += 1;
+    }
+    for row in 0..trace.num_requests() {
+        counts[row + 1] += counts[row];
+    }
+    let mut filled = counts.clone();
+    let mut released = vec![0u32; counts[trace.num_requests()] as usize];
+    for (row, &previous) in trace.follows.iter().enumerate() {
+        if previous != crate::workload::NO_ROW {
+            released[filled[previous as usize] as usize] = row as u32;
+            filled[previous as usize] += 1;
+        }
+    }
+    (counts, released)
 }
 
 /// Points per latency CDF.
@@ -179,9 +214,12 @@ impl Simulation {
     /// As [`Simulation::new`].
     pub fn with_stepping(scenario: &Scenario, trace: Trace, stepping: Stepping) -> Result<Simulation, SimError> {
         scenario.validate().map_err(SimError::Invalid)?;
-        if trace.num_requests() == 0 {
+        let Some(first_arrival) = (0..trace.num_requests()).find(|&row| !trace.is_chained(row)) else {
             return Err(SimError::EmptyWorkload);
-        }
+        };
+        let chained = trace.num_chained() > 0;
+        let stepping = if chained { Stepping::Eager } else { stepping };
+        let (released_starts, released) = released_by(&trace);
         let step_model = StepModel::from_scenario(scenario).expect("validated: the model fits");
         let config = SchedulerConfig::from_scenario(scenario);
         let Deployment::Aggregated(pool) = &scenario.deployment;
@@ -197,10 +235,13 @@ impl Simulation {
             .collect();
         let span = trace.arrived_at[trace.num_requests() - 1].saturating_since(trace.arrived_at[0]);
         let width = bucket_width_s(span.as_secs_f64(), TIMELINE_BUCKETS);
-        let recorder =
+        let mut recorder =
             Recorder::new(&trace, config.max_model_len, SimDuration::from_millis(width.saturating_mul(1000)));
+        if chained {
+            recorder.watch_ends();
+        }
         let mut queue = EventQueue::new();
-        queue.push(trace.arrived_at[0], Event::RequestArrived(RequestId(0)));
+        queue.push(trace.arrived_at[first_arrival], Event::RequestArrived(RequestId(first_arrival as u32)));
         queue.push(SimTime::ZERO, Event::SampleTick);
         Ok(Simulation {
             scenario: scenario.clone(),
@@ -209,7 +250,10 @@ impl Simulation {
             queue,
             stepping,
             events_left: scenario.limits.max_events,
-            next_arrival: 1,
+            next_arrival: first_arrival + 1,
+            num_arrived: 0,
+            released_starts,
+            released,
             halted: None,
             finished: false,
             num_gpus: u64::from(pool.replicas) * u64::from(pool.tp) * u64::from(pool.pp),
@@ -246,8 +290,9 @@ impl Simulation {
                 self.finished = true;
                 break;
             }
-            if let Event::RequestArrived(request) = event {
-                let arrived = request.index() + 1;
+            if let Event::RequestArrived(_) = event {
+                self.num_arrived += 1;
+                let arrived = self.num_arrived;
                 if arrived.is_multiple_of(report_every) && !on_progress(0.95 * arrived as f64 / total as f64) {
                     return Err(Cancelled);
                 }
@@ -272,10 +317,15 @@ impl Simulation {
                 *ctx.events_left -= 1;
                 ctx.recorder.on_arrived(at);
                 self.cluster.route(request, at, &mut ctx)?;
-                if self.next_arrival < self.trace.num_requests() {
-                    let next = self.next_arrival;
-                    self.queue.push(self.trace.arrived_at[next], Event::RequestArrived(RequestId(next as u32)));
-                    self.next_arrival += 1;
+                if !self.trace.is_chained(request.index()) {
+                    while self.next_arrival < self.trace.num_requests() && self.trace.is_chained(self.next_arrival) {
+                        self.next_arrival += 1;
+                    }
+                    if self.next_arrival < self.trace.num_requests() {
+                        let next = self.next_arrival;
+                        self.queue.push(self.trace.arrived_at[next], Event::RequestArrived(RequestId(next as u32)));
+                        self.next_arrival += 1;
+                    }
                 }
             }
             // The replicas were advanced to `at` above, which applied the step.
@@ -303,8 +353,11 @@ impl Simulation {
                 }
             }
         }
+        self.release_followers();
         let end_of_instant = self.queue.next_due_at() != Some(at);
         if self.stepping == Stepping::Eager && end_of_instant {
+            let mut ctx =
+                StepContext { trace: &self.trace, recorder: &mut self.recorder, events_left: &mut self.events_left };
             let mut started = Vec::new();
             self.cluster.start_pending_steps(&mut ctx, &mut started)?;
             for (replica, ends_at) in started {
@@ -312,6 +365,21 @@ impl Simulation {
             }
         }
         Ok(())
+    }
+
+    /// Sends the requests that waited for the requests that just ended, each its think time
+    /// after the end.
+    fn release_followers(&mut self) {
+        for (request, ended_at) in self.recorder.take_ended() {
+            let row = request.index();
+            for &follower in &self.released[self.released_starts[row] as usize..self.released_starts[row + 1] as usize]
+            {
+                let at = ended_at + self.trace.think_time[follower as usize];
+                self.trace.arrived_at[follower as usize] = at;
+                self.recorder.requests.arrived_at[follower as usize] = at;
+                self.queue.push(at, Event::RequestArrived(RequestId(follower)));
+            }
+        }
     }
 
     /// Why the run stopped early, for people.

@@ -1,129 +1,22 @@
-//! Synthetic workloads, fully reproducible from the scenario's seed.
+//! Synthetic workloads, fully reproducible from the scenario's seed: classes (tenants), each
+//! with its own arrival process, lengths and optional multi-turn sessions.
+//!
+//! A session's turn `j` has the prompt `system + Σ_{i<j}(user_i + answer_i) + user_j`: it
+//! extends the previous turn's prompt by that turn's answer and a new user message, and it is
+//! sent a think time after the previous turn completes. Generated sessions carry prefix-block
+//! hashes (one per [`GENERATED_HASH_BLOCK_TOKENS`] tokens) built so that equal hashes mean an
+//! equal prefix: the class's system prompt blocks are shared by all its sessions, a session's
+//! full blocks by its later turns, and a partial last block by nothing. Prefix caching
+//! therefore sees exactly the reuse the construction implies.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Trace, TraceFormat};
+use super::{Arrivals, Lengths, Trace, TraceFormat};
 use crate::rng::{RngStream, StreamId};
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
-/// A synthetic workload: an arrival process and length distributions. Fields left out take
-/// the [`Default`] values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Generator {
-    /// How requests arrive.
-    pub arrivals: Arrivals,
-    /// How many requests to generate.
-    pub num_requests: u32,
-    /// Prompt lengths, tokens.
-    pub prompt_tokens: Lengths,
-    /// Output lengths, tokens.
-    pub output_tokens: Lengths,
-}
-
-impl Default for Generator {
-    /// 1,000 Poisson arrivals at 4 req/s; prompts log-normal around 1,000 tokens, outputs
-    /// around 200 (σ = 0.8), capped at 8,192 and 2,048 tokens.
-    fn default() -> Self {
-        Generator {
-            arrivals: Arrivals::Poisson { rate_per_s: 4.0 },
-            num_requests: 1_000,
-            prompt_tokens: Lengths::Lognormal { median: 1_000.0, sigma: 0.8, max: 8_192 },
-            output_tokens: Lengths::Lognormal { median: 200.0, sigma: 0.8, max: 2_048 },
-        }
-    }
-}
-
-/// An arrival process.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum Arrivals {
-    /// Exponential inter-arrival times (a Poisson process); the first request arrives at 0.
-    Poisson {
-        /// Mean arrivals per second.
-        rate_per_s: f64,
-    },
-}
-
-/// A distribution of token counts.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum Lengths {
-    /// Always the same.
-    Fixed {
-        /// The length.
-        tokens: u32,
-    },
-    /// Uniform over `min..=max`.
-    Uniform {
-        /// Shortest.
-        min: u32,
-        /// Longest.
-        max: u32,
-    },
-    /// `round(median · e^(σ·Z))` with Z standard normal, clamped to `1..=max`.
-    Lognormal {
-        /// The median length.
-        median: f64,
-        /// The standard deviation of the length's logarithm.
-        sigma: f64,
-        /// Longest length kept (longer draws are clamped).
-        max: u32,
-    },
-}
-
-impl Lengths {
-    fn draw(&self, rng: &mut RngStream) -> u32 {
-        match *self {
-            Lengths::Fixed { tokens } => tokens,
-            // Invalid parameters are refused by validation; these draws stay in range anyway.
-            Lengths::Uniform { min, max } => {
-                let (low, high) = (min.min(max), min.max(max));
-                low + rng.below(u64::from(high - low) + 1) as u32
-            }
-            Lengths::Lognormal { median, sigma, max } => {
-                let length = libm::round(median * libm::exp(sigma * rng.standard_normal()));
-                if length.is_nan() {
-                    1
-                } else {
-                    length.clamp(1.0, f64::from(max.max(1))) as u32
-                }
-            }
-        }
-    }
-
-    /// Problems with the parameters, as `(field, message)` pairs relative to this value.
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut problems = Vec::new();
-        match *self {
-            Lengths::Fixed { tokens: 0 } => problems.push(("fixed.tokens", "must be ≥ 1, got 0".to_owned())),
-            Lengths::Uniform { min, max } => {
-                if min == 0 {
-                    problems.push(("uniform.min", "must be ≥ 1, got 0".to_owned()));
-                }
-                if max < min {
-                    problems.push(("uniform.max", format!("must be ≥ min ({min}), got {max}")));
-                }
-            }
-            Lengths::Lognormal { median, sigma, max } => {
-                if !(median.is_finite() && median >= 1.0) {
-                    problems.push(("lognormal.median", format!("must be ≥ 1, got {median}")));
-                }
-                if !(sigma.is_finite() && (0.0..=5.0).contains(&sigma)) {
-                    problems.push(("lognormal.sigma", format!("must be in [0, 5], got {sigma}")));
-                }
-                if max == 0 {
-                    problems.push(("lognormal.max", "must be ≥ 1, got 0".to_owned()));
-                }
-            }
-            Lengths::Fixed { .. } => {}
-        }
-        problems
-    }
-}
-
-/// The latest arrival a generator produces, seconds (as for imported traces).
-const MAX_ARRIVAL_S: f64 = 1e10;
+/// Tokens covered by each prefix hash of a generated session.
+pub const GENERATED_HASH_BLOCK_TOKENS: u32 = 64;
 
 /// The most requests a generator may make (the browser holds every record in memory).
 pub const MAX_GENERATED_REQUESTS: u32 = 1_000_000;
@@ -131,10 +24,211 @@ pub const MAX_GENERATED_REQUESTS: u32 = 1_000_000;
 /// The longest expected arrival span accepted, seconds (`num_requests / rate`).
 pub const MAX_EXPECTED_SPAN_S: f64 = 1e9;
 
+/// The latest arrival a generator produces, seconds (as for imported traces).
+const MAX_ARRIVAL_S: f64 = 1e10;
+
+/// A synthetic workload: one or more classes of requests. In JSON, a single unnamed class is
+/// written with its fields directly under `generator`; several as `{"classes": [...]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawGenerator", into = "RawGenerator")]
+pub struct Generator {
+    /// The classes; their requests are merged by arrival.
+    pub classes: Vec<GeneratorClass>,
+}
+
+impl Default for Generator {
+    /// One class of 1,000 Poisson arrivals at 4 req/s; prompts log-normal around 1,000 tokens,
+    /// outputs around 200 (σ = 0.8), capped at 8,192 and 2,048 tokens.
+    fn default() -> Self {
+        Generator { classes: vec![GeneratorClass::default()] }
+    }
+}
+
+/// One class of requests (a tenant, an application): its arrivals, lengths and sessions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneratorClass {
+    /// The class name (the tenant); empty for the single class of a one-class generator.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// How requests (or, with sessions, sessions) arrive.
+    pub arrivals: Arrivals,
+    /// How many requests to generate (turns, with sessions).
+    pub num_requests: u32,
+    /// Prompt lengths, tokens (with sessions: the new user message of each turn).
+    pub prompt_tokens: Lengths,
+    /// Output lengths, tokens.
+    pub output_tokens: Lengths,
+    /// Multi-turn sessions, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Sessions>,
+}
+
+impl Default for GeneratorClass {
+    fn default() -> Self {
+        GeneratorClass {
+            name: String::new(),
+            arrivals: Arrivals::Poisson { rate_per_s: 4.0 },
+            num_requests: 1_000,
+            prompt_tokens: Lengths::Lognormal { median: 1_000.0, sigma: 0.8, max: 8_192 },
+            output_tokens: Lengths::Lognormal { median: 200.0, sigma: 0.8, max: 2_048 },
+            sessions: None,
+        }
+    }
+}
+
+/// Multi-turn sessions (conversations, agent loops).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// Turns per session.
+    pub turns: Lengths,
+    /// Mean seconds between a turn's answer and the next turn (exponentially distributed).
+    pub think_time_s: f64,
+    /// Tokens of a system prompt every session of the class starts with (a shared prefix).
+    pub system_prompt_tokens: u32,
+}
+
+impl Default for Sessions {
+    /// 4 turns, 5 s of thinking, a 1,000-token system prompt.
+    fn default() -> Self {
+        Sessions { turns: Lengths::Fixed { tokens: 4 }, think_time_s: 5.0, system_prompt_tokens: 1_000 }
+    }
+}
+
+/// The generator as written in JSON: either one class's fields or `classes`.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGenerator {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arrivals: Option<Arrivals>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_requests: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens: Option<Lengths>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_tokens: Option<Lengths>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions: Option<Sessions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classes: Option<Vec<GeneratorClass>>,
+}
+
+impl TryFrom<RawGenerator> for Generator {
+    type Error = String;
+
+    fn try_from(raw: RawGenerator) -> Result<Self, String> {
+        let single = raw.arrivals.is_some()
+            || raw.num_requests.is_some()
+            || raw.prompt_tokens.is_some()
+            || raw.output_tokens.is_some()
+            || raw.sessions.is_some();
+        match raw.classes {
+            Some(_) if single => Err("give either `classes` or one class's fields (arrivals, num_requests, \
+                                      prompt_tokens, output_tokens, sessions), not both"
+                .to_owned()),
+            Some(classes) => Ok(Generator { classes }),
+            None => {
+                let defaults = GeneratorClass::default();
+                Ok(Generator {
+                    classes: vec![GeneratorClass {
+                        name: String::new(),
+                        arrivals: raw.arrivals.unwrap_or(defaults.arrivals),
+                        num_requests: raw.num_requests.unwrap_or(defaults.num_requests),
+                        prompt_tokens: raw.prompt_tokens.unwrap_or(defaults.prompt_tokens),
+                        output_tokens: raw.output_tokens.unwrap_or(defaults.output_tokens),
+                        sessions: raw.sessions,
+                    }],
+                })
+            }
+        }
+    }
+}
+
+impl From<Generator> for RawGenerator {
+    fn from(generator: Generator) -> Self {
+        match generator.classes.as_slice() {
+            [only] if only.name.is_empty() => RawGenerator {
+                arrivals: Some(only.arrivals),
+                num_requests: Some(only.num_requests),
+                prompt_tokens: Some(only.prompt_tokens),
+                output_tokens: Some(only.output_tokens),
+                sessions: only.sessions,
+                classes: None,
+            },
+            _ => RawGenerator { classes: Some(generator.classes), ..RawGenerator::default() },
+        }
+    }
+}
+
+/// The random streams of class `index`. Class 0 keeps the streams a one-class generator
+/// always used, so its workloads are unchanged.
+fn streams(seed: u64, index: u64) -> [RngStream; 4] {
+    let ids = if index == 0 {
+        [StreamId::ARRIVALS, StreamId::LENGTHS, StreamId::LENGTHS.child(1), StreamId::SESSIONS]
+    } else {
+        [
+            StreamId::ARRIVALS.child(index),
+            StreamId::LENGTHS.child(2 * index),
+            StreamId::LENGTHS.child(2 * index + 1),
+            StreamId::SESSIONS.child(index),
+        ]
+    };
+    ids.map(|id| RngStream::new(seed, id))
+}
+
+/// A row being generated, before rows of all classes are merged.
+struct Row {
+    /// Arrival (roots) or the root's arrival (followers), seconds.
+    at_s: f64,
+    class: u16,
+    session: u32,
+    prompt_tokens: u32,
+    output_tokens: u32,
+    /// Index among all generated rows of the row this one follows, and the pause after it.
+    follows: Option<(usize, f64)>,
+    hashes: Vec<u64>,
+}
+
+/// Hands out prefix-hash ids: the class's shared system-prompt blocks, and fresh ones.
+struct HashIds {
+    next: u64,
+}
+
+impl HashIds {
+    fn fresh(&mut self) -> u64 {
+        self.next += 1;
+        self.next - 1
+    }
+
+    /// The ids of blocks `known.len()..count`, allocated and remembered in `known`.
+    fn extend(&mut self, known: &mut Vec<u64>, count: usize) {
+        while known.len() < count {
+            let id = self.fresh();
+            known.push(id);
+        }
+    }
+}
+
 impl Generator {
-    /// The requests this generator makes with `seed`: arrival gaps from the `ARRIVALS` stream,
-    /// prompt lengths from `LENGTHS`, output lengths from `LENGTHS.child(1)`, so changing one
-    /// distribution never changes the draws of another.
+    /// A generator of one class.
+    pub fn single(class: GeneratorClass) -> Generator {
+        Generator { classes: vec![class] }
+    }
+
+    /// Total requests over all classes.
+    pub fn num_requests(&self) -> u64 {
+        self.classes.iter().map(|class| u64::from(class.num_requests)).sum()
+    }
+
+    /// Whether the classes are named (the trace then has a class column).
+    fn has_classes(&self) -> bool {
+        self.classes.len() > 1 || self.classes.iter().any(|class| !class.name.is_empty())
+    }
+
+    /// The requests this generator makes with `seed`. Each class draws its arrivals, prompt
+    /// lengths, output lengths and session shapes from streams of its own, so changing one
+    /// distribution (or adding a class) never changes the draws of another.
     ///
     /// # Example
     ///
@@ -146,65 +240,161 @@ impl Generator {
     /// assert_eq!(trace, Generator::default().generate(42));
     /// ```
     pub fn generate(&self, seed: u64) -> Trace {
-        let mut arrivals = RngStream::new(seed, StreamId::ARRIVALS);
-        let mut prompts = RngStream::new(seed, StreamId::LENGTHS);
-        let mut outputs = RngStream::new(seed, StreamId::LENGTHS.child(1));
-        let n = self.num_requests as usize;
+        let mut rows = Vec::new();
+        let mut ids = HashIds { next: 0 };
+        let mut num_sessions = 0u32;
+        for (index, class) in self.classes.iter().enumerate() {
+            class.generate(index as u16, streams(seed, index as u64), &mut rows, &mut ids, &mut num_sessions);
+        }
+        let with_sessions = self.classes.iter().any(|class| class.sessions.is_some());
+        // Merge by arrival; a stable sort keeps each class's rows (and a session's turns) in order.
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| rows[a].at_s.total_cmp(&rows[b].at_s));
+        let mut position = vec![0u32; rows.len()];
+        for (new, &old) in order.iter().enumerate() {
+            position[old] = new as u32;
+        }
         let mut trace = Trace::empty(TraceFormat::Generated);
-        let mut at_s: f64 = 0.0;
-        for i in 0..n {
-            if i > 0 {
-                let gap = match self.arrivals {
-                    Arrivals::Poisson { rate_per_s } => arrivals.exponential(rate_per_s),
-                };
-                // Validation bounds the expected span; this keeps any draw representable.
-                at_s = (at_s + gap).min(MAX_ARRIVAL_S);
+        if with_sessions {
+            trace.hash_block_tokens = GENERATED_HASH_BLOCK_TOKENS;
+            trace.block_starts.push(0);
+        }
+        let chained = rows.iter().any(|row| row.follows.is_some());
+        if self.has_classes() {
+            trace.class_names = self.classes.iter().map(|class| class.name.clone()).collect();
+        }
+        for &old in &order {
+            let row = &rows[old];
+            trace.arrived_at.push(SimTime::from_secs_f64(row.at_s.min(MAX_ARRIVAL_S)));
+            trace.prompt_tokens.push(row.prompt_tokens);
+            trace.output_tokens.push(row.output_tokens);
+            if with_sessions {
+                trace.block_hashes.extend_from_slice(&row.hashes);
+                trace.block_starts.push(trace.block_hashes.len() as u32);
+                trace.sessions.push(row.session);
             }
-            trace.arrived_at.push(SimTime::from_secs_f64(at_s));
-            trace.prompt_tokens.push(self.prompt_tokens.draw(&mut prompts));
-            trace.output_tokens.push(self.output_tokens.draw(&mut outputs));
+            if self.has_classes() {
+                trace.classes.push(row.class);
+            }
+            if chained {
+                let (follows, think) = match row.follows {
+                    Some((previous, think_s)) => (position[previous], SimDuration::from_secs_f64(think_s)),
+                    None => (super::NO_ROW, SimDuration::ZERO),
+                };
+                trace.follows.push(follows);
+                trace.think_time.push(think);
+            }
+        }
+        if with_sessions {
+            trace.renumber_sessions();
         }
         trace
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::stats::quantile_sorted;
-
-    #[test]
-    fn poisson_arrivals_have_the_requested_rate_and_lengths_their_distributions() {
-        let generator = Generator {
-            arrivals: Arrivals::Poisson { rate_per_s: 10.0 },
-            num_requests: 20_000,
-            prompt_tokens: Lengths::Lognormal { median: 1_000.0, sigma: 0.5, max: 1_000_000 },
-            output_tokens: Lengths::Uniform { min: 10, max: 20 },
-        };
-        let trace = generator.generate(1);
-        let span = trace.arrived_at.last().unwrap().as_secs_f64();
-        let rate = (trace.num_requests() - 1) as f64 / span;
-        assert!((rate - 10.0).abs() < 0.2, "rate {rate}");
-        let mut prompts: Vec<f64> = trace.prompt_tokens.iter().map(|&t| f64::from(t)).collect();
-        prompts.sort_by(f64::total_cmp);
-        let median = quantile_sorted(&prompts, 0.5).unwrap();
-        assert!((median - 1_000.0).abs() < 20.0, "median {median}");
-        assert!(trace.output_tokens.iter().all(|&t| (10..=20).contains(&t)));
-        assert!(trace.output_tokens.contains(&10) && trace.output_tokens.contains(&20));
-    }
-
-    #[test]
-    fn lengths_are_clamped_and_streams_are_independent() {
-        let wide = Lengths::Lognormal { median: 100.0, sigma: 3.0, max: 500 };
-        let mut rng = RngStream::new(3, StreamId::LENGTHS);
-        assert!((0..10_000).all(|_| (1..=500).contains(&wide.draw(&mut rng))));
-
-        let base = Generator::default();
-        let other_outputs = Generator { output_tokens: Lengths::Fixed { tokens: 7 }, ..Generator::default() };
-        let (a, b) = (base.generate(9), other_outputs.generate(9));
-        assert_eq!(a.arrived_at, b.arrived_at);
-        assert_eq!(a.prompt_tokens, b.prompt_tokens);
-        assert!(b.output_tokens.iter().all(|&t| t == 7));
-        assert_ne!(base.generate(9), base.generate(10));
+impl GeneratorClass {
+    /// Appends this class's rows.
+    fn generate(
+        &self,
+        class: u16,
+        [mut arrivals, mut prompts, mut outputs, mut shapes]: [RngStream; 4],
+        rows: &mut Vec<Row>,
+        ids: &mut HashIds,
+        num_sessions: &mut u32,
+    ) {
+        let first_row = rows.len();
+        let target = first_row + self.num_requests as usize;
+        let mut system_ids = Vec::new();
+        let mut at_s = 0.0;
+        // The last row of each unit (a session, or a single request), for closed loops.
+        let mut unit_ends: Vec<usize> = Vec::new();
+        while rows.len() < target {
+            let unit = unit_ends.len();
+            let turns = self.sessions.map_or(1, |sessions| sessions.turns.draw(&mut shapes)) as usize;
+            let root = match self.arrivals {
+                Arrivals::ClosedLoop { concurrency, think_time_s } => {
+                    let client_previous = unit.checked_sub(concurrency as usize).map(|u| unit_ends[u]);
+                    Root { at_s: 0.0, follows: client_previous.map(|row| (row, think_time_s)) }
+                }
+                open => {
+                    if unit > 0 {
+                        at_s = open.next_after(at_s, &mut arrivals).expect("an open-loop process").min(MAX_ARRIVAL_S);
+                    }
+                    Root { at_s, follows: None }
+                }
+            };
+            let root_at_s = root.follows.map_or(root.at_s, |(row, _)| rows[row].at_s);
+            let session = *num_sessions;
+            *num_sessions += 1;
+            let mut session_ids = Vec::new();
+            let mut context = 0u64;
+            for turn in 0..turns.min(target - rows.len()) {
+                let user = self.prompt_tokens.draw(&mut prompts);
+                let output = self.output_tokens.draw(&mut outputs);
+                let (prompt, hashes, follows) = match self.sessions {
+                    None => (user, Vec::new(), root.follows),
+                    Some(sessions) => {
+                        let system = u64::from(sessions.system_prompt_tokens);
+                        let prompt = (system + context + u64::from(user)).min(u64::from(u32::MAX));
+                        let hashes = session_hashes(prompt, system, &mut system_ids, &mut session_ids, ids);
+                        let follows = if turn == 0 {
+                            root.follows
+                        } else {
+                            let think_s = if sessions.think_time_s > 0.0 {
+                                shapes.exponential(1.0 / sessions.think_time_s)
+                            } else {
+                                0.0
+                            };
+                            Some((rows.len() - 1, think_s))
+                        };
+                        context += u64::from(user) + u64::from(output);
+                        (prompt as u32, hashes, follows)
+                    }
+                };
+                rows.push(Row {
+                    at_s: root_at_s,
+                    class,
+                    session,
+                    prompt_tokens: prompt,
+                    output_tokens: output,
+                    follows,
+                    hashes,
+                });
+            }
+            unit_ends.push(rows.len() - 1);
+        }
     }
 }
+
+/// Where a unit (session or single request) starts.
+struct Root {
+    at_s: f64,
+    follows: Option<(usize, f64)>,
+}
+
+/// The prefix hashes of a prompt of `prompt` tokens whose first `system` tokens are the class's
+/// system prompt: shared ids for full system blocks, the session's ids for its other full
+/// blocks, and a fresh id for a partial last block.
+fn session_hashes(
+    prompt: u64,
+    system: u64,
+    system_ids: &mut Vec<u64>,
+    session_ids: &mut Vec<u64>,
+    ids: &mut HashIds,
+) -> Vec<u64> {
+    let block = u64::from(GENERATED_HASH_BLOCK_TOKENS);
+    let full = (prompt / block) as usize;
+    let full_system = ((system / block) as usize).min(full);
+    ids.extend(system_ids, full_system);
+    let mut hashes: Vec<u64> = system_ids[..full_system].to_vec();
+    // The session's ids are indexed by block number, from the first block not all system.
+    ids.extend(session_ids, full - full_system);
+    hashes.extend_from_slice(&session_ids[..full - full_system]);
+    if !prompt.is_multiple_of(block) {
+        hashes.push(ids.fresh());
+    }
+    hashes
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,17 +1,25 @@
 //! The columnar request trace.
 
 use crate::digest::Digest;
-use crate::time::SimTime;
+use crate::time::{SimDuration, SimTime};
 
 use super::TraceFormat;
+
+/// "No row" in [`Trace::follows`].
+pub const NO_ROW: u32 = u32::MAX;
 
 /// Requests as parallel columns, sorted by arrival (ties keep file order).
 ///
 /// Row `i` is one request: it arrives at `arrived_at[i]`, has `prompt_tokens[i]` input tokens
 /// and asks for `output_tokens[i]` output tokens. When the format carries prefix-block hashes
 /// (Mooncake's `hash_ids`), row `i`'s are `block_hashes[block_starts[i]..block_starts[i + 1]]`;
-/// otherwise `block_starts` is empty. The optional columns `sessions` and `classes` are either
-/// empty or hold one entry per row.
+/// otherwise `block_starts` is empty. The optional columns `sessions`, `classes`, `follows`
+/// and `think_time` are either empty or hold one entry per row.
+///
+/// A row whose `follows` entry names another row is *chained*: it is sent `think_time` after
+/// that row ends (a session's next turn, a closed-loop client's next request), so its arrival
+/// is decided by the run; its `arrived_at` holds the arrival of its chain's first row until
+/// then.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trace {
     /// The format the trace was read from.
@@ -38,6 +46,10 @@ pub struct Trace {
     pub classes: Vec<u16>,
     /// The class names, in order of first appearance.
     pub class_names: Vec<String>,
+    /// The row each row follows ([`NO_ROW`] for none); empty when no row is chained.
+    pub follows: Vec<u32>,
+    /// The pause between the end of the row followed and this row's arrival.
+    pub think_time: Vec<SimDuration>,
 }
 
 impl Trace {
@@ -55,6 +67,26 @@ impl Trace {
             sessions: Vec::new(),
             classes: Vec::new(),
             class_names: Vec::new(),
+            follows: Vec::new(),
+            think_time: Vec::new(),
+        }
+    }
+
+    /// Whether row `row` waits for another row to end.
+    pub fn is_chained(&self, row: usize) -> bool {
+        self.follows.get(row).is_some_and(|&previous| previous != NO_ROW)
+    }
+
+    /// Number of chained rows (see [`Trace::is_chained`]).
+    pub fn num_chained(&self) -> usize {
+        self.follows.iter().filter(|&&previous| previous != NO_ROW).count()
+    }
+
+    /// Renumbers sessions densely in order of first appearance.
+    pub(crate) fn renumber_sessions(&mut self) {
+        let mut ids = Renumber::default();
+        for session in &mut self.sessions {
+            *session = ids.of(*session);
         }
     }
 
@@ -81,7 +113,8 @@ impl Trace {
     }
 
     /// A copy of the rows `keep` selects, in the order given, with every column carried along.
-    /// Sessions and classes are renumbered in order of first appearance among the kept rows.
+    /// Sessions and classes are renumbered in order of first appearance among the kept rows; a
+    /// chained row whose predecessor is not kept arrives on its own.
     pub fn select(&self, keep: impl IntoIterator<Item = usize>) -> Trace {
         let mut selected = Trace { hash_block_tokens: self.hash_block_tokens, ..Trace::empty(self.format) };
         selected.has_arrivals = self.has_arrivals;
@@ -90,7 +123,15 @@ impl Trace {
         if !self.block_starts.is_empty() {
             selected.block_starts.push(0);
         }
+        let mut new_index = if self.follows.is_empty() { Vec::new() } else { vec![NO_ROW; self.num_requests()] };
         for row in keep {
+            if !self.follows.is_empty() {
+                new_index[row] = selected.num_requests() as u32;
+                let previous = self.follows[row];
+                let kept = if previous == NO_ROW { NO_ROW } else { new_index[previous as usize] };
+                selected.follows.push(kept);
+                selected.think_time.push(if kept == NO_ROW { SimDuration::ZERO } else { self.think_time[row] });
+            }
             selected.arrived_at.push(self.arrived_at[row]);
             selected.prompt_tokens.push(self.prompt_tokens[row]);
             selected.output_tokens.push(self.output_tokens[row]);
@@ -130,6 +171,12 @@ impl Trace {
         }
         if !self.sessions.is_empty() {
             self.sessions.iter().for_each(|&session| digest.write_u64(u64::from(session)));
+        }
+        if !self.follows.is_empty() {
+            for (&previous, think) in self.follows.iter().zip(&self.think_time) {
+                digest.write_u64(u64::from(previous));
+                digest.write_u64(think.as_nanos());
+            }
         }
         if !self.classes.is_empty() {
             self.classes.iter().for_each(|&class| digest.write_u64(u64::from(class)));
