@@ -13,6 +13,7 @@
 pub mod components;
 pub mod format;
 pub mod protocol;
+pub mod syntax;
 pub mod url_state;
 pub mod worker;
 pub mod worker_client;
@@ -21,11 +22,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use servesim_core::scenario::{FileRef, Scenario, WorkloadSource};
 use servesim_core::sim::RunReport;
-use servesim_core::workload::samples;
+use servesim_core::workload::{samples, Arrivals, ImportOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::components::{ChartPanel, Header, Kpis, ReplicaTable, RunPanel, ScenarioForm, WorkloadPanel};
+use crate::components::{
+    ChartPanel, Header, Kpis, ReplicaTable, RunPanel, ScenarioForm, TraceExplorer, TrafficPanel, WorkloadPanel,
+};
 use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
 use crate::worker_client::SimWorker;
 
@@ -56,13 +59,28 @@ impl RunStatus {
     }
 }
 
-/// A trace the user dropped and the worker accepted (its text as the JS string the browser
-/// read, handed to the worker as it is).
+/// A trace the user dropped and the worker accepted: the browser's `File` (a Blob, handed to
+/// the worker as it is; its bytes stay on disk).
 #[derive(Clone)]
 struct LoadedFile {
     sha256: String,
-    text: JsValue,
+    file: JsValue,
 }
+
+/// A dropped file the worker could not import, kept so the user can retry it with other
+/// options (skip bad rows, a column mapping) without dropping it again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportFailure {
+    /// The file name.
+    pub name: String,
+    /// Why it failed, with line and column.
+    pub message: String,
+    /// The options it was read with.
+    pub options: ImportOptions,
+}
+
+/// The arrival process a length-only trace gets when it is loaded without one.
+pub const DEFAULT_ARRIVALS: Arrivals = Arrivals::Poisson { rate_per_s: 5.0 };
 
 /// A job: what it runs, and the scenario it sent (to tell later whether results are stale).
 #[derive(Clone)]
@@ -77,8 +95,9 @@ struct Job {
 enum Source {
     /// The scenario's current workload (a sample, or the file already loaded).
     Scenario,
-    /// A file just dropped; it becomes the scenario's workload if the worker accepts it.
-    Dropped { name: String, text: JsValue },
+    /// A file just dropped, read with `options`; it becomes the scenario's workload if the
+    /// worker accepts it.
+    Dropped { name: String, file: JsValue, options: ImportOptions },
 }
 
 /// The app's state, as copyable handles shared by the components.
@@ -100,11 +119,14 @@ pub struct AppState {
     pub link_error: RwSignal<Option<String>>,
     /// The last link produced by the Share button.
     pub share_link: RwSignal<Option<String>>,
+    /// The last dropped file the worker could not import.
+    pub import_failure: RwSignal<Option<ImportFailure>>,
+    rejected_file: StoredValue<Option<JsValue>, LocalStorage>,
     worker: StoredValue<Option<SimWorker>, LocalStorage>,
     job: StoredValue<Option<Job>, LocalStorage>,
     next_job: StoredValue<u32>,
     loaded_file: StoredValue<Option<LoadedFile>, LocalStorage>,
-    sample_texts: StoredValue<Vec<(String, JsValue)>, LocalStorage>,
+    sample_blobs: StoredValue<Vec<(String, JsValue)>, LocalStorage>,
     /// The key of the parsed trace the current worker keeps (none after a restart).
     worker_trace: StoredValue<Option<String>>,
 }
@@ -120,11 +142,13 @@ impl AppState {
             ran_scenario: RwSignal::new(None),
             link_error: RwSignal::new(link_error),
             share_link: RwSignal::new(None),
+            import_failure: RwSignal::new(None),
+            rejected_file: StoredValue::new_local(None),
             worker: StoredValue::new_local(None),
             job: StoredValue::new_local(None),
             next_job: StoredValue::new(0),
             loaded_file: StoredValue::new_local(None),
-            sample_texts: StoredValue::new_local(Vec::new()),
+            sample_blobs: StoredValue::new_local(Vec::new()),
             worker_trace: StoredValue::new(None),
         }
     }
@@ -155,11 +179,11 @@ impl AppState {
             WorkloadSource::File(file) => {
                 let loaded = self
                     .loaded_file
-                    .with_value(|loaded| loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.text.clone()));
+                    .with_value(|loaded| loaded.as_ref().filter(|l| l.sha256 == file.sha256).map(|l| l.file.clone()));
                 match loaded {
-                    Some(text) => {
+                    Some(blob) => {
                         let key = format!("file:{}", file.sha256);
-                        self.send_trace(job, &file.name, Some(key), text);
+                        self.send_trace(job, &file.name, Some(key), blob);
                     }
                     None => self.fail(
                         job,
@@ -174,11 +198,47 @@ impl AppState {
         }
     }
 
-    /// Runs the scenario on a dropped file; once the file is read it becomes the scenario's
-    /// workload.
-    pub fn load_file(self, name: String, text: JsValue) {
-        let job = self.begin_job(Source::Dropped { name: name.clone(), text: text.clone() });
-        self.send(job, &name, TraceSource::Text { key: None }, Some(text));
+    /// Runs the scenario on a dropped file (a `File`, read by the worker from disk); once the
+    /// file is imported it becomes the scenario's workload, with the scenario's import options.
+    pub fn load_file(self, name: String, file: JsValue) {
+        let options = self.scenario.with_untracked(|s| s.workload.import_options());
+        self.import_file(name, file, options);
+    }
+
+    /// Retries the last file that failed to import, with `options`.
+    pub fn retry_import(self, options: ImportOptions) {
+        let (Some(failure), Some(file)) = (self.import_failure.get_untracked(), self.rejected_file.get_value()) else {
+            return;
+        };
+        self.import_file(failure.name, file, options);
+    }
+
+    fn import_file(self, name: String, file: JsValue, options: ImportOptions) {
+        let job = self.begin_job(Source::Dropped { name: name.clone(), file: file.clone(), options });
+        self.send(job, &name, TraceSource::File { key: None }, Some(file));
+    }
+
+    /// Makes `source` the workload, with the settings it needs (a length-only sample gets an
+    /// arrival process, a generator none of a trace's), and runs it.
+    pub fn use_source(self, source: WorkloadSource) {
+        self.scenario.update(|scenario| {
+            let workload = &mut scenario.workload;
+            let needs_arrivals = match &source {
+                WorkloadSource::Sample(id) => samples::find(id).is_some_and(|sample| !sample.has_arrivals),
+                _ => false,
+            };
+            if matches!(source, WorkloadSource::Generator(_)) || !needs_arrivals {
+                workload.arrivals = None;
+                workload.num_requests = None;
+            }
+            if needs_arrivals && workload.arrivals.is_none() {
+                workload.arrivals = Some(DEFAULT_ARRIVALS);
+            }
+            workload.columns = None;
+            workload.skip_bad_rows = false;
+            workload.source = source;
+        });
+        self.run();
     }
 
     /// Abandons the current job: the worker is terminated and replaced.
@@ -236,25 +296,31 @@ impl AppState {
         }
     }
 
-    /// Sends a trace-backed job: by key when the worker keeps that trace, else with its text.
-    fn send_trace(self, job: u32, name: &str, key: Option<String>, text: JsValue) {
+    /// Sends a trace-backed job: by key when the worker keeps that trace, else with its file.
+    fn send_trace(self, job: u32, name: &str, key: Option<String>, blob: JsValue) {
         let kept = key.is_some() && self.worker_trace.with_value(|kept| *kept == key);
         match (kept, key) {
             (true, Some(key)) => self.send(job, name, TraceSource::Cached { key }, None),
-            (_, key) => self.send(job, name, TraceSource::Text { key }, Some(text)),
+            (_, key) => self.send(job, name, TraceSource::File { key }, Some(blob)),
         }
     }
 
-    fn send(self, job: u32, name: &str, trace: TraceSource, text: Option<JsValue>) {
-        if !self.is_current(job) {
+    fn send(self, job: u32, name: &str, trace: TraceSource, blob: Option<JsValue>) {
+        let Some(source) =
+            self.job.with_value(|current| current.as_ref().filter(|c| c.id == job).map(|c| c.source.clone()))
+        else {
             return;
-        }
+        };
         self.status.set(RunStatus::Running { fraction: 0.0 });
         if self.worker.with_value(Option::is_none) {
             self.spawn_worker();
         }
         let sent = self.scenario.get_untracked();
-        let request = ToWorker::Run { job, scenario: sent.to_canonical_json(), name: name.to_owned(), trace };
+        let import = match source {
+            Source::Dropped { options, .. } => options,
+            Source::Scenario => sent.workload.import_options(),
+        };
+        let request = ToWorker::Run { job, scenario: sent.to_canonical_json(), name: name.to_owned(), trace, import };
         self.job.update_value(|current| {
             if let Some(current) = current {
                 current.sent = Some(sent);
@@ -262,7 +328,7 @@ impl AppState {
         });
         self.worker.with_value(|worker| {
             if let Some(worker) = worker {
-                worker.send(&request, text.as_ref());
+                worker.send(&request, blob.as_ref());
             }
         });
     }
@@ -274,20 +340,20 @@ impl AppState {
         }
         let key = Some(key);
         let cached = self
-            .sample_texts
-            .with_value(|texts| texts.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, text)| text.clone()));
-        if let Some(text) = cached {
-            return self.send_trace(job, &id, key, text);
+            .sample_blobs
+            .with_value(|blobs| blobs.iter().find(|(cached_id, _)| *cached_id == id).map(|(_, blob)| blob.clone()));
+        if let Some(blob) = cached {
+            return self.send_trace(job, &id, key, blob);
         }
         let Some(sample) = samples::find(&id) else {
             return self.fail(job, format!("unknown sample \"{id}\""));
         };
         self.status.set(RunStatus::Fetching(sample.description.to_owned()));
         spawn_local(async move {
-            match fetch_text(&format!("samples/{}", sample.file_name)).await {
-                Ok(text) => {
-                    self.sample_texts.update_value(|texts| texts.push((id.clone(), text.clone())));
-                    self.send_trace(job, &id, key, text);
+            match fetch_blob(&format!("samples/{}", sample.file_name)).await {
+                Ok(blob) => {
+                    self.sample_blobs.update_value(|blobs| blobs.push((id.clone(), blob.clone())));
+                    self.send_trace(job, &id, key, blob);
                 }
                 Err(message) => self.fail(job, format!("cannot load sample {id}: {message}")),
             }
@@ -302,9 +368,22 @@ impl AppState {
                     self.status.set(RunStatus::Running { fraction });
                 }
             }
-            FromWorker::Failed { job, message } => self.fail(job, message),
+            FromWorker::Failed { job, message } => {
+                let dropped = self.job.with_value(|current| match current {
+                    Some(Job { id, source: Source::Dropped { name, file, options }, .. }) if *id == job => {
+                        Some((name.clone(), file.clone(), options.clone()))
+                    }
+                    _ => None,
+                });
+                if let Some((name, file, options)) = dropped {
+                    // The scenario and the trace loaded before stay as they were.
+                    self.rejected_file.set_value(Some(file));
+                    self.import_failure.set(Some(ImportFailure { name, message: message.clone(), options }));
+                }
+                self.fail(job, message);
+            }
             FromWorker::TraceMissing { job } => {
-                // The worker does not hold the trace asked for by key: send its text.
+                // The worker does not hold the trace asked for by key: send its file.
                 if self.is_current(job) {
                     self.worker_trace.set_value(None);
                     self.dispatch(job);
@@ -325,13 +404,32 @@ impl AppState {
                     return;
                 };
                 let mut ran = sent;
-                if let (Source::Dropped { name, text }, Some(sha256)) = (source, &trace.sha256) {
-                    self.loaded_file.set_value(Some(LoadedFile { sha256: sha256.clone(), text }));
-                    let file = FileRef { name, rows: trace.summary.num_requests, sha256: sha256.clone() };
+                let mut rerun = false;
+                if let (Source::Dropped { name, file, options }, Some(sha256)) = (source, &trace.sha256) {
+                    self.loaded_file.set_value(Some(LoadedFile { sha256: sha256.clone(), file }));
+                    self.import_failure.set(None);
+                    self.rejected_file.set_value(None);
+                    let rows = trace.import.as_ref().map_or(0, |import| import.num_requests);
+                    let file = FileRef { name, rows, sha256: sha256.clone() };
+                    let adopt = |scenario: &mut Scenario| {
+                        scenario.workload.source = WorkloadSource::File(file.clone());
+                        scenario.workload.columns = options.columns.clone();
+                        scenario.workload.skip_bad_rows = options.skip_bad_rows;
+                    };
                     if let Some(ran) = &mut ran {
-                        ran.workload.source = WorkloadSource::File(file.clone());
+                        adopt(ran);
                     }
-                    self.scenario.update(|scenario| scenario.workload.source = WorkloadSource::File(file));
+                    self.scenario.update(adopt);
+                }
+                // A trace without arrival times gets a default process, and runs again at once.
+                let lacks_arrivals = trace
+                    .import
+                    .as_ref()
+                    .is_some_and(|import| import.format == servesim_core::workload::TraceFormat::LengthsOnly)
+                    && self.scenario.with_untracked(|s| s.workload.arrivals.is_none());
+                if lacks_arrivals {
+                    self.scenario.update(|scenario| scenario.workload.arrivals = Some(DEFAULT_ARRIVALS));
+                    rerun = true;
                 }
                 self.job.set_value(None);
                 self.worker_trace.set_value(trace.key.clone());
@@ -348,25 +446,23 @@ impl AppState {
                     }
                 }
                 self.status.set(RunStatus::Done);
+                if rerun {
+                    self.run();
+                }
             }
         }
     }
 }
 
-/// Fetches a same-origin URL as text, kept as a JS string (it only goes on to the worker).
-async fn fetch_text(url: &str) -> Result<JsValue, String> {
+/// Fetches a same-origin URL as a Blob (it only goes on to the worker, which reads it).
+async fn fetch_blob(url: &str) -> Result<JsValue, String> {
     let describe = |error: JsValue| format!("{error:?}");
     let response: web_sys::Response =
         JsFuture::from(window().fetch_with_str(url)).await.map_err(describe)?.dyn_into().map_err(describe)?;
     if !response.ok() {
         return Err(format!("HTTP {} for {url}", response.status()));
     }
-    let text = JsFuture::from(response.text().map_err(describe)?).await.map_err(describe)?;
-    if text.is_string() {
-        Ok(text)
-    } else {
-        Err("the response is not text".to_owned())
-    }
+    JsFuture::from(response.blob().map_err(describe)?).await.map_err(describe)
 }
 
 /// The whole page.
@@ -413,12 +509,14 @@ pub fn App() -> impl IntoView {
         <main class="layout">
             <section class="column">
                 <WorkloadPanel/>
+                <TrafficPanel/>
                 <ScenarioForm/>
                 <RunPanel/>
             </section>
             <section class="column wide">
                 <Kpis/>
                 <ChartPanel/>
+                <TraceExplorer/>
                 <ReplicaTable/>
             </section>
         </main>

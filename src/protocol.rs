@@ -1,16 +1,17 @@
 //! Messages between the page and the simulation worker, as JSON strings.
 //!
 //! JSON (rather than structured-cloned JS objects) keeps 64-bit integers exact and makes the
-//! protocol testable natively. A trace's text is the exception: it travels beside the JSON, as
-//! a second JS string in the same message (`[request, text]`), so that megabytes of trace are
-//! never escaped into JSON and parsed back. The worker keeps the last trace it parsed, and the
-//! page asks for it by key instead of sending it again. The worker announces
+//! protocol testable natively. A trace file is the exception: it travels beside the JSON as a
+//! `Blob` (the dropped `File`, or a fetched sample) in the same message (`[request, blob]`);
+//! posting a Blob copies no bytes, and the worker reads it in chunks, so a file of hundreds of
+//! MB is never held whole. The worker keeps the last trace it imported, and the page asks for
+//! it by key instead of sending it again. The worker announces
 //! [`FromWorker::Ready`] once its wasm is loaded; the page queues requests until then (the
 //! loader shim starts the wasm asynchronously, so a message posted earlier would be lost).
 
 use serde::{Deserialize, Serialize};
 use servesim_core::sim::RunReport;
-use servesim_core::workload::TraceSummary;
+use servesim_core::workload::{ImportOptions, ImportReport, TraceSummary};
 
 /// A request from the page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,8 @@ pub enum ToWorker {
         name: String,
         /// Where the trace comes from.
         trace: TraceSource,
+        /// How to import a file (its column mapping, whether to skip bad rows).
+        import: ImportOptions,
     },
 }
 
@@ -33,9 +36,9 @@ pub enum ToWorker {
 pub enum TraceSource {
     /// The scenario's workload is a generator: no trace.
     Generated,
-    /// The text travels beside this request; the worker keeps it parsed under `key` (a
-    /// sample's id, or `None` for a dropped file, which is kept under its SHA-256).
-    Text {
+    /// The file travels beside this request as a Blob; the worker keeps it imported under
+    /// `key` (a sample's id, or `None` for a dropped file, which is kept under its SHA-256).
+    File {
         /// The key to keep the parsed trace under.
         key: Option<String>,
     },
@@ -75,8 +78,8 @@ pub enum FromWorker {
         /// The browser's description.
         message: String,
     },
-    /// The job asked for a trace by key that the worker does not hold (it restarted, or its own
-    /// download failed): the page sends the text instead.
+    /// The job asked for a trace by key that the worker does not hold (it restarted, its own
+    /// download failed, or it was imported with other options): the page sends the file.
     TraceMissing {
         /// The job.
         job: u32,
@@ -95,10 +98,13 @@ pub enum FromWorker {
 pub struct TraceReport {
     /// File name or sample id.
     pub name: String,
-    /// SHA-256 of the text, lower-case hex; `None` for a generated workload.
+    /// SHA-256 of the file, lower-case hex; `None` for a sample or a generated workload.
     pub sha256: Option<String>,
-    /// The summary.
-    pub summary: TraceSummary,
+    /// What the import of a file or sample found; `None` for a generator.
+    pub import: Option<ImportReport>,
+    /// The requests simulated (after the scenario's arrivals and transform); `None` when the
+    /// scenario's workload could not be applied to the file.
+    pub summary: Option<TraceSummary>,
     /// The key the worker keeps the parsed trace under: the page sends
     /// [`TraceSource::Cached`] with it next time.
     pub key: Option<String>,

@@ -1,18 +1,24 @@
 //! What the simulation worker does with each request, independent of the browser.
 //!
-//! `src/bin/sim_worker.rs` only wires this to `postMessage`; the logic lives here so native tests
-//! can run it.
+//! `src/bin/sim_worker.rs` only wires this to `postMessage` and reads files; the logic lives
+//! here so native tests can run it. A request whose trace travels as a file starts an
+//! [`ImportJob`]: the binary reads the file in chunks ([`FILE_CHUNK_BYTES`]) and hands each to
+//! [`Worker::push`], so a file of hundreds of MB is never held whole; [`Worker::finish`] then
+//! keeps the imported trace and simulates.
 
-use servesim_core::digest::sha256_hex;
-use servesim_core::scenario::{Scenario, Workload};
+use servesim_core::digest::Sha256Stream;
+use servesim_core::scenario::Scenario;
 use servesim_core::sim::Simulation;
-use servesim_core::workload::{resolve, Trace, TraceSummary, TraceText};
+use servesim_core::workload::{ImportOptions, ImportReport, Importer, Trace, TraceSummary};
 
 use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
 
 /// The query string with which `index.html` starts the worker when the page opens on the default
 /// sample: the worker then downloads and parses it itself, while the app loads.
 pub const PREFETCH_QUERY: &str = "?prefetch";
+
+/// How many bytes of a file the worker reads at a time.
+pub const FILE_CHUNK_BYTES: usize = 4 << 20;
 
 /// The key the default sample is kept under, by the worker and the page alike.
 pub fn default_sample_key() -> String {
@@ -22,7 +28,7 @@ pub fn default_sample_key() -> String {
 /// Share of a job's progress bar spent reading the trace.
 const PARSE_SHARE: f64 = 0.15;
 
-/// What the worker keeps between jobs: the last trace it parsed, so that rerunning a scenario
+/// What the worker keeps between jobs: the last trace it imported, so that rerunning a scenario
 /// on the same trace neither sends nor parses it again; and, while it downloads the bundled
 /// sample itself, the jobs waiting for it.
 #[derive(Default)]
@@ -32,11 +38,35 @@ pub struct Worker {
     waiting: Vec<ToWorker>,
 }
 
+/// An imported trace as read from its file, before the scenario's arrivals and transform.
 struct Kept {
     key: String,
+    options: ImportOptions,
     trace: Trace,
-    summary: TraceSummary,
+    import: ImportReport,
     sha256: Option<String>,
+}
+
+/// A file being imported for a job.
+pub struct ImportJob {
+    job: u32,
+    scenario: Result<Scenario, String>,
+    name: String,
+    /// The key to keep the trace under; `None` for a dropped file (kept under its SHA-256).
+    key: Option<String>,
+    options: ImportOptions,
+    importer: Importer,
+    sha256: Sha256Stream,
+    bytes_done: u64,
+    file_size: u64,
+    failed: bool,
+}
+
+impl ImportJob {
+    /// Whether the import failed (its `Failed` reply was posted): stop reading.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
 }
 
 impl Worker {
@@ -62,10 +92,11 @@ impl Worker {
             job: u32::MAX,
             scenario: Scenario::reference().to_canonical_json(),
             name: "warm-up".to_owned(),
-            trace: TraceSource::Text { key: Some("warm-up".to_owned()) },
+            trace: TraceSource::File { key: Some("warm-up".to_owned()) },
+            import: ImportOptions::default(),
         };
         let mut finished = false;
-        Worker::default().handle(request, Some(text), &mut |message| {
+        Worker::default().handle_with_bytes(request, text.as_bytes(), &mut |message| {
             finished |= matches!(message, FromWorker::Finished { .. });
         });
         finished
@@ -78,44 +109,42 @@ impl Worker {
         self.prefetching = Some(key);
     }
 
-    /// The prefetched trace `name` arrived (or could not be fetched): it is parsed and kept under
+    /// The prefetched trace arrived (or could not be fetched): it is imported and kept under
     /// `key`, and the jobs that waited for it run. Progress and replies go through `post`.
-    pub fn prefetched(
-        &mut self,
-        key: &str,
-        name: &str,
-        text: Result<String, String>,
-        post: &mut dyn FnMut(FromWorker),
-    ) {
+    pub fn prefetched(&mut self, key: &str, bytes: Result<Vec<u8>, String>, post: &mut dyn FnMut(FromWorker)) {
         if self.prefetching.as_deref() != Some(key) {
             return;
         }
         self.prefetching = None;
-        if let Ok(text) = text {
-            let workload = Workload::default();
-            if let Ok(resolved) = resolve(&workload, 0, Some(TraceText { name, bytes: text.as_bytes() }), &mut |_| {}) {
-                let trace = resolved.trace;
-                if let Some(summary) = TraceSummary::of(&trace) {
-                    self.kept = Some(Kept { key: key.to_owned(), trace, summary, sha256: None });
-                }
+        if let Ok(bytes) = bytes {
+            let options = ImportOptions::default();
+            if let Ok(imported) = servesim_core::workload::import_bytes(&bytes, options.clone(), &mut |_| {}) {
+                self.kept = Some(Kept {
+                    key: key.to_owned(),
+                    options,
+                    trace: imported.trace,
+                    import: imported.report,
+                    sha256: None,
+                });
             }
         }
         for request in std::mem::take(&mut self.waiting) {
-            self.handle(request, None, post);
+            self.handle(request, 0, post);
         }
     }
 
-    /// Handles one request (with the trace text that came beside it, if any), sending progress
-    /// and exactly one final reply through `post` (none yet for a job waiting for the
-    /// prefetched trace).
-    pub fn handle(&mut self, request: ToWorker, text: Option<String>, post: &mut dyn FnMut(FromWorker)) {
+    /// Handles one request, sending progress and exactly one final reply through `post` — or,
+    /// when its trace travels as a file of `file_size` bytes, returns the [`ImportJob`] to feed
+    /// with the file's bytes ([`Worker::push`], then [`Worker::finish`]). A job waiting for the
+    /// prefetched trace gets no reply yet.
+    pub fn handle(&mut self, request: ToWorker, file_size: u64, post: &mut dyn FnMut(FromWorker)) -> Option<ImportJob> {
         if let ToWorker::Run { trace: TraceSource::Cached { key }, .. } = &request {
             if self.prefetching.as_ref() == Some(key) {
                 self.waiting.push(request);
-                return;
+                return None;
             }
         }
-        let ToWorker::Run { job, scenario, name, trace } = request;
+        let ToWorker::Run { job, scenario, name, trace, import: options } = request;
         // Validate first: a generator must never run on parameters validation refuses.
         let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string()).and_then(|scenario| {
             scenario
@@ -123,224 +152,153 @@ impl Worker {
                 .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))?;
             Ok(scenario)
         });
-        let fail = |message: String| FromWorker::Failed { job, message };
-        let (trace, report) = match (trace, &scenario) {
-            (TraceSource::Generated, Err(message)) => return post(fail(message.clone())),
-            (TraceSource::Generated, Ok(scenario)) => {
-                let Some(_) = scenario.workload.generator() else {
-                    return post(fail(format!("{name}: no trace text and the scenario has no generator")));
+        match trace {
+            TraceSource::Generated => {
+                let scenario = match scenario {
+                    Ok(scenario) => scenario,
+                    Err(message) => {
+                        post(FromWorker::Failed { job, message });
+                        return None;
+                    }
                 };
-                let trace = match resolve(&scenario.workload, scenario.seed, None, &mut |_| {}) {
-                    Ok(resolved) => resolved.trace,
-                    Err(error) => return post(fail(error.to_string())),
+                let Some(generator) = scenario.workload.generator() else {
+                    let message = format!("{name}: no trace and the scenario has no generator");
+                    post(FromWorker::Failed { job, message });
+                    return None;
                 };
-                let Some(summary) = TraceSummary::of(&trace) else {
-                    return post(fail(format!("{name}: the trace has no requests")));
-                };
-                (trace, TraceReport { name, sha256: None, summary, key: None })
+                let trace = generator.generate(scenario.seed);
+                let report = TraceReport { name, sha256: None, summary: None, import: None, key: None };
+                run(job, Ok(scenario), trace, report, post);
+                None
             }
-            (TraceSource::Text { key }, _) => {
-                let Some(text) = text else { return post(fail(format!("{name}: the trace text did not arrive"))) };
-                let total = text.len().max(1) as f64;
-                let workload = Workload::default();
-                let parsed =
-                    resolve(&workload, 0, Some(TraceText { name: &name, bytes: text.as_bytes() }), &mut |done| {
-                        post(FromWorker::Progress { job, fraction: PARSE_SHARE * done as f64 / total })
-                    });
-                let trace = match parsed {
-                    Ok(resolved) => resolved.trace,
-                    Err(error) => return post(fail(error.to_string())),
-                };
-                let Some(summary) = TraceSummary::of(&trace) else {
-                    return post(fail(format!("{name}: the trace has no requests")));
-                };
-                // A dropped file is known by its digest; a sample by its id.
-                let sha256 = key.is_none().then(|| sha256_hex(text.as_bytes()));
-                let key = key.unwrap_or_else(|| format!("file:{}", sha256.as_deref().unwrap_or_default()));
-                let report =
-                    TraceReport { name, sha256: sha256.clone(), summary: summary.clone(), key: Some(key.clone()) };
-                self.kept = Some(Kept { key, trace: trace.clone(), summary, sha256 });
-                (trace, report)
-            }
-            (TraceSource::Cached { key }, _) => match &self.kept {
-                Some(kept) if kept.key == key => {
-                    let report = TraceReport {
-                        name,
-                        sha256: kept.sha256.clone(),
-                        summary: kept.summary.clone(),
-                        key: Some(key),
-                    };
-                    (kept.trace.clone(), report)
+            TraceSource::File { key } => Some(ImportJob {
+                job,
+                scenario,
+                name,
+                key,
+                importer: Importer::new(options.clone()),
+                options,
+                sha256: Sha256Stream::default(),
+                bytes_done: 0,
+                file_size,
+                failed: false,
+            }),
+            TraceSource::Cached { key } => {
+                match &self.kept {
+                    Some(kept) if kept.key == key && kept.options == options => {
+                        let report = TraceReport {
+                            name,
+                            sha256: kept.sha256.clone(),
+                            summary: None,
+                            import: Some(kept.import.clone()),
+                            key: Some(key),
+                        };
+                        run(job, scenario, kept.trace.clone(), report, post);
+                    }
+                    _ => post(FromWorker::TraceMissing { job }),
                 }
-                _ => return post(FromWorker::TraceMissing { job }),
-            },
-        };
-        let run = scenario
-            .and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string()))
-            .map(|mut simulation| {
-                simulation
-                    .run_with_progress(&mut |fraction| {
-                        post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
-                        true
-                    })
-                    .expect("the callback never cancels");
-                Box::new(simulation.report())
-            });
-        post(FromWorker::Finished { job, trace: Box::new(report), run });
+                None
+            }
+        }
     }
+
+    /// Reads the next chunk of a job's file.
+    pub fn push(&mut self, import: &mut ImportJob, chunk: &[u8], post: &mut dyn FnMut(FromWorker)) {
+        if import.failed {
+            return;
+        }
+        import.sha256.update(chunk);
+        import.bytes_done += chunk.len() as u64;
+        if let Err(error) = import.importer.push(chunk) {
+            import.failed = true;
+            post(FromWorker::Failed { job: import.job, message: format!("{}: {error}", import.name) });
+            return;
+        }
+        let fraction = import.bytes_done as f64 / import.file_size.max(import.bytes_done).max(1) as f64;
+        post(FromWorker::Progress { job: import.job, fraction: PARSE_SHARE * fraction });
+    }
+
+    /// The file could not be read (`message` from the browser): the job fails.
+    pub fn abort(&mut self, import: ImportJob, message: &str, post: &mut dyn FnMut(FromWorker)) {
+        if !import.failed {
+            post(FromWorker::Failed {
+                job: import.job,
+                message: format!("{}: cannot read the file: {message}", import.name),
+            });
+        }
+    }
+
+    /// The whole file was read: the trace is kept and the job runs on it.
+    pub fn finish(&mut self, import: ImportJob, post: &mut dyn FnMut(FromWorker)) {
+        if import.failed {
+            return;
+        }
+        let ImportJob { job, scenario, name, key, options, importer, sha256, .. } = import;
+        let imported = match importer.finish() {
+            Ok(imported) => imported,
+            Err(error) => return post(FromWorker::Failed { job, message: format!("{name}: {error}") }),
+        };
+        // A dropped file is known by its digest; a sample by its id.
+        let sha256 = key.is_none().then(|| sha256.finish_hex());
+        let key = key.unwrap_or_else(|| format!("file:{}", sha256.as_deref().unwrap_or_default()));
+        let report = TraceReport {
+            name,
+            sha256: sha256.clone(),
+            summary: None,
+            import: Some(imported.report.clone()),
+            key: Some(key.clone()),
+        };
+        self.kept = Some(Kept { key, options, trace: imported.trace.clone(), import: imported.report, sha256 });
+        run(job, scenario, imported.trace, report, post);
+    }
+
+    /// [`Worker::handle`] with the file's bytes at hand, fed in [`FILE_CHUNK_BYTES`] chunks.
+    pub fn handle_with_bytes(&mut self, request: ToWorker, bytes: &[u8], post: &mut dyn FnMut(FromWorker)) {
+        if let Some(mut import) = self.handle(request, bytes.len() as u64, post) {
+            for chunk in bytes.chunks(FILE_CHUNK_BYTES) {
+                self.push(&mut import, chunk, post);
+            }
+            self.finish(import, post);
+        }
+    }
+}
+
+/// Shapes the imported or generated `trace` with the scenario's workload (new arrivals,
+/// resampling, transform), describes it, simulates, and posts `Finished` (or `Failed` when the
+/// workload cannot be shaped).
+fn run(
+    job: u32,
+    scenario: Result<Scenario, String>,
+    trace: Trace,
+    mut report: TraceReport,
+    post: &mut dyn FnMut(FromWorker),
+) {
+    let shaped = match &scenario {
+        Ok(scenario) => scenario.workload.shape(trace, scenario.seed, &report.name).map_err(|error| error.to_string()),
+        Err(_) => Ok(trace),
+    };
+    let trace = match shaped {
+        Ok(trace) => trace,
+        Err(message) => {
+            // The file itself is fine: report it, and why the scenario cannot run on it.
+            post(FromWorker::Finished { job, trace: Box::new(report), run: Err(message) });
+            return;
+        }
+    };
+    report.summary = TraceSummary::of(&trace);
+    let run = scenario.and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string())).map(
+        |mut simulation| {
+            simulation
+                .run_with_progress(&mut |fraction| {
+                    post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
+                    true
+                })
+                .expect("the callback never cancels");
+            Box::new(simulation.report())
+        },
+    );
+    post(FromWorker::Finished { job, trace: Box::new(report), run });
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn replies_from(
-        worker: &mut Worker,
-        scenario: &Scenario,
-        name: &str,
-        trace: TraceSource,
-        text: Option<&str>,
-    ) -> Vec<FromWorker> {
-        let mut replies = Vec::new();
-        let request = ToWorker::Run { job: 7, scenario: scenario.to_canonical_json(), name: name.into(), trace };
-        worker.handle(request, text.map(str::to_owned), &mut |reply| replies.push(reply));
-        replies
-    }
-
-    fn replies(scenario: &Scenario, name: &str, text: Option<&str>) -> Vec<FromWorker> {
-        let source = if text.is_some() { TraceSource::Text { key: None } } else { TraceSource::Generated };
-        replies_from(&mut Worker::default(), scenario, name, source, text)
-    }
-
-    #[test]
-    fn a_real_trace_is_read_then_simulated_with_rising_progress() {
-        let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv");
-        let replies = replies(&Scenario::reference(), "splitwise_code.csv", Some(text));
-        let Some((FromWorker::Finished { job: 7, trace, run }, progress)) = replies.split_last() else {
-            panic!("last reply is not Finished: {:?}", replies.last());
-        };
-        assert_eq!(trace.summary.num_requests, 8_819);
-        assert_eq!(trace.sha256.as_deref(), Some("f266b907d109d471c61283ab69771c17ad79a18b33ff6e96aa546346f52767a6"));
-        let report = run.as_ref().unwrap();
-        assert_eq!(report.summary.requests.completed, 8_819);
-        let fractions: Vec<f64> = progress
-            .iter()
-            .map(|reply| match reply {
-                FromWorker::Progress { fraction, .. } => *fraction,
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect();
-        assert!(fractions.windows(2).all(|pair| pair[0] <= pair[1]));
-        assert_eq!(fractions.last(), Some(&1.0));
-        // Replies survive the JSON round trip the browser uses, floats included.
-        let last = replies.last().unwrap();
-        assert_eq!(&FromWorker::from_json(&last.to_json()).unwrap(), last);
-    }
-
-    #[test]
-    fn a_scenario_that_cannot_run_still_reports_the_trace() {
-        let mut scenario = Scenario::reference();
-        scenario.model.preset = "llama-3.1-405b".into();
-        let replies =
-            replies(&scenario, "three.csv", Some("arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n"));
-        let Some(FromWorker::Finished { trace, run: Err(message), .. }) = replies.last() else { panic!("{replies:?}") };
-        assert_eq!(trace.summary.num_requests, 1);
-        assert!(message.starts_with("deployment.aggregated.tp: the model does not fit"), "{message}");
-    }
-
-    #[test]
-    fn a_kept_trace_reruns_without_its_text_and_gives_the_same_results() {
-        let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv");
-        let mut worker = Worker::default();
-        let scenario = Scenario::reference();
-        let key = Some("sample:x".to_owned());
-        let first = replies_from(&mut worker, &scenario, "x", TraceSource::Text { key: key.clone() }, Some(text));
-        let again = replies_from(&mut worker, &scenario, "x", TraceSource::Cached { key: "sample:x".into() }, None);
-        let (
-            Some(FromWorker::Finished { run: Ok(a), trace: ta, .. }),
-            Some(FromWorker::Finished { run: Ok(b), trace: tb, .. }),
-        ) = (first.last(), again.last())
-        else {
-            panic!("{first:?} {again:?}")
-        };
-        assert_eq!((a, &ta.key), (b, &tb.key));
-        assert_eq!(ta.key, key);
-        let lost = replies_from(&mut worker, &scenario, "y", TraceSource::Cached { key: "sample:y".into() }, None);
-        assert_eq!(lost, vec![FromWorker::TraceMissing { job: 7 }], "the page then sends the text");
-    }
-
-    #[test]
-    fn a_generator_workload_needs_no_text() {
-        let scenario = Scenario {
-            workload: servesim_core::scenario::WorkloadSource::Generator(Default::default()).into(),
-            ..Scenario::reference()
-        };
-        let replies = replies(&scenario, "generator", None);
-        let Some(FromWorker::Finished { trace, run: Ok(report), .. }) = replies.last() else { panic!("{replies:?}") };
-        assert_eq!((trace.summary.num_requests, trace.sha256.as_ref()), (1_000, None));
-        assert_eq!(report.summary.requests.completed, 1_000);
-    }
-
-    #[test]
-    fn an_invalid_generator_is_refused_before_it_runs() {
-        // From a hostile link: lognormal max 0 and uniform min > max would panic if drawn.
-        let json = r#"{"version":1,"workload":{"generator":{"num_requests":5,
-            "prompt_tokens":{"lognormal":{"median":10,"sigma":1,"max":0}},"output_tokens":{"uniform":{"min":9,"max":2}}}}}"#;
-        let mut replies = Vec::new();
-        let request = ToWorker::Run {
-            job: 3,
-            scenario: json.to_owned(),
-            name: "generator".into(),
-            trace: TraceSource::Generated,
-        };
-        Worker::default().handle(request, None, &mut |reply| replies.push(reply));
-        let [FromWorker::Failed { job: 3, message }] = replies.as_slice() else { panic!("{replies:?}") };
-        assert!(message.contains("workload.generator.prompt_tokens.lognormal.max: must be ≥ 1, got 0"), "{message}");
-        assert!(
-            message.contains("workload.generator.output_tokens.uniform.max: must be ≥ min (9), got 2"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn the_warm_up_runs_a_whole_job() {
-        assert!(Worker::warm_up(), "the warm-up's job finished");
-    }
-
-    #[test]
-    fn a_garbage_file_fails_with_its_name_and_line() {
-        let replies = replies(&Scenario::default(), "x.bin", Some("\u{1}\u{2}PNG"));
-        let Some(FromWorker::Failed { job: 7, message }) = replies.last() else { panic!("{replies:?}") };
-        assert!(message.starts_with("x.bin: line 1: unrecognised trace format"), "{message}");
-    }
-
-    #[test]
-    fn jobs_for_the_prefetched_sample_wait_for_it_then_run_on_it() {
-        let text = include_str!("../tests/e2e/fixtures/splitwise_code.csv");
-        let mut worker = Worker::default();
-        worker.expect_prefetch("sample:x".into());
-        let scenario = Scenario::reference();
-        let cached = || TraceSource::Cached { key: "sample:x".into() };
-        let early = replies_from(&mut worker, &scenario, "x", cached(), None);
-        assert_eq!(early, vec![], "the job waits for the download");
-        let mut replies = Vec::new();
-        worker.prefetched("sample:x", "x", Ok(text.to_owned()), &mut |reply| replies.push(reply));
-        let Some(FromWorker::Finished { run: Ok(report), trace, .. }) = replies.last() else { panic!("{replies:?}") };
-        assert_eq!((report.summary.requests.completed, trace.key.as_deref()), (8_819, Some("sample:x")));
-        // A download that failed leaves nothing kept: the job waiting for it asks for the text.
-        let mut failed = Worker::default();
-        failed.expect_prefetch("sample:x".into());
-        assert_eq!(replies_from(&mut failed, &scenario, "x", cached(), None), vec![]);
-        let mut replies = Vec::new();
-        failed.prefetched("sample:x", "x", Err("HTTP 404".into()), &mut |reply| replies.push(reply));
-        assert_eq!(replies, vec![FromWorker::TraceMissing { job: 7 }]);
-    }
-
-    #[test]
-    fn the_page_starts_this_worker_early_asking_it_to_prefetch_the_default_sample() {
-        let index = include_str!("../index.html");
-        let start = format!("new Worker('{}' + ", crate::worker_client::WORKER_URL);
-        assert!(index.contains(&start), "index.html starts the worker");
-        assert!(index.contains(&format!("'{PREFETCH_QUERY}'")), "and asks it to prefetch");
-    }
-}
+mod tests;

@@ -46,13 +46,10 @@ pub fn ChartCanvas(
     }
 }
 
-/// The run's charts and the workload's arrival rate.
+/// The run's charts.
 #[component]
 pub fn ChartPanel() -> impl IntoView {
     let state = use_app_state();
-    let arrivals = Signal::derive(move || {
-        state.trace_report.with(|report| report.iter().map(|r| r.summary.arrival_rate.clone()).collect::<Vec<_>>())
-    });
     let report_series = Memo::new(move |_| {
         state
             .run_report
@@ -68,7 +65,6 @@ pub fn ChartPanel() -> impl IntoView {
     view! {
         <section class="panel charts">
             {charts.collect_view()}
-            <ChartCanvas testid="chart-arrivals".to_owned() title="Arrival rate" x_label="time (s)" y_label="requests / s" series=arrivals/>
         </section>
     }
 }

@@ -5,16 +5,6 @@ use servesim_core::scenario::Scenario;
 
 use crate::use_app_state;
 
-/// Parses a whole number for a field.
-pub fn whole(text: &str) -> Result<u32, &'static str> {
-    text.parse().map_err(|_| "a whole number")
-}
-
-/// Parses a finite decimal number for a field.
-pub fn decimal(text: &str) -> Result<f64, &'static str> {
-    text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or("a number")
-}
-
 /// A `<select>` bound to a string view of one scenario field.
 #[component]
 pub fn SelectField(
@@ -46,12 +36,19 @@ pub fn SelectField(
 /// A text input bound to one scenario field through `parse`; text that does not parse is
 /// reported next to the field and not applied. Range checks are `Scenario::validate`'s.
 #[component]
-pub fn InputField(
+pub fn InputField<G, S>(
     label: &'static str,
-    testid: &'static str,
-    get: fn(&Scenario) -> String,
-    set: fn(&mut Scenario, &str) -> Result<(), &'static str>,
-) -> impl IntoView {
+    #[prop(into)] testid: String,
+    get: G,
+    set: S,
+    /// A hint shown as the input's placeholder.
+    #[prop(optional)]
+    placeholder: &'static str,
+) -> impl IntoView
+where
+    G: Fn(&Scenario) -> String + Copy + Send + Sync + 'static,
+    S: Fn(&mut Scenario, &str) -> Result<(), &'static str> + Copy + Send + Sync + 'static,
+{
     let state = use_app_state();
     let parse_error = RwSignal::new(None::<String>);
     let on_change = move |ev: leptos::ev::Event| {
@@ -68,7 +65,7 @@ pub fn InputField(
     view! {
         <label class="field">
             <span>{label}</span>
-            <input type="text" inputmode="decimal" data-testid=testid
+            <input type="text" data-testid=testid placeholder=placeholder
                 prop:value=move || state.scenario.with(get) on:change=on_change/>
             {move || parse_error.get().map(|message| view! { <span class="field-error">{message}</span> })}
         </label>

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use servesim_core::sim::RunReport;
 use servesim_core::stats::Quantiles;
 
-use crate::protocol::TraceReport;
 use crate::{format, use_app_state};
+use servesim_core::workload::TraceSummary;
 
 /// One card: a label and a value.
 #[component]
@@ -37,8 +37,12 @@ pub fn Kpis() -> impl IntoView {
     let run = move |show: fn(&RunReport) -> String| {
         Signal::derive(move || state.run_report.with(|report| report.as_ref().map_or_else(|| "–".to_owned(), show)))
     };
-    let trace = move |show: fn(&TraceReport) -> String| {
-        Signal::derive(move || state.trace_report.with(|report| report.as_ref().map_or_else(|| "–".to_owned(), show)))
+    let trace = move |show: fn(&TraceSummary) -> String| {
+        Signal::derive(move || {
+            state
+                .trace_report
+                .with(|report| report.as_ref().and_then(|r| r.summary.as_ref()).map_or_else(|| "–".to_owned(), show))
+        })
     };
     let stale = move || {
         state.run_report.with(Option::is_some)
@@ -90,16 +94,16 @@ pub fn Kpis() -> impl IntoView {
             </div>
             <h2>"Workload"</h2>
             <div class="kpis" data-testid="kpis-workload">
-                <Kpi label="Requests" testid="kpi-requests" value=trace(|r| format::thousands(r.summary.num_requests))/>
-                <Kpi label="Span" testid="kpi-span" value=trace(|r| format::duration_s(r.summary.span_s))/>
+                <Kpi label="Requests" testid="kpi-requests" value=trace(|r| format::thousands(r.num_requests))/>
+                <Kpi label="Span" testid="kpi-span" value=trace(|r| format::duration_s(r.span_s))/>
                 <Kpi label="Mean rate" testid="kpi-rate"
-                    value=trace(|r| r.summary.mean_rate_per_s.map_or("–".to_owned(), |rate| format!("{rate:.2} req/s")))/>
-                <Kpi label="Prompt tokens" testid="kpi-prompt-tokens" value=trace(|r| format::thousands(r.summary.total_prompt_tokens))/>
-                <Kpi label="Output tokens" testid="kpi-output-tokens" value=trace(|r| format::thousands(r.summary.total_output_tokens))/>
+                    value=trace(|r| r.mean_rate_per_s.map_or("–".to_owned(), |rate| format!("{rate:.2} req/s")))/>
+                <Kpi label="Prompt tokens" testid="kpi-prompt-tokens" value=trace(|r| format::thousands(r.total_prompt_tokens))/>
+                <Kpi label="Output tokens" testid="kpi-output-tokens" value=trace(|r| format::thousands(r.total_output_tokens))/>
                 <Kpi label="Prompt p50 / p99" testid="kpi-prompt-pct"
-                    value=trace(|r| format!("{:.0} / {:.0}", r.summary.prompt_tokens.p50, r.summary.prompt_tokens.p99))/>
+                    value=trace(|r| format!("{:.0} / {:.0}", r.prompt_tokens.p50, r.prompt_tokens.p99))/>
                 <Kpi label="Prefix reuse (ideal)" testid="kpi-reuse"
-                    value=trace(|r| r.summary.ideal_block_reuse.map_or("–".to_owned(), |reuse| format!("{:.1} %", reuse * 100.0)))/>
+                    value=trace(|r| r.ideal_block_reuse.map_or("–".to_owned(), |reuse| format!("{:.1} %", reuse * 100.0)))/>
             </div>
         </section>
     }

@@ -2,18 +2,22 @@
 //! context) and never compute on results themselves.
 
 mod chart_canvas;
-mod fields;
+mod explorer;
+pub mod fields;
 mod header;
 mod kpis;
 mod replicas;
 mod run_panel;
 mod scenario_form;
+mod traffic_panel;
 mod workload_panel;
 
 pub use chart_canvas::ChartPanel;
+pub use explorer::TraceExplorer;
 pub use header::Header;
 pub use kpis::Kpis;
 pub use replicas::ReplicaTable;
 pub use run_panel::RunPanel;
 pub use scenario_form::ScenarioForm;
+pub use traffic_panel::TrafficPanel;
 pub use workload_panel::WorkloadPanel;

@@ -18,7 +18,7 @@ fn pool_mut(scenario: &mut Scenario) -> &mut ReplicaPool {
     pool
 }
 
-use super::fields::{decimal, whole};
+use crate::syntax::{decimal, whole};
 
 /// Milliseconds, or nothing for "no target".
 fn optional_ms(text: &str) -> Result<Option<f64>, &'static str> {

@@ -1,100 +1,38 @@
-//! The workload: the bundled sample or a trace dropped anywhere on the page / picked from disk.
+//! The workload: drop a trace anywhere on the page (or pick one), a bundled sample, or the
+//! generator; what the import found, and what to do when a file does not import.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use servesim_core::scenario::{Scenario, WorkloadSource};
-use servesim_core::workload::{samples, Arrivals, Generator, GeneratorClass, Lengths};
-use wasm_bindgen_futures::JsFuture;
+use servesim_core::scenario::WorkloadSource;
+use servesim_core::workload::{samples, ColumnMapping, Generator, ImportOptions, ImportReport, TimeUnit};
+use wasm_bindgen::JsValue;
 use web_sys::{DragEvent, File, HtmlInputElement};
 
-use super::fields::{decimal, whole, InputField};
-use crate::{format, use_app_state, AppState};
+use crate::{format, use_app_state, AppState, ImportFailure};
 
-/// A length distribution as the generator form writes it: `fixed N`, `uniform MIN MAX`,
-/// `lognormal MEDIAN SIGMA MAX` or `zipf EXPONENT MIN MAX`.
-pub fn lengths_text(lengths: &Lengths) -> String {
-    match *lengths {
-        Lengths::Fixed { tokens } => format!("fixed {tokens}"),
-        Lengths::Uniform { min, max } => format!("uniform {min} {max}"),
-        Lengths::Lognormal { median, sigma, max } => format!("lognormal {median} {sigma} {max}"),
-        Lengths::Zipf { exponent, min, max } => format!("zipf {exponent} {min} {max}"),
-    }
-}
-
-/// Reads the form's length syntax (see [`lengths_text`]).
-///
-/// # Errors
-///
-/// Returns what the field expects when `text` is not one of the three forms.
-pub fn parse_lengths(text: &str) -> Result<Lengths, &'static str> {
-    const EXPECTED: &str = "fixed N, uniform MIN MAX, lognormal MEDIAN SIGMA MAX, or zipf EXPONENT MIN MAX";
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let number = |word: &str| whole(word).map_err(|_| EXPECTED);
-    match words.as_slice() {
-        ["fixed", tokens] => Ok(Lengths::Fixed { tokens: number(tokens)? }),
-        ["uniform", min, max] => Ok(Lengths::Uniform { min: number(min)?, max: number(max)? }),
-        ["lognormal", median, sigma, max] => Ok(Lengths::Lognormal {
-            median: decimal(median).map_err(|_| EXPECTED)?,
-            sigma: decimal(sigma).map_err(|_| EXPECTED)?,
-            max: number(max)?,
-        }),
-        ["zipf", exponent, min, max] => Ok(Lengths::Zipf {
-            exponent: decimal(exponent).map_err(|_| EXPECTED)?,
-            min: number(min)?,
-            max: number(max)?,
-        }),
-        _ => Err(EXPECTED),
-    }
-}
-
-fn generator(scenario: &Scenario) -> Option<&GeneratorClass> {
-    scenario.workload.generator().and_then(|generator| generator.classes.first())
-}
-
-fn generator_mut(scenario: &mut Scenario) -> Result<&mut GeneratorClass, &'static str> {
-    match &mut scenario.workload.source {
-        WorkloadSource::Generator(generator) => generator.classes.first_mut().ok_or("a generator class"),
-        _ => Err("a value once the generator is the workload"),
-    }
-}
-
-/// The generator's parameters, shown while it is the workload.
-#[component]
-fn GeneratorFields() -> impl IntoView {
-    view! {
-        <div class="fields" data-testid="generator">
-            <InputField label="Poisson rate (req/s)" testid="generator-rate"
-                get=|s| generator(s).and_then(|g| g.arrivals.mean_rate_per_s()).map(|rate| rate.to_string()).unwrap_or_default()
-                set=|s, v| { let rate_per_s = decimal(v)?; generator_mut(s)?.arrivals = Arrivals::Poisson { rate_per_s }; Ok(()) }/>
-            <InputField label="Requests" testid="generator-requests"
-                get=|s| generator(s).map(|g| g.num_requests.to_string()).unwrap_or_default()
-                set=|s, v| { let n = whole(v)?; generator_mut(s)?.num_requests = n; Ok(()) }/>
-            <InputField label="Prompt lengths" testid="generator-prompt"
-                get=|s| generator(s).map(|g| lengths_text(&g.prompt_tokens)).unwrap_or_default()
-                set=|s, v| { let lengths = parse_lengths(v)?; generator_mut(s)?.prompt_tokens = lengths; Ok(()) }/>
-            <InputField label="Output lengths" testid="generator-output"
-                get=|s| generator(s).map(|g| lengths_text(&g.output_tokens)).unwrap_or_default()
-                set=|s, v| { let lengths = parse_lengths(v)?; generator_mut(s)?.output_tokens = lengths; Ok(()) }/>
-        </div>
-    }
-}
-
-/// Reads `file` as text and hands it to the app.
+/// Hands a dropped or picked `file` to the app (the worker reads it from disk in chunks).
 fn load(state: AppState, file: File) {
-    let name = file.name();
-    spawn_local(async move {
-        match JsFuture::from(file.text()).await {
-            Ok(text) => state.load_file(name, text),
-            Err(error) => {
-                if !state.status.with_untracked(crate::RunStatus::is_busy) {
-                    state.status.set(crate::RunStatus::Failed(format!("{name}: cannot read the file: {error:?}")));
-                }
-            }
-        }
-    });
+    state.load_file(file.name(), JsValue::from(file));
 }
 
-/// Drop zone (the whole page accepts drops), file picker and the current workload.
+/// What the current workload is, in one line.
+fn workload_line(state: AppState) -> String {
+    match state.scenario.with(|s| s.workload.source.clone()) {
+        WorkloadSource::Sample(id) => match samples::find(&id) {
+            Some(sample) => format!("Sample: {}", sample.description),
+            None => format!("Unknown sample {id}"),
+        },
+        WorkloadSource::File(file) => format!("File: {} ({} requests)", file.name, format::thousands(file.rows)),
+        WorkloadSource::Generator(generator) => format!(
+            "Generated: {} requests in {} class{} (seed {})",
+            format::thousands(generator.num_requests()),
+            generator.classes.len(),
+            if generator.classes.len() == 1 { "" } else { "es" },
+            state.scenario.with(|s| s.seed)
+        ),
+    }
+}
+
+/// Drop zone (the whole page accepts drops), file picker, samples and generator.
 #[component]
 pub fn WorkloadPanel() -> impl IntoView {
     let state = use_app_state();
@@ -125,72 +63,181 @@ pub fn WorkloadPanel() -> impl IntoView {
         }
         input.set_value("");
     };
-
-    let workload_text = move || match state.scenario.with(|s| s.workload.source.clone()) {
-        WorkloadSource::Sample(id) => match samples::find(&id) {
-            Some(sample) => format!("Sample: {}", sample.description),
-            None => format!("Unknown sample {id}"),
-        },
-        WorkloadSource::File(file) => format!("File: {} ({} requests)", file.name, format::thousands(file.rows)),
-        WorkloadSource::Generator(generator) => format!(
-            "Generated: {} requests in {} class(es) (seed {})",
-            format::thousands(generator.num_requests()),
-            generator.classes.len(),
-            state.scenario.with(|s| s.seed)
-        ),
+    let current_sample = move || match state.scenario.with(|s| s.workload.source.clone()) {
+        WorkloadSource::Sample(id) => id,
+        _ => String::new(),
     };
-    let is_generator = move || state.scenario.with(|s| matches!(s.workload.source, WorkloadSource::Generator(_)));
 
     view! {
         <section class="panel" data-testid="workload">
             <h2>"Workload"</h2>
             <div class="dropzone" class:dragging=move || dragging.get() data-testid="dropzone">
-                <p>"Drop a trace anywhere on the page (Mooncake JSONL or Vidur CSV), or "</p>
+                <p>"Drop a trace anywhere on the page — Mooncake, Azure LLM 2023/2024, BurstGPT, SplitwiseSim, \
+                    Vidur, Qwen Bailian, a length-only file or any CSV/JSONL, gzipped or not — or "</p>
                 <label class="button">
                     "choose a file"
-                    <input type="file" data-testid="file-input" accept=".jsonl,.json,.csv,.txt" on:change=on_pick/>
+                    <input type="file" data-testid="file-input" accept=".jsonl,.json,.csv,.txt,.gz" on:change=on_pick/>
                 </label>
             </div>
-            <p class="workload-current" data-testid="workload-current">{workload_text}</p>
+            <p class="workload-current" data-testid="workload-current">{move || workload_line(state)}</p>
             <div class="workload-choices">
-                <button class="link" data-testid="use-sample"
-                    on:click=move |_| {
-                        state.scenario.update(|s| s.workload = WorkloadSource::Sample(samples::DEFAULT_SAMPLE_ID.to_owned()).into());
-                        state.run();
+                <label class="field">
+                    <span>"Bundled samples"</span>
+                    <select data-testid="sample-select" on:change=move |ev| {
+                        let id = event_target_value(&ev);
+                        if !id.is_empty() {
+                            state.use_source(WorkloadSource::Sample(id));
+                        }
                     }>
-                    "Use the bundled Mooncake sample"
-                </button>
+                        <option value="" prop:selected=move || current_sample().is_empty()>"Pick a sample…"</option>
+                        {samples::SAMPLES.iter().map(|sample| view! {
+                            <option value=sample.id prop:selected=move || current_sample() == sample.id>{sample.description}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
                 <button class="link" data-testid="use-generator"
-                    on:click=move |_| {
-                        state.scenario.update(|s| s.workload = WorkloadSource::Generator(Generator::default()).into());
-                        state.run();
-                    }>
-                    "Generate a Poisson workload"
+                    on:click=move |_| state.use_source(WorkloadSource::Generator(Generator::default()))>
+                    "Generate a workload"
                 </button>
             </div>
-            <Show when=is_generator>
-                <GeneratorFields/>
-            </Show>
+            <ImportFailureBox/>
+            <ImportReportBox/>
         </section>
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn length_texts_round_trip_and_bad_ones_say_what_is_expected() {
-        for lengths in [
-            Lengths::Fixed { tokens: 128 },
-            Lengths::Uniform { min: 10, max: 20 },
-            Lengths::Lognormal { median: 1000.5, sigma: 0.8, max: 8192 },
-            Lengths::Zipf { exponent: 1.2, min: 16, max: 4096 },
-        ] {
-            assert_eq!(parse_lengths(&lengths_text(&lengths)), Ok(lengths));
+/// What the last import found: format, columns, rows read, skipped and why, notices.
+#[component]
+fn ImportReportBox() -> impl IntoView {
+    let state = use_app_state();
+    let report = move || state.trace_report.with(|report| report.as_ref().and_then(|r| r.import.clone()));
+    move || {
+        report().map(|import: ImportReport| {
+        let columns = import
+            .columns
+            .iter()
+            .map(|c| match c.unit {
+                Some(unit) => format!("{} ← {} ({})", c.role, c.source, unit.symbol()),
+                None => format!("{} ← {}", c.role, c.source),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        view! {
+            <div class="import-report" data-testid="import-report">
+                <p>
+                    <strong data-testid="import-format">{import.format.to_string()}</strong>
+                    {if import.gzip { " (gzip)" } else { "" }}
+                    ": "
+                    <span data-testid="import-rows">{format!("{} rows read, {} requests", format::thousands(import.rows_read), format::thousands(import.num_requests))}</span>
+                    {(import.rows_skipped > 0).then(|| view! {
+                        <span data-testid="import-skipped">{format!(", {} bad rows skipped", format::thousands(import.rows_skipped))}</span>
+                    })}
+                </p>
+                <p class="small" data-testid="import-columns">{columns}</p>
+                <ul class="small">
+                    {import.skipped_examples.iter().map(|example| view! { <li data-testid="import-skipped-example">{example.clone()}</li> }).collect_view()}
+                    {import.notices.iter().map(|notice| view! { <li class="notice" data-testid="import-notice">{notice.clone()}</li> }).collect_view()}
+                </ul>
+            </div>
         }
-        assert_eq!(parse_lengths("  uniform   5  9 "), Ok(Lengths::Uniform { min: 5, max: 9 }));
-        assert!(parse_lengths("normal 5").unwrap_err().starts_with("fixed N"));
-        assert!(parse_lengths("fixed -3").is_err());
+    })
+    }
+}
+
+/// A dropped file that did not import: the error, and ways to import it anyway — skip the bad
+/// rows, or map its columns. The scenario and the trace loaded before are untouched.
+#[component]
+fn ImportFailureBox() -> impl IntoView {
+    let state = use_app_state();
+    let mapping_open = RwSignal::new(false);
+    move || {
+        state.import_failure.get().map(|failure: ImportFailure| {
+            let options = failure.options.clone();
+            let skip_options = ImportOptions { skip_bad_rows: true, ..options.clone() };
+            view! {
+                <div class="import-failure" data-testid="import-failure" role="alert">
+                    <p>{format!("{} was not imported: {}", failure.name, failure.message)}</p>
+                    <div class="actions">
+                        {(!options.skip_bad_rows).then(|| view! {
+                            <button data-testid="import-skip-bad-rows" on:click=move |_| state.retry_import(skip_options.clone())>
+                                "Skip bad rows and import"
+                            </button>
+                        })}
+                        <button data-testid="import-map-columns" on:click=move |_| mapping_open.update(|open| *open = !*open)>
+                            "Map columns…"
+                        </button>
+                        <button class="link" data-testid="import-dismiss" on:click=move |_| state.import_failure.set(None)>
+                            "Dismiss"
+                        </button>
+                    </div>
+                    <Show when=move || mapping_open.get()>
+                        <MappingForm initial=options.columns.clone().unwrap_or_default() skip_bad_rows=options.skip_bad_rows/>
+                    </Show>
+                </div>
+            }
+        })
+    }
+}
+
+/// Column names for a file whose format is not detected (CSV header names or JSON keys).
+#[component]
+fn MappingForm(initial: ColumnMapping, skip_bad_rows: bool) -> impl IntoView {
+    let state = use_app_state();
+    let text = |value: Option<String>| RwSignal::new(value.unwrap_or_default());
+    let arrival = text(initial.arrival.clone());
+    let unit = RwSignal::new(initial.arrival_unit);
+    let prompt = text(Some(initial.prompt_tokens.clone()));
+    let output = text(Some(initial.output_tokens.clone()));
+    let session = text(initial.session.clone());
+    let class = text(initial.class.clone());
+    let skip = RwSignal::new(skip_bad_rows);
+    let optional = |signal: RwSignal<String>| Some(signal.get_untracked().trim().to_owned()).filter(|t| !t.is_empty());
+    let apply = move |_| {
+        let columns = ColumnMapping {
+            arrival: optional(arrival),
+            arrival_unit: unit.get_untracked(),
+            prompt_tokens: prompt.get_untracked().trim().to_owned(),
+            output_tokens: output.get_untracked().trim().to_owned(),
+            session: optional(session),
+            class: optional(class),
+        };
+        state.retry_import(ImportOptions { columns: Some(columns), skip_bad_rows: skip.get_untracked() });
+    };
+    let input = |label: &'static str, testid: &'static str, signal: RwSignal<String>| {
+        view! {
+            <label class="field">
+                <span>{label}</span>
+                <input type="text" data-testid=testid prop:value=move || signal.get()
+                    on:input=move |ev| signal.set(event_target_value(&ev))/>
+            </label>
+        }
+    };
+    view! {
+        <div class="fields" data-testid="column-mapping">
+            {input("Prompt tokens column", "map-prompt", prompt)}
+            {input("Output tokens column", "map-output", output)}
+            {input("Arrival time column (empty: none)", "map-arrival", arrival)}
+            <label class="field">
+                <span>"Arrival unit"</span>
+                <select data-testid="map-arrival-unit" on:change=move |ev| {
+                    if let Some(chosen) = TimeUnit::from_symbol(&event_target_value(&ev)) {
+                        unit.set(chosen);
+                    }
+                }>
+                    {TimeUnit::ALL.iter().map(|u| {
+                        let u = *u;
+                        view! { <option value=u.symbol() prop:selected=move || unit.get() == u>{u.symbol()}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            {input("Session column (optional)", "map-session", session)}
+            {input("Class / tenant column (optional)", "map-class", class)}
+            <label class="field check">
+                <input type="checkbox" data-testid="map-skip-bad-rows" prop:checked=move || skip.get()
+                    on:change=move |ev| skip.set(event_target_checked(&ev))/>
+                <span>"Skip bad rows"</span>
+            </label>
+            <button data-testid="map-apply" on:click=apply>"Import with these columns"</button>
+        </div>
     }
 }

@@ -18,7 +18,7 @@ test('the page loads, simulates the bundled sample, draws every chart and logs n
   assert.match(await page.textContent(byTestId('workload-current')), /Mooncake/);
   assert.equal(await page.textContent(byTestId('kpi-reuse')), '36.6 %');
   assert.equal(await page.textContent(byTestId('kpi-completed')), `${SAMPLE_REQUESTS} / 0`);
-  for (const chart of ['ttft-cdf', 'tpot-cdf', 'e2e-cdf', 'throughput', 'queue', 'kv-cache', 'prefix-cache', 'arrivals']) {
+  for (const chart of ['ttft-cdf', 'tpot-cdf', 'e2e-cdf', 'throughput', 'queue', 'kv-cache', 'prefix-cache', 'arrivals', 'lengths']) {
     assert.ok(await paintedPixels(page, `chart-${chart}`) > 5_000, `chart ${chart} is drawn`);
   }
   assert.match(page.url(), /#s=1\./, 'the URL carries the scenario');
@@ -70,18 +70,20 @@ test('a generated Poisson workload runs, is editable, and matches the CLI', asyn
   await page.click(byTestId('use-generator'));
   await waitForText(page, 'kpi-requests', '1,000');
   await waitForText(page, 'run-status', 'Done.');
-  assert.match(await page.textContent(byTestId('workload-current')), /^Generated: 1,000 Poisson arrivals at 4 req\/s/);
-  await page.fill(byTestId('generator-output'), 'uniform 10 20');
-  await page.dispatchEvent(byTestId('generator-output'), 'change');
-  await page.fill(byTestId('generator-requests'), '300');
-  await page.dispatchEvent(byTestId('generator-requests'), 'change');
+  assert.match(await page.textContent(byTestId('workload-current')), /^Generated: 1,000 requests in 1 class \(seed 42\)/);
+  assert.equal(await page.inputValue(byTestId('class-0-arrivals')), 'poisson 4');
+  await page.fill(byTestId('class-0-output'), 'uniform 10 20');
+  await page.dispatchEvent(byTestId('class-0-output'), 'change');
+  await page.fill(byTestId('class-0-requests'), '300');
+  await page.dispatchEvent(byTestId('class-0-requests'), 'change');
   await page.click(byTestId('run'));
   await waitForText(page, 'kpi-requests', '300');
   await waitForText(page, 'run-status', 'Done.');
   assert.deepEqual(await runKpis(page), cliKpis(servesimRun(page.url())));
-  await page.fill(byTestId('generator-prompt'), 'gaussian 3');
-  await page.dispatchEvent(byTestId('generator-prompt'), 'change');
-  assert.match(await page.textContent(byTestId('generator')), /Prompt lengths: enter fixed N, uniform MIN MAX, or lognormal MEDIAN SIGMA MAX/);
+  await page.fill(byTestId('class-0-prompt'), 'gaussian 3');
+  await page.dispatchEvent(byTestId('class-0-prompt'), 'change');
+  assert.match(await page.textContent(byTestId('generator')),
+    /Prompt lengths \(per turn\): enter fixed N, uniform MIN MAX, lognormal MEDIAN SIGMA MAX, or zipf EXPONENT MIN MAX/);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -94,13 +96,15 @@ test('Cancel stops a running job, keeps the previous results, and the next run w
   // Start the sample job and cancel it within the same task: the page re-renders in
   // microtasks, while a worker reply is a separate task and so cannot arrive in between.
   const cancelledInTime = await page.evaluate(async ([useSample, cancel]) => {
-    document.querySelector(useSample).click();
+    const samples = document.querySelector(useSample);
+    samples.value = 'mooncake-conversation';
+    samples.dispatchEvent(new Event('change', { bubbles: true }));
     const button = document.querySelector(cancel);
     for (let i = 0; i < 1_000 && button.disabled; i++) await Promise.resolve();
     if (button.disabled) return false;
     button.click();
     return true;
-  }, [byTestId('use-sample'), byTestId('cancel')]);
+  }, [byTestId('sample-select'), byTestId('cancel')]);
   assert.ok(cancelledInTime, 'Cancel became clickable while the job was running');
   await waitForText(page, 'run-status', 'Cancelled.');
   await page.waitForTimeout(1_500);
@@ -122,9 +126,11 @@ test('starting a new run while one is running abandons the old one', async () =>
   await waitForText(page, 'run-status', 'Done.');
   // The sample starts; the generator replaces it before the sample can report.
   await page.evaluate(([useSample, useGenerator]) => {
-    document.querySelector(useSample).click();
+    const samples = document.querySelector(useSample);
+    samples.value = 'mooncake-conversation';
+    samples.dispatchEvent(new Event('change', { bubbles: true }));
     document.querySelector(useGenerator).click();
-  }, [byTestId('use-sample'), byTestId('use-generator')]);
+  }, [byTestId('sample-select'), byTestId('use-generator')]);
   await waitForText(page, 'kpi-requests', '1,000');
   await waitForText(page, 'run-status', 'Done.');
   await page.waitForTimeout(1_000);

@@ -46,13 +46,14 @@ export async function waitForText(page, testid, expected, timeout = 20_000) {
     [byTestId(testid), expected], { timeout });
 }
 
-/** Drops a file with `contents` (string) on the element matching `selector`. */
+/** Drops a file with `contents` (a string, or bytes as a Buffer) on the element matching `selector`. */
 export async function dropFile(page, selector, name, contents) {
-  const dataTransfer = await page.evaluateHandle(([fileName, text]) => {
+  const bytes = typeof contents === 'string' ? null : Array.from(contents);
+  const dataTransfer = await page.evaluateHandle(([fileName, text, data]) => {
     const transfer = new DataTransfer();
-    transfer.items.add(new File([text], fileName));
+    transfer.items.add(new File([data ? new Uint8Array(data) : text], fileName));
     return transfer;
-  }, [name, contents]);
+  }, [name, bytes ? null : contents, bytes]);
   await page.dispatchEvent(selector, 'dragover', { dataTransfer });
   await page.dispatchEvent(selector, 'drop', { dataTransfer });
 }
@@ -72,6 +73,12 @@ export async function paintedPixels(page, testid) {
     }
     return painted;
   }, byTestId(testid));
+}
+
+/** Sets a text field and commits it as a user would (the change event). */
+export async function setField(page, testid, value) {
+  await page.fill(byTestId(testid), value);
+  await page.dispatchEvent(byTestId(testid), 'change');
 }
 
 /** Runs the native CLI on the scenario in `link` (and `tracePath`, if given); returns its JSON. */

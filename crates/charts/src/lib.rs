@@ -29,6 +29,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use servesim_core::sim::RunReport;
 use servesim_core::stats::{Series, SeriesId};
+use servesim_core::workload::LengthHistogram;
 
 /// Colours of successive series (colour-blind-safe Okabe–Ito palette).
 pub const PALETTE: [RGBColor; 6] = [
@@ -162,6 +163,22 @@ fn tick_label(value: &f64) -> String {
         let text = format!("{value:.3}");
         text.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
+}
+
+/// A length histogram as a step outline for a line chart on a log x axis: each bin
+/// `[edge, next edge)` is a flat segment at the share of requests it holds.
+pub fn histogram_series(id: SeriesId, histogram: &LengthHistogram) -> Series {
+    let total = histogram.counts.iter().sum::<u64>().max(1) as f64;
+    let points = histogram
+        .counts
+        .iter()
+        .enumerate()
+        .flat_map(|(bin, &count)| {
+            let share = count as f64 / total;
+            [(histogram.edges[bin] as f64, share), (histogram.edges[bin + 1] as f64, share)]
+        })
+        .collect();
+    Series { id, points }
 }
 
 /// Draws `chart` into `area`, filling it (white background, caption, axes, grid, legend).
@@ -313,6 +330,14 @@ mod tests {
         let line = svg.lines().find(|l| l.contains("<polyline") && l.contains("stroke=\"#0072B2\"")).unwrap();
         let points = line.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split_whitespace().count();
         assert_eq!(points, 3, "the x = 0 point is left out");
+    }
+
+    #[test]
+    fn a_histogram_becomes_a_step_outline_of_shares() {
+        let histogram = LengthHistogram { edges: vec![1, 2, 4, 8], counts: vec![1, 0, 3] };
+        let series = histogram_series(SeriesId::PromptLengths, &histogram);
+        assert_eq!(series.points, vec![(1.0, 0.25), (2.0, 0.25), (2.0, 0.0), (4.0, 0.0), (4.0, 0.75), (8.0, 0.75)]);
+        assert_eq!(series.label(), "prompt tokens");
     }
 
     #[test]

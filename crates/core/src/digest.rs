@@ -74,8 +74,25 @@ impl Digest {
 /// );
 /// ```
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+    let mut sha = Sha256Stream::default();
+    sha.update(bytes);
+    sha.finish_hex()
+}
+
+/// A SHA-256 over bytes that arrive in chunks (a file read from its stream).
+#[derive(Clone, Default)]
+pub struct Sha256Stream(sha2::Sha256);
+
+impl Sha256Stream {
+    /// Adds the next chunk.
+    pub fn update(&mut self, chunk: &[u8]) {
+        sha2::Digest::update(&mut self.0, chunk);
+    }
+
+    /// The SHA-256 of everything added, as 64 lower-case hex digits.
+    pub fn finish_hex(self) -> String {
+        sha2::Digest::finalize(self.0).iter().map(|byte| format!("{byte:02x}")).collect()
+    }
 }
 
 /// Serde helpers that write a `u64` as a 16-digit hex string (JSON numbers above 2^53 lose

@@ -26,6 +26,10 @@ pub enum SeriesId {
     TpotCdf,
     /// CDF of end-to-end latency (x in ms).
     E2eCdf,
+    /// Share of requests per prompt-length bin (x in tokens).
+    PromptLengths,
+    /// Share of requests per output-length bin (x in tokens).
+    OutputLengths,
 }
 
 impl SeriesId {
@@ -42,6 +46,8 @@ impl SeriesId {
             SeriesId::TtftCdf => "TTFT",
             SeriesId::TpotCdf => "TPOT",
             SeriesId::E2eCdf => "E2E",
+            SeriesId::PromptLengths => "prompt tokens",
+            SeriesId::OutputLengths => "output tokens",
         }
     }
 }

@@ -30,6 +30,6 @@ pub use import::{
 pub use lengths::Lengths;
 pub use resolve::{resolve, ResolveError, Resolved, TraceText};
 pub use spec::{FileRef, Workload, WorkloadSource};
-pub use summary::TraceSummary;
+pub use summary::{ClassCount, LengthHistogram, TraceSummary};
 pub use trace::{Trace, NO_ROW};
-pub use transform::Transform;
+pub use transform::{Transform, Window};

@@ -76,7 +76,11 @@ pub fn parse_datetime_ns(text: &str) -> Result<i64, String> {
         }
     };
     let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
-    Ok(seconds * 1_000_000_000 + nanos)
+    // Nanoseconds in an i64 reach from 1677 to 2262.
+    seconds
+        .checked_mul(1_000_000_000)
+        .and_then(|whole| whole.checked_add(nanos))
+        .ok_or_else(|| format!("\"{text}\" is outside the years 1677 to 2262"))
 }
 
 fn is_leap(year: i64) -> bool {
@@ -117,6 +121,12 @@ mod tests {
         assert_eq!(parse_datetime_ns("2024-05-12T02:00:00+02:00"), Ok(1_715_472_000_000_000_000));
         assert_eq!(parse_datetime_ns("2024-02-29T00:00:00Z"), Ok(1_709_164_800_000_000_000));
         assert_eq!(parse_datetime_ns("2024-01-01 00:00:00.1234567891"), Ok(1_704_067_200_123_456_789));
+        assert_eq!(
+            parse_datetime_ns("9999-12-31 23:59:59"),
+            Err("\"9999-12-31 23:59:59\" is outside the years 1677 to 2262".into())
+        );
+        assert!(parse_datetime_ns("1600-01-01 00:00:00").is_err());
+        assert_eq!(parse_datetime_ns("1900-01-01 00:00:00"), Ok(-2_208_988_800_000_000_000));
     }
 
     #[test]

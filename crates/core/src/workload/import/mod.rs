@@ -154,7 +154,8 @@ pub struct ColumnMapping {
 }
 
 /// How to import a trace.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ImportOptions {
     /// Read the file through this mapping instead of detecting its format.
     pub columns: Option<ColumnMapping>,
@@ -380,6 +381,10 @@ impl Importer {
         let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
             Err(error) => {
+                // A data row (after the first record) that is read, then skipped or refused.
+                if matches!(self.state, State::Reading { .. }) {
+                    self.rows_read += 1;
+                }
                 let column = String::from_utf8_lossy(&bytes[..error.valid_up_to()]).chars().count() + 1;
                 return self.bad_row(Some(column), "not UTF-8 text".to_owned());
             }
