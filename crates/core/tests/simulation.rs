@@ -223,6 +223,23 @@ fn session_turns_wait_for_their_previous_turn_and_reuse_its_prefix() {
 }
 
 #[test]
+fn an_imported_session_trace_replays_each_later_turn_after_the_previous_one_ends() {
+    let imported = trace(
+        "{\"session_id\": \"s\", \"timestamp\": 0, \"input_length\": 3000, \"output_length\": 40, \"hash_ids\": [1, 2, 3, 4, 5, 6]}\n\
+         {\"session_id\": \"s\", \"timestamp\": 900, \"input_length\": 3600, \"output_length\": 40, \"hash_ids\": [1, 2, 3, 4, 5, 16, 17, 18]}\n\
+         {\"session_id\": \"s\", \"delay\": 2000, \"input_length\": 4200, \"output_length\": 40, \"hash_ids\": [1, 2, 3, 4, 5, 16, 17, 28, 29]}\n",
+    );
+    let result = run(&Scenario::default(), imported);
+    let log = &result.requests;
+    assert_eq!(log.arrived_at[1], log.finished_at[0] + SimDuration::from_millis(900));
+    assert_eq!(log.arrived_at[2], log.finished_at[1] + SimDuration::from_millis(2_000));
+    // Each turn finds the blocks it shares with the earlier turn cached: the 512-token hash
+    // blocks that were full in it (a partial last block has an id of its own, as in Mooncake).
+    assert_eq!(log.cached_tokens[1], 5 * 512, "the 6th block of turn 1 was partial");
+    assert_eq!(log.cached_tokens[2], 7 * 512, "the 8th block of turn 2 was partial");
+}
+
+#[test]
 fn a_trace_whose_rows_all_wait_is_refused_as_empty() {
     let mut trace = trace(
         "arrived_at,num_prefill_tokens,num_decode_tokens

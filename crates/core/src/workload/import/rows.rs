@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use super::csv::split_fields;
 use super::datetime::parse_datetime_ns;
 use super::{ColumnMapping, ColumnUse, TimeUnit, TraceFormat};
-use crate::time::SimTime;
-use crate::workload::Trace;
+use crate::time::{SimDuration, SimTime};
+use crate::workload::{Trace, NO_ROW};
 
 /// The most distinct classes a trace may have.
 pub const MAX_CLASSES: usize = 1_000;
@@ -20,12 +20,15 @@ pub type RowError = (Option<usize>, String);
 
 /// One request read from a record, before it joins the columns.
 struct Row {
-    /// Nanoseconds on the file's clock; 0 without arrival times.
+    /// Nanoseconds on the file's clock; 0 without arrival times. A chained row holds its
+    /// chain's first arrival.
     arrived_at_ns: u64,
     prompt_tokens: u32,
     output_tokens: u32,
     session: Option<String>,
     class: Option<String>,
+    /// The row this one follows and the pause after that row ends (a session's later turn).
+    follows: Option<(u32, SimDuration)>,
 }
 
 /// What a record turned out to be.
@@ -103,11 +106,11 @@ const LENGTH_PAIRS: &[(&str, &str)] = &[
 pub enum RowReader {
     /// A CSV file with a header.
     Csv(CsvLayout),
-    /// Mooncake JSONL, typed.
-    Mooncake,
+    /// Mooncake JSONL, typed; rows sharing a `session_id` are one session's turns in order.
+    Mooncake { last_turn: HashMap<String, Turn> },
     /// Qwen / Aliyun Bailian JSONL: a session is a chain of `parent_chat_id` links, named by
     /// its root's `chat_id`.
-    Bailian { root_of_chat: HashMap<i64, i64> },
+    Bailian { turns: HashMap<i64, (i64, Turn)> },
     /// JSON lines read by key names.
     Json(JsonLayout),
 }
@@ -130,6 +133,27 @@ pub struct JsonLayout {
     output: String,
     session: Option<String>,
     class: Option<String>,
+}
+
+/// A session's latest turn: its row, its own time on the file's clock and its chain's first
+/// arrival.
+#[derive(Clone, Copy)]
+pub struct Turn {
+    row: u32,
+    at_ns: u64,
+    root_at_ns: u64,
+}
+
+/// Links a later turn to its session's previous one: it follows that row, after `delay` if the
+/// file gives one, else after the gap between the two turns' own times.
+fn next_turn(previous: Turn, at_ns: Option<u64>, delay: Option<SimDuration>) -> Result<(u32, SimDuration), String> {
+    let think = match (delay, at_ns) {
+        (Some(delay), _) => delay,
+        (None, Some(at)) if at >= previous.at_ns => SimDuration::from_nanos(at - previous.at_ns),
+        (None, Some(_)) => return Err("is earlier than the session's previous turn".to_owned()),
+        (None, None) => SimDuration::ZERO,
+    };
+    Ok((previous.row, think))
 }
 
 /// What was detected from the first record.
@@ -301,7 +325,7 @@ fn detect_json(first: &str, mapping: Option<&ColumnMapping>) -> Result<Detected,
         if has("type") {
             columns.push(column_use("class", "type", None));
         }
-        let reader = RowReader::Bailian { root_of_chat: HashMap::new() };
+        let reader = RowReader::Bailian { turns: HashMap::new() };
         return Ok(Detected { format: TraceFormat::QwenBailianJsonl, reader, columns, first_is_data: true });
     }
     let (Some(prompt), Some(output)) = (prompt, output) else {
@@ -315,7 +339,8 @@ fn detect_json(first: &str, mapping: Option<&ColumnMapping>) -> Result<Detected,
             ),
         ));
     };
-    match pick(&["timestamp", "created_time"]) {
+    let session_keys = ["session_id", "delay", "delay_ms"].iter().any(|key| has(key));
+    match pick(&["timestamp", "created_time"]).or(session_keys.then_some("timestamp")) {
         Some(time) => {
             let mut columns = vec![
                 column_use("arrival", time, Some(TimeUnit::Ms)),
@@ -330,7 +355,7 @@ fn detect_json(first: &str, mapping: Option<&ColumnMapping>) -> Result<Detected,
             }
             Ok(Detected {
                 format: TraceFormat::MooncakeJsonl,
-                reader: RowReader::Mooncake,
+                reader: RowReader::Mooncake { last_turn: HashMap::new() },
                 columns,
                 first_is_data: true,
             })
@@ -355,6 +380,8 @@ pub struct Builder {
     class_ids: HashMap<String, u16>,
     has_sessions: bool,
     has_classes: bool,
+    /// Whether any row so far follows another (the `follows` column is then kept).
+    chained: bool,
 }
 
 impl Builder {
@@ -372,10 +399,12 @@ impl Builder {
             class_ids: HashMap::new(),
             has_sessions: columns.iter().any(|column| column.role == "session"),
             has_classes: columns.iter().any(|column| column.role == "class"),
+            chained: false,
         }
     }
 
-    fn push(&mut self, row: Row, hashes: &[u64]) -> Result<(), RowError> {
+    /// Appends `row`; returns its index.
+    fn push(&mut self, row: Row, hashes: &[u64]) -> Result<u32, RowError> {
         if self.has_classes {
             let name = row.class.unwrap_or_default();
             let next = self.class_ids.len();
@@ -394,7 +423,7 @@ impl Builder {
         }
         if self.has_sessions {
             let next = self.session_ids.len() as u32;
-            let session = match row.session {
+            let session = match row.session.filter(|name| !name.is_empty()) {
                 Some(name) => *self.session_ids.entry(name).or_insert(next),
                 // A request without a session id is a session of its own.
                 None => {
@@ -410,19 +439,33 @@ impl Builder {
                 .map_err(|_| (None, "more than 4 billion hash_ids in the file".to_owned()))?;
             self.trace.block_starts.push(end);
         }
+        let index = self.arrived_at_ns.len() as u32;
+        if row.follows.is_some() && !self.chained {
+            self.chained = true;
+            self.trace.follows = vec![NO_ROW; index as usize];
+            self.trace.think_time = vec![SimDuration::ZERO; index as usize];
+        }
+        if self.chained {
+            let (previous, think) = row.follows.unwrap_or((NO_ROW, SimDuration::ZERO));
+            self.trace.follows.push(previous);
+            self.trace.think_time.push(think);
+        }
         self.arrived_at_ns.push(row.arrived_at_ns);
         self.trace.arrived_at.push(SimTime::ZERO);
         self.trace.prompt_tokens.push(row.prompt_tokens);
         self.trace.output_tokens.push(row.output_tokens);
-        Ok(())
+        Ok(index)
     }
 }
 
-/// One Mooncake record. Unknown keys are ignored; Dynamo's aliases accepted.
+/// One Mooncake record. Unknown keys are ignored; Dynamo's aliases accepted. A session's later
+/// turn may give `delay` (ms after the previous turn ends) instead of a timestamp.
 #[derive(Deserialize)]
 struct MooncakeRecord {
-    #[serde(alias = "created_time")]
-    timestamp: f64,
+    #[serde(default, alias = "created_time")]
+    timestamp: Option<f64>,
+    #[serde(default, alias = "delay_ms")]
+    delay: Option<f64>,
     #[serde(alias = "input_tokens")]
     input_length: u64,
     #[serde(alias = "output_tokens")]
@@ -456,35 +499,67 @@ impl RowReader {
     pub fn read(&mut self, text: &str, builder: &mut Builder) -> Result<Outcome, RowError> {
         match self {
             RowReader::Csv(layout) => layout.read(text, builder),
-            RowReader::Mooncake => {
+            RowReader::Mooncake { last_turn } => {
                 let record: MooncakeRecord = serde_json::from_str(text).map_err(json_error)?;
+                let at_ns = record
+                    .timestamp
+                    .map(|ms| time_ns(ms, TimeUnit::Ms))
+                    .transpose()
+                    .map_err(|m| key_error(text, "timestamp", m))?;
+                let delay = record
+                    .delay
+                    .map(|ms| time_ns(ms, TimeUnit::Ms).map(SimDuration::from_nanos))
+                    .transpose()
+                    .map_err(|m| key_error(text, "delay", m))?;
+                let session = record.session_id.map(|id| id_text(&id));
+                let previous = session.as_ref().and_then(|session| last_turn.get(session)).copied();
+                let (root_at_ns, follows) = match (previous, at_ns) {
+                    (Some(previous), _) => {
+                        let link = next_turn(previous, at_ns, delay).map_err(|m| key_error(text, "timestamp", m))?;
+                        (previous.root_at_ns, Some(link))
+                    }
+                    (None, Some(at)) => (at, None),
+                    (None, None) => return Err((None, "timestamp: missing (only a session's later turns may give just a delay)".to_owned())),
+                };
                 let row = Row {
-                    arrived_at_ns: time_ns(record.timestamp, TimeUnit::Ms)
-                        .map_err(|m| key_error(text, "timestamp", m))?,
+                    arrived_at_ns: root_at_ns,
                     prompt_tokens: token_count(record.input_length).map_err(|m| key_error(text, "input_length", m))?,
                     output_tokens: token_count(record.output_length)
                         .map_err(|m| key_error(text, "output_length", m))?,
-                    session: record.session_id.map(|id| id_text(&id)),
+                    session: session.clone(),
                     class: None,
+                    follows,
                 };
-                builder.push(row, &record.hash_ids)?;
+                let index = builder.push(row, &record.hash_ids)?;
+                if let Some(session) = session.filter(|session| !session.is_empty()) {
+                    let at_ns = at_ns.unwrap_or(previous.map_or(root_at_ns, |p| p.at_ns));
+                    last_turn.insert(session, Turn { row: index, at_ns, root_at_ns });
+                }
                 Ok(Outcome::Request)
             }
-            RowReader::Bailian { root_of_chat } => {
+            RowReader::Bailian { turns } => {
                 let record: BailianRecord = serde_json::from_str(text).map_err(json_error)?;
+                let at_ns = time_ns(record.timestamp, TimeUnit::S).map_err(|m| key_error(text, "timestamp", m))?;
+                // A turn follows its parent and joins its session; a root (or an orphan) starts one.
+                let parent = turns.get(&record.parent_chat_id).copied();
+                let (root, root_at_ns, follows) = match parent {
+                    Some((root, previous)) => {
+                        let link = next_turn(previous, Some(at_ns), None).map_err(|m| key_error(text, "timestamp", m))?;
+                        (root, previous.root_at_ns, Some(link))
+                    }
+                    None => (record.chat_id, at_ns, None),
+                };
                 let row = Row {
-                    arrived_at_ns: time_ns(record.timestamp, TimeUnit::S)
-                        .map_err(|m| key_error(text, "timestamp", m))?,
+                    arrived_at_ns: root_at_ns,
                     prompt_tokens: token_count(record.input_length).map_err(|m| key_error(text, "input_length", m))?,
                     output_tokens: token_count(record.output_length)
                         .map_err(|m| key_error(text, "output_length", m))?,
-                    session: None,
+                    session: Some(root.to_string()),
                     class: record.kind,
+                    follows,
                 };
-                // A turn joins its parent's session; a root (or an orphan) starts one.
-                let root = root_of_chat.get(&record.parent_chat_id).copied().unwrap_or(record.chat_id);
-                builder.push(Row { session: Some(root.to_string()), ..row }, &record.hash_ids)?;
-                root_of_chat.insert(record.chat_id, root);
+                let index = builder.push(row, &record.hash_ids)?;
+                turns.insert(record.chat_id, (root, Turn { row: index, at_ns, root_at_ns }));
                 Ok(Outcome::Request)
             }
             RowReader::Json(layout) => layout.read(text, builder),
@@ -528,6 +603,7 @@ impl CsvLayout {
             output_tokens: token_count(output).map_err(|m| at(self.output, m))?,
             session: self.session.map(|index| fields[index].to_string()),
             class: self.class.map(|index| fields[index].to_string()),
+            follows: None,
         };
         builder.push(row, &[])?;
         Ok(Outcome::Request)
@@ -565,6 +641,7 @@ impl JsonLayout {
             output_tokens: tokens(&self.output)?,
             session: self.session.as_deref().and_then(|key| record.get(key)).map(id_text),
             class: self.class.as_deref().and_then(|key| record.get(key)).map(id_text),
+            follows: None,
         };
         builder.push(row, &[])?;
         Ok(Outcome::Request)

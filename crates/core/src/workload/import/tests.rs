@@ -1,6 +1,8 @@
 use std::io::Write;
 
 use super::*;
+use crate::time::SimDuration;
+use crate::workload::NO_ROW;
 
 fn import(text: &str) -> Result<Imported, TraceError> {
     import_bytes(text.as_bytes(), ImportOptions::default(), &mut |_| {})
@@ -27,24 +29,48 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 const HEADER: &str = "arrived_at,num_prefill_tokens,num_decode_tokens";
 
 #[test]
-fn mooncake_records_become_columns_with_their_block_hashes_and_sessions() {
+fn mooncake_records_become_columns_with_their_block_hashes() {
     let imported = import(
-        "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, \"hash_ids\": [0, 1], \"session_id\": \"a\"}\n\
-         {\"timestamp\": 1500.5, \"input_length\": 700, \"output_length\": 3, \"hash_ids\": [0, 2], \"session_id\": 9}\n\
-         {\"timestamp\": 1600, \"input_tokens\": 900, \"output_tokens\": 4, \"hash_ids\": [0, 2, 3], \"session_id\": \"a\"}\n",
+        "{\"timestamp\": 0, \"input_length\": 6758, \"output_length\": 500, \"hash_ids\": [0, 1]}\n\
+         {\"timestamp\": 1500.5, \"input_length\": 700, \"output_length\": 3, \"hash_ids\": [0, 2]}\n",
     )
     .unwrap();
     let trace = &imported.trace;
     assert_eq!(trace.format, TraceFormat::MooncakeJsonl);
-    assert_eq!(trace.arrived_at[..2], [SimTime::ZERO, SimTime::from_nanos(1_500_500_000)]);
-    assert_eq!(trace.prompt_tokens, vec![6758, 700, 900]);
-    assert_eq!(trace.output_tokens, vec![500, 3, 4]);
+    assert_eq!(trace.arrived_at, [SimTime::ZERO, SimTime::from_nanos(1_500_500_000)]);
+    assert_eq!(trace.prompt_tokens, vec![6758, 700]);
+    assert_eq!(trace.output_tokens, vec![500, 3]);
     assert_eq!(trace.block_hashes_of(1), &[0, 2]);
     assert_eq!(trace.hash_block_tokens, 512);
-    assert_eq!(trace.sessions, vec![0, 1, 0]);
+    assert!(trace.sessions.is_empty() && trace.follows.is_empty());
     let roles: Vec<&str> = imported.report.columns.iter().map(|c| c.role.as_str()).collect();
-    assert_eq!(roles, ["arrival", "prompt_tokens", "output_tokens", "session", "prefix_hashes"]);
-    assert_eq!((imported.report.rows_read, imported.report.num_requests), (3, 3));
+    assert_eq!(roles, ["arrival", "prompt_tokens", "output_tokens", "prefix_hashes"]);
+    assert_eq!((imported.report.rows_read, imported.report.num_requests), (2, 2));
+}
+
+#[test]
+fn mooncake_session_turns_follow_the_previous_turn_after_its_delay_or_timestamp_gap() {
+    // Dynamo's session rows: a later turn is sent `delay` ms after the previous turn ends, or,
+    // without a delay, the gap between the two timestamps.
+    let imported = import(
+        "{\"session_id\": \"a\", \"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [0, 1]}\n\
+         {\"session_id\": 9, \"timestamp\": 1500, \"input_length\": 700, \"output_length\": 3, \"hash_ids\": [7, 8]}\n\
+         {\"session_id\": \"a\", \"timestamp\": 1600, \"input_tokens\": 900, \"output_tokens\": 4, \"hash_ids\": [0, 1, 3]}\n\
+         {\"session_id\": \"a\", \"delay\": 250, \"input_length\": 1000, \"output_length\": 4, \"hash_ids\": [0, 1, 3, 4]}\n",
+    )
+    .unwrap();
+    let trace = &imported.trace;
+    // Chained rows sit after their session's first turn, at its arrival, until the run.
+    assert_eq!(trace.prompt_tokens, vec![600, 900, 1000, 700]);
+    assert_eq!(trace.sessions, vec![0, 0, 0, 1]);
+    assert_eq!(trace.follows, vec![NO_ROW, 0, 1, NO_ROW]);
+    assert_eq!(
+        trace.think_time,
+        vec![SimDuration::ZERO, SimDuration::from_millis(1600), SimDuration::from_millis(250), SimDuration::ZERO]
+    );
+    assert_eq!(trace.arrived_at[3], SimTime::from_nanos(1_500_000_000));
+    assert_eq!(trace.block_hashes_of(2), &[0, 1, 3, 4]);
+    assert!(error("{\"session_id\": 1, \"delay\": 5, \"input_length\": 1, \"output_length\": 1}").starts_with("line 1: timestamp: missing"));
 }
 
 #[test]
@@ -133,10 +159,14 @@ fn qwen_bailian_sessions_follow_parent_chains() {
     .unwrap();
     let trace = &imported.trace;
     assert_eq!(imported.report.format, TraceFormat::QwenBailianJsonl);
-    assert_eq!(trace.sessions, vec![0, 1, 0, 0]);
-    assert_eq!(trace.classes, vec![0, 1, 0, 0]);
+    // Turns 2 and 3 of chat 10 follow their parents (1.5 s and 1 s after them), at the root's time until the run.
+    assert_eq!(trace.prompt_tokens, vec![40, 60, 80, 20]);
+    assert_eq!(trace.sessions, vec![0, 0, 0, 1]);
+    assert_eq!(trace.classes, vec![0, 0, 0, 1]);
+    assert_eq!(trace.follows, vec![NO_ROW, 0, 1, NO_ROW]);
+    assert_eq!(trace.think_time[1..3], [SimDuration::from_millis(1500), SimDuration::from_millis(1000)]);
     assert_eq!(trace.hash_block_tokens, 16);
-    assert_eq!(trace.arrived_at[3], SimTime::from_nanos(2_500_000_000));
+    assert_eq!(trace.arrived_at[3], SimTime::from_nanos(500_000_000));
 }
 
 #[test]
