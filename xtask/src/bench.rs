@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: the criterion benchmarks, the reference replay's and a million-request
-//! run's speed and memory, NVIDIA's DynoSim replaying the same trace on the same machine, and
-//! the page's timings in headless Chromium. Every run checks its digest; the targets of the
+//! run's speed and memory, NVIDIA's DynoSim replaying the same trace on the same machine, the
+//! page's timings in headless Chromium, and the memory a 200 MB trace costs the tab. Every run checks its digest; the targets of the
 //! event-driven core issue are printed as met or missed.
 
 use std::process::Command;
@@ -111,9 +111,9 @@ pub fn bench() -> Result<(), String> {
         Err(message) => println!("DynoSim unavailable: {message}"),
     }
 
-    step("the page in headless Chromium: first results after navigation (median of 3 fresh profiles), and Run (median of 7)");
-    let page = browser_timings()?;
-    println!("{page}");
+    step("the page in headless Chromium: first results after navigation (median of 3 fresh profiles), and Run (median of 7); then a 200 MB trace imported in the page");
+    let (page, import) = browser_timings()?;
+    println!("{page}\n{import}");
 
     step("targets of the event-driven core issue");
     let checks = [
@@ -158,22 +158,27 @@ fn json_numbers(json: &str, key: &str) -> Vec<f64> {
     rest[..end].split(',').filter_map(|number| number.trim().parse().ok()).collect()
 }
 
-/// Builds and serves the release app and runs `tests/e2e/bench.mjs` against it.
-fn browser_timings() -> Result<String, String> {
+/// Builds and serves the release app and runs `tests/e2e/bench.mjs` (the page's timings) and
+/// `tests/e2e/import_memory.mjs` (a 200 MB trace imported in the page) against it; returns the
+/// JSON line each printed.
+fn browser_timings() -> Result<(String, String), String> {
     let toolchain = Toolchain::ensure(Needs::Test)?;
     toolchain.build_release_app()?;
     let server = StaticServer::bind(repo_root().join("dist"), 0)?;
     let url = server.spawn();
-    let output = toolchain
-        .command("node")
-        .arg("tests/e2e/bench.mjs")
-        .env("BASE_URL", &url)
-        .output()
-        .map_err(|e| format!("cannot run node: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("the browser bench failed: {}", String::from_utf8_lossy(&output.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned())
+    let script = |name: &str| {
+        let output = toolchain
+            .command("node")
+            .arg(format!("tests/e2e/{name}"))
+            .env("BASE_URL", &url)
+            .output()
+            .map_err(|e| format!("cannot run node: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("{name} failed: {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).lines().last().unwrap_or_default().to_owned())
+    };
+    Ok((script("bench.mjs")?, script("import_memory.mjs")?))
 }
 
 /// Installs DynoSim into `.venv-dynosim` when missing and runs the shared replay script.

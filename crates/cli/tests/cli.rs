@@ -132,3 +132,117 @@ fn inspect_describes_the_bundled_sample() {
     assert_eq!(json["format"], "mooncake_jsonl");
     assert!((json["ideal_block_reuse"].as_f64().unwrap() - 0.366).abs() < 0.001);
 }
+
+fn temp_bytes(name: &str, contents: &[u8]) -> PathBuf {
+    let path = temp_file(name, "");
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// A gzip stream of `text`, written by the system's `gzip` (independent of the importer's
+/// inflater).
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+const AZURE: &str = "TIMESTAMP,ContextTokens,GeneratedTokens\r\n2023-11-16 18:17:03.9799600,4808,10\r\n\
+                     2023-11-16 18:17:04.0319600,3180,8\r\n2023-11-16 18:17:05.0000000,x,9\r\n2023-11-16 18:17:06.5000000,700,30";
+
+#[test]
+fn inspect_stops_at_the_first_bad_row_unless_told_to_skip() {
+    let file = temp_file("azure.csv", AZURE);
+    let strict = servesim(&["inspect", file.to_str().unwrap(), "--json"]);
+    assert_eq!(strict.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert!(stderr.contains("azure.csv: line 4, column 2: ContextTokens: \"x\" is not a whole number"), "{stderr}");
+    let lenient = servesim(&["inspect", file.to_str().unwrap(), "--json", "--skip-bad-rows"]);
+    assert!(lenient.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&lenient.stdout).unwrap();
+    assert_eq!(json["format"], "azure_llm2023");
+    assert_eq!(json["num_requests"], 3);
+    assert_eq!(json["import"]["rows_read"], 4);
+    assert_eq!(json["import"]["rows_skipped"], 1);
+    // 18:17:03.97996 to 18:17:06.5 is 2.52004 s.
+    assert!((json["span_s"].as_f64().unwrap() - 2.52004).abs() < 1e-9);
+}
+
+#[test]
+fn inspect_describes_a_length_only_file_without_asking_for_arrivals() {
+    let file = temp_file(
+        "lengths.csv",
+        "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n3772,54,3826,69.8\n10,5,15,2\n",
+    );
+    let output = servesim(&["inspect", file.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((json["format"].as_str(), json["num_requests"].as_u64()), (Some("lengths_only"), Some(2)));
+    assert_eq!(json["has_arrivals"], false);
+    // Running it needs an arrival process; with one it runs.
+    let scenario = temp_file("plain.json", r#"{"version":1}"#);
+    let refused = servesim(&["run", scenario.to_str().unwrap(), "--trace", file.to_str().unwrap(), "--json"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("has lengths but no arrival times"));
+    let timed = temp_file(
+        "timed.json",
+        r#"{"version":1,"workload":{"sample":"mooncake-conversation","arrivals":{"constant":{"rate_per_s":2}}}}"#,
+    );
+    let ran = servesim(&["run", timed.to_str().unwrap(), "--trace", file.to_str().unwrap(), "--json"]);
+    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
+    assert_eq!(json["requests"]["completed"], 2);
+    assert_eq!(json["import"]["format"], "lengths_only");
+}
+
+#[test]
+fn run_and_inspect_read_gzip_and_mapped_files() {
+    let text = "when,tenant,in,out\n0,a,100,10\n500,b,200,20\n1500,a,300,30\n";
+    let plain = temp_file("log.csv", text);
+    let packed = temp_bytes("log.csv.gz", &gzip(text));
+    let mapped = |path: &PathBuf| {
+        let output = servesim(&[
+            "inspect",
+            path.to_str().unwrap(),
+            "--json",
+            "--prompt-column",
+            "in",
+            "--output-column",
+            "out",
+            "--arrival-column",
+            "when",
+            "--arrival-unit",
+            "ms",
+            "--class-column",
+            "tenant",
+        ]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let (a, b) = (mapped(&plain), mapped(&packed));
+    assert_eq!(a["format"], "custom_csv");
+    assert_eq!((a["import"]["gzip"].as_bool(), b["import"]["gzip"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(a["digest"], b["digest"]);
+    assert_eq!(a["span_s"], 1.5);
+    assert_eq!(a["classes"], serde_json::json!([{"name": "a", "num_requests": 2}, {"name": "b", "num_requests": 1}]));
+    let unmapped = servesim(&["inspect", plain.to_str().unwrap()]);
+    assert_eq!(unmapped.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unmapped.stderr).contains("line 1: unrecognised trace format"));
+
+    let scenario = temp_file("minimal-gz.json", MINIMAL);
+    let vidur = "arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,50\n0.1,3000,20\n";
+    let run = |path: &PathBuf| {
+        let output = servesim(&["run", scenario.to_str().unwrap(), "--trace", path.to_str().unwrap(), "--json"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let (plain_run, packed_run) = (run(&temp_file("v.csv", vidur)), run(&temp_bytes("v.csv.gz", &gzip(vidur))));
+    assert_eq!(plain_run["digest"], packed_run["digest"]);
+    assert_eq!(packed_run["import"]["gzip"], true);
+}

@@ -13,13 +13,14 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
 /// assert_eq!(quantile_sorted(&[], 0.5), None);
 /// ```
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+pub fn quantile_sorted<T: Copy + Into<f64>>(sorted: &[T], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
     let rank = q.clamp(0.0, 1.0) * last as f64;
     let below = libm::floor(rank) as usize;
     let above = (below + 1).min(last);
     let weight = rank - below as f64;
-    Some(sorted[below] + (sorted[above] - sorted[below]) * weight)
+    let (low, high): (f64, f64) = (sorted[below].into(), sorted[above].into());
+    Some(low + (high - low) * weight)
 }
 
 /// The summary statistics reported for every distribution.
@@ -54,18 +55,19 @@ impl Quantiles {
         Quantiles::of_sorted(values)
     }
 
-    /// Summarises values already sorted ascending; `None` when empty.
-    pub fn of_sorted(values: &[f64]) -> Option<Quantiles> {
+    /// Summarises values already sorted ascending (floats, or counts such as token lengths);
+    /// `None` when empty.
+    pub fn of_sorted<T: Copy + Into<f64>>(values: &[T]) -> Option<Quantiles> {
         let q = |p| quantile_sorted(values, p);
         Some(Quantiles {
-            mean: values.iter().sum::<f64>() / values.len().max(1) as f64,
-            min: *values.first()?,
+            mean: values.iter().map(|&v| v.into()).sum::<f64>() / values.len().max(1) as f64,
+            min: (*values.first()?).into(),
             p50: q(0.5)?,
             p90: q(0.9)?,
             p95: q(0.95)?,
             p99: q(0.99)?,
             p99_9: q(0.999)?,
-            max: *values.last()?,
+            max: (*values.last()?).into(),
         })
     }
 }

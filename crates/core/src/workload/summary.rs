@@ -106,18 +106,27 @@ impl LengthHistogram {
 }
 
 impl TraceSummary {
-    /// Summarises `trace`; `None` when it has no requests.
+    /// Summarises `trace`; `None` when it has no requests. Besides the histograms it allocates
+    /// only a sorted copy of each length column, so a trace of millions of rows summarises in
+    /// little more memory than it holds.
     pub fn of(trace: &Trace) -> Option<TraceSummary> {
-        let times: Vec<f64> = (0..trace.num_requests())
-            .filter(|&row| !trace.is_chained(row))
-            .map(|row| trace.arrived_at[row].as_secs_f64())
-            .collect();
-        let timed = trace.has_arrivals && !times.is_empty();
-        let first = if timed { times[0] } else { 0.0 };
-        let span_s = if timed { times[times.len() - 1] - first } else { 0.0 };
-        let as_floats = |column: &[u32]| column.iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+        // Arrivals of their own: chained requests arrive when the run says.
+        let times = || {
+            (0..trace.num_requests())
+                .filter(|&row| !trace.is_chained(row))
+                .map(|row| trace.arrived_at[row].as_secs_f64())
+        };
+        let timed = trace.has_arrivals && times().next().is_some();
+        let first = if timed { times().next().unwrap_or(0.0) } else { 0.0 };
+        let span_s = if timed { times().last().unwrap_or(0.0) - first } else { 0.0 };
+        let num_timed = times().count();
+        let sorted = |column: &[u32]| {
+            let mut copy = column.to_vec();
+            copy.sort_unstable();
+            copy
+        };
         let arrival_rate = if timed {
-            arrival_rate(&times, first, span_s)
+            arrival_rate(times(), first, span_s)
         } else {
             Series { id: SeriesId::ArrivalsPerS, points: Vec::new() }
         };
@@ -127,13 +136,13 @@ impl TraceSummary {
             has_arrivals: trace.has_arrivals,
             num_chained_requests: trace.num_chained() as u64,
             span_s,
-            mean_rate_per_s: (span_s > 0.0).then(|| (times.len() - 1) as f64 / span_s),
+            mean_rate_per_s: (span_s > 0.0).then(|| (num_timed - 1) as f64 / span_s),
             peak_rate_per_s: arrival_rate.points.iter().map(|&(_, rate)| rate).reduce(f64::max),
-            gap_cv: if timed { gap_cv(&times) } else { None },
+            gap_cv: if timed { gap_cv(times) } else { None },
             total_prompt_tokens: trace.prompt_tokens.iter().map(|&v| u64::from(v)).sum(),
             total_output_tokens: trace.output_tokens.iter().map(|&v| u64::from(v)).sum(),
-            prompt_tokens: Quantiles::of(&mut as_floats(&trace.prompt_tokens))?,
-            output_tokens: Quantiles::of(&mut as_floats(&trace.output_tokens))?,
+            prompt_tokens: Quantiles::of_sorted(&sorted(&trace.prompt_tokens))?,
+            output_tokens: Quantiles::of_sorted(&sorted(&trace.output_tokens))?,
             prompt_histogram: LengthHistogram::of(&trace.prompt_tokens),
             output_histogram: LengthHistogram::of(&trace.output_tokens),
             num_sessions: (!trace.sessions.is_empty()).then(|| trace.num_sessions() as u64),
@@ -155,17 +164,18 @@ impl TraceSummary {
     }
 }
 
-fn gap_cv(times: &[f64]) -> Option<f64> {
-    if times.len() < 3 {
+/// The coefficient of variation of the gaps between successive `times` (two passes).
+fn gap_cv<I: Iterator<Item = f64>>(times: impl Fn() -> I) -> Option<f64> {
+    let gaps = || times().zip(times().skip(1)).map(|(earlier, later)| later - earlier);
+    let n = gaps().count();
+    if n < 2 {
         return None;
     }
-    let gaps: Vec<f64> = times.windows(2).map(|pair| pair[1] - pair[0]).collect();
-    let n = gaps.len() as f64;
-    let mean = gaps.iter().sum::<f64>() / n;
+    let mean = gaps().sum::<f64>() / n as f64;
     if mean <= 0.0 {
         return None;
     }
-    let variance = gaps.iter().map(|gap| (gap - mean) * (gap - mean)).sum::<f64>() / (n - 1.0);
+    let variance = gaps().map(|gap| (gap - mean) * (gap - mean)).sum::<f64>() / (n - 1) as f64;
     Some(libm::sqrt(variance) / mean)
 }
 
@@ -201,7 +211,7 @@ fn rate_bucket_width_s(span_s: f64) -> f64 {
     bucket_width_s(span_s, MAX_RATE_BUCKETS as u64 - 1) as f64
 }
 
-fn arrival_rate(times: &[f64], first_s: f64, span_s: f64) -> Series {
+fn arrival_rate(times: impl Iterator<Item = f64>, first_s: f64, span_s: f64) -> Series {
     let width_s = rate_bucket_width_s(span_s);
     let num_buckets = ((span_s / width_s) as usize + 1).min(MAX_RATE_BUCKETS);
     let mut counts = vec![0u64; num_buckets];
@@ -253,8 +263,8 @@ mod tests {
     #[test]
     fn gap_cv_of_known_gaps() {
         // Gaps 1 and 3: mean 2, sample sd √2, cv √2 / 2.
-        assert_eq!(gap_cv(&[0.0, 1.0, 4.0]), Some(std::f64::consts::SQRT_2 / 2.0));
-        assert_eq!(gap_cv(&[0.0, 0.0, 0.0]), None);
+        assert_eq!(gap_cv(|| [0.0, 1.0, 4.0].into_iter()), Some(std::f64::consts::SQRT_2 / 2.0));
+        assert_eq!(gap_cv(|| [0.0, 0.0, 0.0].into_iter()), None);
     }
 
     #[test]

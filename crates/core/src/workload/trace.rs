@@ -90,6 +90,19 @@ impl Trace {
         }
     }
 
+    /// Gives back the spare capacity the columns grew while being filled.
+    pub fn shrink_to_fit(&mut self) {
+        self.arrived_at.shrink_to_fit();
+        self.prompt_tokens.shrink_to_fit();
+        self.output_tokens.shrink_to_fit();
+        self.block_starts.shrink_to_fit();
+        self.block_hashes.shrink_to_fit();
+        self.sessions.shrink_to_fit();
+        self.classes.shrink_to_fit();
+        self.follows.shrink_to_fit();
+        self.think_time.shrink_to_fit();
+    }
+
     /// Number of requests.
     pub fn num_requests(&self) -> usize {
         self.arrived_at.len()

@@ -412,7 +412,7 @@ impl Importer {
         }
         match detected.reader.read(text, builder) {
             Ok(Outcome::Request) => {
-                let times = &builder.arrived_at_ns;
+                let times = &builder.trace.arrived_at;
                 if self.first_out_of_order_line.is_none()
                     && times.len() >= 2
                     && times[times.len() - 1] < times[times.len() - 2]
@@ -467,7 +467,8 @@ impl Importer {
         let State::Reading { detected, builder } = self.state else {
             return Err(TraceError { line: 1, column: None, message: "the file is empty".to_owned() });
         };
-        let Builder { mut trace, arrived_at_ns, .. } = *builder;
+        let Builder { mut trace, .. } = *builder;
+        trace.shrink_to_fit();
         if trace.num_requests() == 0 {
             let message = match self.skipped_examples.first() {
                 Some(first) => format!("every row was skipped ({} bad rows; the first: {first})", self.rows_skipped),
@@ -475,9 +476,9 @@ impl Importer {
             };
             return Err(TraceError { line, column: None, message });
         }
-        let first = arrived_at_ns.iter().copied().min().unwrap_or(0);
-        for (at, raw) in trace.arrived_at.iter_mut().zip(&arrived_at_ns) {
-            *at = SimTime::from_nanos(raw - first);
+        let first = trace.arrived_at.iter().copied().min().unwrap_or(SimTime::ZERO);
+        for at in &mut trace.arrived_at {
+            *at = SimTime::from_nanos(at.as_nanos() - first.as_nanos());
         }
         let mut notices = Vec::new();
         if let Some(line) = self.first_out_of_order_line {

@@ -373,9 +373,8 @@ fn json_error(error: serde_json::Error) -> RowError {
 
 /// The columns being built, with the interning of session and class names.
 pub struct Builder {
+    /// The columns; `arrived_at` holds times on the file's clock until the import finishes.
     pub trace: Trace,
-    /// Raw arrival times on the file's clock, nanoseconds.
-    pub arrived_at_ns: Vec<u64>,
     session_ids: HashMap<String, u32>,
     class_ids: HashMap<String, u16>,
     has_sessions: bool,
@@ -394,7 +393,6 @@ impl Builder {
         }
         Builder {
             trace,
-            arrived_at_ns: Vec::new(),
             session_ids: HashMap::new(),
             class_ids: HashMap::new(),
             has_sessions: columns.iter().any(|column| column.role == "session"),
@@ -439,7 +437,7 @@ impl Builder {
                 .map_err(|_| (None, "more than 4 billion hash_ids in the file".to_owned()))?;
             self.trace.block_starts.push(end);
         }
-        let index = self.arrived_at_ns.len() as u32;
+        let index = self.trace.arrived_at.len() as u32;
         if row.follows.is_some() && !self.chained {
             self.chained = true;
             self.trace.follows = vec![NO_ROW; index as usize];
@@ -450,8 +448,7 @@ impl Builder {
             self.trace.follows.push(previous);
             self.trace.think_time.push(think);
         }
-        self.arrived_at_ns.push(row.arrived_at_ns);
-        self.trace.arrived_at.push(SimTime::ZERO);
+        self.trace.arrived_at.push(SimTime::from_nanos(row.arrived_at_ns));
         self.trace.prompt_tokens.push(row.prompt_tokens);
         self.trace.output_tokens.push(row.output_tokens);
         Ok(index)
@@ -519,7 +516,12 @@ impl RowReader {
                         (previous.root_at_ns, Some(link))
                     }
                     (None, Some(at)) => (at, None),
-                    (None, None) => return Err((None, "timestamp: missing (only a session's later turns may give just a delay)".to_owned())),
+                    (None, None) => {
+                        return Err((
+                            None,
+                            "timestamp: missing (only a session's later turns may give just a delay)".to_owned(),
+                        ))
+                    }
                 };
                 let row = Row {
                     arrived_at_ns: root_at_ns,
@@ -544,7 +546,8 @@ impl RowReader {
                 let parent = turns.get(&record.parent_chat_id).copied();
                 let (root, root_at_ns, follows) = match parent {
                     Some((root, previous)) => {
-                        let link = next_turn(previous, Some(at_ns), None).map_err(|m| key_error(text, "timestamp", m))?;
+                        let link =
+                            next_turn(previous, Some(at_ns), None).map_err(|m| key_error(text, "timestamp", m))?;
                         (root, previous.root_at_ns, Some(link))
                     }
                     None => (record.chat_id, at_ns, None),

@@ -70,7 +70,8 @@ fn mooncake_session_turns_follow_the_previous_turn_after_its_delay_or_timestamp_
     );
     assert_eq!(trace.arrived_at[3], SimTime::from_nanos(1_500_000_000));
     assert_eq!(trace.block_hashes_of(2), &[0, 1, 3, 4]);
-    assert!(error("{\"session_id\": 1, \"delay\": 5, \"input_length\": 1, \"output_length\": 1}").starts_with("line 1: timestamp: missing"));
+    assert!(error("{\"session_id\": 1, \"delay\": 5, \"input_length\": 1, \"output_length\": 1}")
+        .starts_with("line 1: timestamp: missing"));
 }
 
 #[test]
