@@ -118,7 +118,7 @@ impl TraceSummary {
         };
         let timed = trace.has_arrivals && times().next().is_some();
         let first = if timed { times().next().unwrap_or(0.0) } else { 0.0 };
-        let span_s = if timed { times().last().unwrap_or(0.0) - first } else { 0.0 };
+        let span_s = if timed { times().next_back().unwrap_or(0.0) - first } else { 0.0 };
         let num_timed = times().count();
         let sorted = |column: &[u32]| {
             let mut copy = column.to_vec();
