@@ -425,7 +425,7 @@ impl AppState {
                 let lacks_arrivals = trace
                     .import
                     .as_ref()
-                    .is_some_and(|import| import.format == servesim_core::workload::TraceFormat::LengthsOnly)
+                    .is_some_and(|import| !import.columns.iter().any(|column| column.role == "arrival"))
                     && self.scenario.with_untracked(|s| s.workload.arrivals.is_none());
                 if lacks_arrivals {
                     self.scenario.update(|scenario| scenario.workload.arrivals = Some(DEFAULT_ARRIVALS));
