@@ -18,6 +18,11 @@ use crate::time::{SimDuration, SimTime};
 /// Tokens covered by each prefix hash of a generated session.
 pub const GENERATED_HASH_BLOCK_TOKENS: u32 = 64;
 
+/// The longest prompt a session grows to: a turn that would pass it starts a new session
+/// instead (as a user does when a conversation outgrows the context window). It also bounds
+/// the prefix hashes a generated row carries.
+pub const MAX_SESSION_PROMPT_TOKENS: u64 = 1 << 20;
+
 /// The most requests a generator may make (the browser holds every record in memory).
 pub const MAX_GENERATED_REQUESTS: u32 = 1_000_000;
 
@@ -77,7 +82,8 @@ impl Default for GeneratorClass {
     }
 }
 
-/// Multi-turn sessions (conversations, agent loops).
+/// Multi-turn sessions (conversations, agent loops). A session ends early when its next prompt
+/// would pass [`MAX_SESSION_PROMPT_TOKENS`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sessions {
@@ -331,6 +337,13 @@ impl GeneratorClass {
             for turn in 0..turns.min(target - rows.len()) {
                 let user = self.prompt_tokens.draw(&mut prompts);
                 let output = self.output_tokens.draw(&mut outputs);
+                if let Some(sessions) = self.sessions {
+                    let grown = u64::from(sessions.system_prompt_tokens) + context + u64::from(user);
+                    if turn > 0 && grown > MAX_SESSION_PROMPT_TOKENS {
+                        // The conversation outgrew any context window: the user starts a new one.
+                        break;
+                    }
+                }
                 let (prompt, hashes, follows) = match self.sessions {
                     None => (user, Vec::new(), root.follows),
                     Some(sessions) => {

@@ -241,11 +241,8 @@ fn generator_problems(generator: &Generator) -> Vec<(String, String)> {
             if !(sessions.think_time_s.is_finite() && (0.0..=1e6).contains(&sessions.think_time_s)) {
                 fail("sessions.think_time_s", format!("must be in [0, 1e6], got {}", sessions.think_time_s));
             }
-            if sessions.system_prompt_tokens > 10_000_000 {
-                fail(
-                    "sessions.system_prompt_tokens",
-                    format!("must be ≤ 10000000, got {}", sessions.system_prompt_tokens),
-                );
+            if let Some(message) = out_of_range(sessions.system_prompt_tokens, 0, 1_000_000) {
+                fail("sessions.system_prompt_tokens", message);
             }
         }
     }

@@ -162,3 +162,18 @@ fn json_has_a_one_class_form_and_a_classes_form() {
     let both = serde_json::from_str::<Generator>(r#"{"num_requests": 5, "classes": []}"#).unwrap_err();
     assert!(both.to_string().starts_with("give either `classes` or one class's fields"), "{both}");
 }
+
+#[test]
+fn a_session_that_outgrows_the_context_starts_anew() {
+    // Each turn adds 400,000 tokens: turn 3 would need 1.2M > 2^20, so sessions hold 2 turns.
+    let trace = Generator::single(GeneratorClass {
+        num_requests: 6,
+        prompt_tokens: Lengths::Fixed { tokens: 300_000 },
+        output_tokens: Lengths::Fixed { tokens: 100_000 },
+        sessions: Some(Sessions { turns: Lengths::Fixed { tokens: 5 }, think_time_s: 0.0, system_prompt_tokens: 0 }),
+        ..GeneratorClass::default()
+    })
+    .generate(1);
+    assert_eq!(trace.prompt_tokens, vec![300_000, 700_000, 300_000, 700_000, 300_000, 700_000]);
+    assert_eq!(trace.num_sessions(), 3);
+}
