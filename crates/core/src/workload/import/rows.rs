@@ -381,9 +381,30 @@ pub struct Builder {
     has_classes: bool,
     /// Whether any row so far follows another (the `follows` column is then kept).
     chained: bool,
+    /// Sessions numbered so far.
+    num_sessions: u32,
 }
 
 impl Builder {
+    /// The class named `name`, numbered on first sight.
+    fn class_of(&mut self, name: String) -> Result<u16, RowError> {
+        if let Some(&class) = self.class_ids.get(&name) {
+            return Ok(class);
+        }
+        let next = self.class_ids.len();
+        if next >= MAX_CLASSES {
+            return Err((None, format!("more than {MAX_CLASSES} distinct classes: is the class column right?")));
+        }
+        self.class_ids.insert(name.clone(), next as u16);
+        self.trace.class_names.push(name);
+        Ok(next as u16)
+    }
+
+    fn new_session(&mut self) -> u32 {
+        self.num_sessions += 1;
+        self.num_sessions - 1
+    }
+
     pub fn new(format: TraceFormat, columns: &[ColumnUse]) -> Builder {
         let mut trace = Trace::empty(format);
         trace.hash_block_tokens = format.hash_block_tokens();
@@ -398,44 +419,38 @@ impl Builder {
             has_sessions: columns.iter().any(|column| column.role == "session"),
             has_classes: columns.iter().any(|column| column.role == "class"),
             chained: false,
+            num_sessions: 0,
         }
     }
 
-    /// Appends `row`; returns its index.
+    /// Appends `row`; returns its index. Every check comes before the first column grows, so a
+    /// refused row leaves the columns as they were.
     fn push(&mut self, row: Row, hashes: &[u64]) -> Result<u32, RowError> {
+        let num_hashes = self.trace.block_hashes.len() + hashes.len();
+        let hashes_end =
+            u32::try_from(num_hashes).map_err(|_| (None, "more than 4 billion hash_ids in the file".to_owned()))?;
         if self.has_classes {
-            let name = row.class.unwrap_or_default();
-            let next = self.class_ids.len();
-            let class = match self.class_ids.get(&name) {
-                Some(&class) => class,
-                None if next >= MAX_CLASSES => {
-                    return Err((None, format!("more than {MAX_CLASSES} distinct classes: is the class column right?")))
-                }
-                None => {
-                    self.class_ids.insert(name.clone(), next as u16);
-                    self.trace.class_names.push(name);
-                    next as u16
-                }
-            };
+            let class = self.class_of(row.class.unwrap_or_default())?;
             self.trace.classes.push(class);
         }
         if self.has_sessions {
-            let next = self.session_ids.len() as u32;
             let session = match row.session.filter(|name| !name.is_empty()) {
-                Some(name) => *self.session_ids.entry(name).or_insert(next),
+                Some(name) => match self.session_ids.get(&name) {
+                    Some(&session) => session,
+                    None => {
+                        let session = self.new_session();
+                        self.session_ids.insert(name, session);
+                        session
+                    }
+                },
                 // A request without a session id is a session of its own.
-                None => {
-                    self.session_ids.insert(format!("\u{0}{next}"), next);
-                    next
-                }
+                None => self.new_session(),
             };
             self.trace.sessions.push(session);
         }
         if self.trace.hash_block_tokens > 0 {
             self.trace.block_hashes.extend_from_slice(hashes);
-            let end = u32::try_from(self.trace.block_hashes.len())
-                .map_err(|_| (None, "more than 4 billion hash_ids in the file".to_owned()))?;
-            self.trace.block_starts.push(end);
+            self.trace.block_starts.push(hashes_end);
         }
         let index = self.trace.arrived_at.len() as u32;
         if row.follows.is_some() && !self.chained {
