@@ -468,6 +468,10 @@ impl Importer {
             return Err(TraceError { line: 1, column: None, message: "the file is empty".to_owned() });
         };
         let Builder { mut trace, .. } = *builder;
+        let mut columns = detected.columns;
+        if !trace.sessions.is_empty() && !columns.iter().any(|column| column.role == "session") {
+            columns.push(ColumnUse { role: "session".to_owned(), source: "session_id".to_owned(), unit: None });
+        }
         trace.shrink_to_fit();
         if trace.num_requests() == 0 {
             let message = match self.skipped_examples.first() {
@@ -506,7 +510,7 @@ impl Importer {
         let report = ImportReport {
             format: detected.format,
             gzip,
-            columns: detected.columns,
+            columns,
             rows_read: self.rows_read,
             num_requests: trace.num_requests() as u64,
             rows_skipped: self.rows_skipped,

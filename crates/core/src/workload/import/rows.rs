@@ -433,8 +433,17 @@ impl Builder {
             let class = self.class_of(row.class.unwrap_or_default())?;
             self.trace.classes.push(class);
         }
+        let named_session = row.session.filter(|name| !name.is_empty());
+        if named_session.is_some() && !self.has_sessions {
+            // The first session id comes after rows without one: each of those is a session of
+            // its own.
+            self.has_sessions = true;
+            let earlier = self.trace.arrived_at.len() as u32;
+            self.trace.sessions = (0..earlier).collect();
+            self.num_sessions = earlier;
+        }
         if self.has_sessions {
-            let session = match row.session.filter(|name| !name.is_empty()) {
+            let session = match named_session {
                 Some(name) => match self.session_ids.get(&name) {
                     Some(&session) => session,
                     None => {
