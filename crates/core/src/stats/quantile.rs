@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 /// use servesim_core::stats::quantile_sorted;
 ///
 /// assert_eq!(quantile_sorted(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.5));
-/// assert_eq!(quantile_sorted(&[], 0.5), None);
+/// assert_eq!(quantile_sorted::<f64>(&[], 0.5), None);
+/// assert_eq!(quantile_sorted(&[1u32, 2, 3, 4], 0.5), Some(2.5));
 /// ```
 pub fn quantile_sorted<T: Copy + Into<f64>>(sorted: &[T], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
