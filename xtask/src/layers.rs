@@ -17,11 +17,13 @@ pub enum Layer {
     Wasm,
     /// Playwright specs (node's test runner) against the release build in Chromium.
     E2e,
+    /// Each cargo-fuzz target for a few seconds, one test per target.
+    Fuzz,
 }
 
 impl Layer {
     /// Every layer, in the order they run.
-    pub const ALL: [Layer; 3] = [Layer::Native, Layer::Wasm, Layer::E2e];
+    pub const ALL: [Layer; 4] = [Layer::Native, Layer::Wasm, Layer::E2e, Layer::Fuzz];
 
     /// The name used with `--only`.
     pub fn name(self) -> &'static str {
@@ -29,6 +31,7 @@ impl Layer {
             Layer::Native => "native",
             Layer::Wasm => "wasm",
             Layer::E2e => "e2e",
+            Layer::Fuzz => "fuzz",
         }
     }
 }
@@ -134,6 +137,14 @@ fn run_layer(toolchain: &Toolchain, layer: Layer) -> Tally {
                 commands_ok = false;
             }
         },
+        Layer::Fuzz => {
+            step(&format!(
+                "fuzz: each target for {} s (cargo fuzz run -s none -a, RUSTC_BOOTSTRAP=1)",
+                crate::fuzz::TEST_LAYER_SECONDS
+            ));
+            let (passed, failed) = crate::fuzz::test_layer();
+            tally.add(Tally { passed, failed });
+        }
     }
     if !commands_ok && tally.failed == 0 {
         tally.failed = 1;

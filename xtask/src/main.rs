@@ -4,16 +4,20 @@
 //!   trunk and serves `dist/` on 127.0.0.1 until Ctrl-C.
 //! - `cargo xtask test [--only LAYER]...` installs whatever is missing (including Chromium and
 //!   its driver) and runs every test layer: native `cargo test --workspace`, wasm32 tests in
-//!   headless Chromium, and the Playwright end-to-end suite against the release build. It ends
-//!   with one line `N passed, N failed` over all layers and exits non-zero on any failure.
+//!   headless Chromium, the Playwright end-to-end suite against the release build, and each
+//!   fuzz target briefly. It ends with one line `N passed, N failed` over all layers and exits
+//!   non-zero on any failure.
 //!
 //! - `cargo xtask bench` runs the criterion benchmarks and times the reference replay next to
 //!   NVIDIA's DynoSim (see `docs/performance.md`).
+//! - `cargo xtask fuzz [--seconds N] [--target NAME]...` runs the cargo-fuzz targets of `fuzz/`
+//!   for a bounded time each and prints how many inputs each executed.
 //!
 //! See `docs/dev.md` for what is installed, from where, and how long each step takes.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod fuzz;
 mod layers;
 mod server;
 mod tools;
@@ -26,9 +30,11 @@ usage: cargo xtask <command>
 
 commands:
   serve [--port N]        build the release app and serve it on http://127.0.0.1:N/ (default 8080)
-  test [--only LAYER]...  run every test layer (LAYER: native, wasm, e2e); prints 'N passed, N failed'
+  test [--only LAYER]...  run every test layer (LAYER: native, wasm, e2e, fuzz); prints 'N passed, N failed'
   build                   build the release app into dist/ (what serve and test use)
   bench                   criterion benchmarks, the reference replay's speed and memory, and DynoSim side by side
+  fuzz [--seconds N] [--target NAME]...
+                          run each cargo-fuzz target for N s (default 60) and print its executions
 ";
 
 fn main() -> ExitCode {
@@ -37,6 +43,7 @@ fn main() -> ExitCode {
         Some("serve") => parse_port(&args[1..]).and_then(serve),
         Some("test") => parse_layers(&args[1..]).and_then(layers::run_all),
         Some("bench") => bench::bench(),
+        Some("fuzz") => fuzz::parse_args(&args[1..]).and_then(fuzz::fuzz),
         Some("build") => tools::Toolchain::ensure(tools::Needs::Build).and_then(|tc| tc.build_release_app()),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
@@ -77,12 +84,12 @@ fn parse_layers(args: &[String]) -> Result<Vec<layers::Layer>, String> {
     while let Some(arg) = rest.next() {
         let name = match arg.as_str() {
             "--only" => rest.next().ok_or("--only needs a layer name")?,
-            other => return Err(format!("unknown argument {other:?}; use --only native|wasm|e2e")),
+            other => return Err(format!("unknown argument {other:?}; use --only native|wasm|e2e|fuzz")),
         };
         let layer = layers::Layer::ALL
             .into_iter()
             .find(|layer| layer.name() == name)
-            .ok_or_else(|| format!("unknown layer {name:?}; layers are native, wasm, e2e"))?;
+            .ok_or_else(|| format!("unknown layer {name:?}; layers are native, wasm, e2e, fuzz"))?;
         chosen.push(layer);
     }
     Ok(chosen)

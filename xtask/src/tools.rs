@@ -2,7 +2,8 @@
 //!
 //! Each step first looks at what is there and skips the install when the right version is
 //! found, so a second run installs nothing. Versions come from the repository: trunk is pinned
-//! here (0.22 needs a newer rustc than the machine's), wasm-bindgen-cli must equal the
+//! here (0.22 needs a newer rustc than the machine's), and so is cargo-fuzz (for `cargo xtask
+//! fuzz` and the fuzz layer, installed only when they run), wasm-bindgen-cli must equal the
 //! `wasm-bindgen` in `Cargo.lock`, and npm packages (binaryen's wasm-opt, playwright-core) come
 //! from `package-lock.json` via `npm ci`.
 
@@ -14,6 +15,8 @@ use crate::repo_root;
 
 /// The trunk release that builds with this machine's rustc 1.95 (see `docs/dev.md`).
 pub const TRUNK_VERSION: &str = "0.21.14";
+/// The cargo-fuzz release `cargo xtask fuzz` and the fuzz test layer use.
+pub const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// The binaryen release whose `wasm-opt` produces a working app (Debian's 108 does not).
 const WASM_OPT_VERSION: &str = "version 132";
 
@@ -38,12 +41,7 @@ impl Toolchain {
     ///
     /// Returns a message naming the step that failed (and the command to retry by hand).
     pub fn ensure(needs: Needs) -> Result<Toolchain, String> {
-        let root = repo_root();
-        let cargo_bin = cargo_home().join("bin");
-        let mut paths = vec![root.join("node_modules/.bin"), cargo_bin.clone()];
-        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-        let toolchain = Toolchain { path: std::env::join_paths(paths).map_err(|e| e.to_string())? };
-
+        let toolchain = Toolchain::paths_only()?;
         toolchain.ensure_wasm_target()?;
         toolchain.ensure_cargo_tool("trunk", TRUNK_VERSION, &["install", "--locked", "--debug", "trunk"])?;
         let wasm_bindgen = checked_wasm_bindgen_version()?;
@@ -54,6 +52,19 @@ impl Toolchain {
             ensure_chromium()?;
         }
         Ok(toolchain)
+    }
+
+    /// The toolchain's `PATH` (`node_modules/.bin`, `$CARGO_HOME/bin`, then the inherited one),
+    /// installing nothing.
+    pub fn paths_only() -> Result<Toolchain, String> {
+        let mut paths = vec![repo_root().join("node_modules/.bin"), cargo_home().join("bin")];
+        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+        Ok(Toolchain { path: std::env::join_paths(paths).map_err(|e| e.to_string())? })
+    }
+
+    /// Installs cargo-fuzz [`CARGO_FUZZ_VERSION`] when `cargo-fuzz --version` says otherwise.
+    pub fn ensure_cargo_fuzz(&self) -> Result<(), String> {
+        self.ensure_cargo_tool("cargo-fuzz", CARGO_FUZZ_VERSION, &["install", "--locked", "cargo-fuzz"])
     }
 
     /// A command with this toolchain's `PATH`, run in the repository root.

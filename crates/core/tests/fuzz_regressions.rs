@@ -2,7 +2,7 @@
 //! each kept here as a test so the bug stays fixed. Each test names the target that found it
 //! and what it hit; `docs/dev.md` ("Fuzzing") says how to run the targets.
 
-use servesim_core::workload::{import_bytes, ImportOptions, Imported, TraceError};
+use servesim_core::workload::{import_bytes, ImportOptions, Imported, TraceError, NO_ROW};
 
 fn import(bytes: &[u8], skip_bad_rows: bool) -> Result<Imported, TraceError> {
     import_bytes(bytes, ImportOptions { columns: None, skip_bad_rows }, &mut |_| {})
@@ -42,5 +42,31 @@ fn trace_import_refuses_date_times_far_from_1970_without_overflowing() {
         let error = import(text.as_bytes(), false).unwrap_err();
         assert_eq!((error.line, error.column), (3, Some(1)), "{row}: {error}");
         assert!(error.message.starts_with("TIMESTAMP: "), "{row}: {error}");
+    }
+}
+
+/// Found by `trace_import` (its invariant that an imported row follows only a row of its own
+/// session), in the importer that chains a session's turns (4dd0211): whether a Mooncake file
+/// had sessions was decided by its first record, so when that record had no `session_id` the
+/// trace got no `sessions` column, yet later records with a `session_id` were still chained to
+/// their session's previous turn: turns following one another without a session to belong to.
+#[test]
+fn trace_import_chains_turns_only_within_a_recorded_session() {
+    let imported = import(
+        b"{\"timestamp\": 0, \"input_length\": 5, \"output_length\": 5}\n\
+          {\"timestamp\": 1, \"input_length\": 5, \"output_length\": 5, \"session_id\": 9}\n\
+          {\"timestamp\": 2, \"input_length\": 5, \"output_length\": 5, \"session_id\": 9}\n",
+        false,
+    )
+    .unwrap();
+    let trace = &imported.trace;
+    assert!(trace.is_chained(2), "the session's second turn follows its first");
+    for (row, &previous) in trace.follows.iter().enumerate().filter(|&(_, &previous)| previous != NO_ROW) {
+        let session = |row: usize| trace.sessions.get(row).copied();
+        assert!(
+            session(row).is_some() && session(row) == session(previous as usize),
+            "row {row} follows row {previous} but sessions are {:?}",
+            trace.sessions
+        );
     }
 }
