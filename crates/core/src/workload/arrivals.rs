@@ -7,6 +7,60 @@ use crate::rng::RngStream;
 /// Seconds in a day, the period of [`Arrivals::Diurnal`].
 pub const DAY_S: f64 = 86_400.0;
 
+/// The latest arrival accepted or drawn, in seconds from a workload's zero (about 317 years:
+/// Unix time in seconds, milliseconds or nanoseconds fits).
+pub const LATEST_ARRIVAL_S: f64 = 1e10;
+
+/// When a unit of a workload (a request, or a session's first turn) starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Start {
+    /// At this time, seconds.
+    At(f64),
+    /// `think_s` after unit `unit` ends (a closed-loop client's previous unit).
+    After {
+        /// The earlier unit.
+        unit: usize,
+        /// Seconds between its end and this start.
+        think_s: f64,
+    },
+}
+
+/// The starts of successive units under an arrival process: the generator's and a re-timed
+/// trace's one schedule. The first open-loop unit starts at 0; closed-loop client `c` runs
+/// units `c`, `c + N`, `c + 2N`, ….
+pub struct Schedule<'r> {
+    arrivals: Arrivals,
+    rng: &'r mut RngStream,
+    at_s: f64,
+    next_unit: usize,
+}
+
+impl<'r> Schedule<'r> {
+    /// A schedule drawing its gaps from `rng`. Parameters must be valid.
+    pub fn new(arrivals: Arrivals, rng: &'r mut RngStream) -> Schedule<'r> {
+        Schedule { arrivals, rng, at_s: 0.0, next_unit: 0 }
+    }
+
+    /// The start of the next unit.
+    pub fn next_start(&mut self) -> Start {
+        let unit = self.next_unit;
+        self.next_unit += 1;
+        match self.arrivals {
+            Arrivals::ClosedLoop { concurrency, think_time_s } => match unit.checked_sub(concurrency as usize) {
+                Some(previous) => Start::After { unit: previous, think_s: think_time_s },
+                None => Start::At(0.0),
+            },
+            open => {
+                if unit > 0 {
+                    let next = open.next_after(self.at_s, self.rng).expect("an open-loop process");
+                    self.at_s = next.min(LATEST_ARRIVAL_S);
+                }
+                Start::At(self.at_s)
+            }
+        }
+    }
+}
+
 /// An arrival process. Every open-loop process starts with an arrival at 0.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]

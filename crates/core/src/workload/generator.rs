@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::arrivals::{Schedule, Start};
 use super::{Arrivals, Lengths, Trace, TraceFormat};
 use crate::rng::{RngStream, StreamId};
 use crate::time::{SimDuration, SimTime};
@@ -28,9 +29,6 @@ pub const MAX_GENERATED_REQUESTS: u32 = 1_000_000;
 
 /// The longest expected arrival span accepted, seconds (`num_requests / rate`).
 pub const MAX_EXPECTED_SPAN_S: f64 = 1e9;
-
-/// The latest arrival a generator produces, seconds (as for imported traces).
-const MAX_ARRIVAL_S: f64 = 1e10;
 
 /// A synthetic workload: one or more classes of requests. In JSON, a single unnamed class is
 /// written with its fields directly under `generator`; several as `{"classes": [...]}`.
@@ -271,7 +269,7 @@ impl Generator {
         }
         for &old in &order {
             let row = &rows[old];
-            trace.arrived_at.push(SimTime::from_secs_f64(row.at_s.min(MAX_ARRIVAL_S)));
+            trace.arrived_at.push(SimTime::from_secs_f64(row.at_s));
             trace.prompt_tokens.push(row.prompt_tokens);
             trace.output_tokens.push(row.output_tokens);
             if with_sessions {
@@ -311,25 +309,16 @@ impl GeneratorClass {
         let first_row = rows.len();
         let target = first_row + self.num_requests as usize;
         let mut system_ids = Vec::new();
-        let mut at_s = 0.0;
+        let mut schedule = Schedule::new(self.arrivals, &mut arrivals);
         // The last row of each unit (a session, or a single request), for closed loops.
         let mut unit_ends: Vec<usize> = Vec::new();
         while rows.len() < target {
-            let unit = unit_ends.len();
             let turns = self.sessions.map_or(1, |sessions| sessions.turns.draw(&mut shapes)) as usize;
-            let root = match self.arrivals {
-                Arrivals::ClosedLoop { concurrency, think_time_s } => {
-                    let client_previous = unit.checked_sub(concurrency as usize).map(|u| unit_ends[u]);
-                    Root { at_s: 0.0, follows: client_previous.map(|row| (row, think_time_s)) }
-                }
-                open => {
-                    if unit > 0 {
-                        at_s = open.next_after(at_s, &mut arrivals).expect("an open-loop process").min(MAX_ARRIVAL_S);
-                    }
-                    Root { at_s, follows: None }
-                }
+            // The unit's first turn: at its time, or after the end of the client's previous unit.
+            let (root_at_s, root_follows) = match schedule.next_start() {
+                Start::At(at_s) => (at_s, None),
+                Start::After { unit, think_s } => (rows[unit_ends[unit]].at_s, Some((unit_ends[unit], think_s))),
             };
-            let root_at_s = root.follows.map_or(root.at_s, |(row, _)| rows[row].at_s);
             let session = *num_sessions;
             *num_sessions += 1;
             let mut session_ids = Vec::new();
@@ -345,13 +334,13 @@ impl GeneratorClass {
                     }
                 }
                 let (prompt, hashes, follows) = match self.sessions {
-                    None => (user, Vec::new(), root.follows),
+                    None => (user, Vec::new(), root_follows),
                     Some(sessions) => {
                         let system = u64::from(sessions.system_prompt_tokens);
                         let prompt = (system + context + u64::from(user)).min(u64::from(u32::MAX));
                         let hashes = session_hashes(prompt, system, &mut system_ids, &mut session_ids, ids);
                         let follows = if turn == 0 {
-                            root.follows
+                            root_follows
                         } else {
                             let think_s = if sessions.think_time_s > 0.0 {
                                 shapes.exponential(1.0 / sessions.think_time_s)
@@ -377,12 +366,6 @@ impl GeneratorClass {
             unit_ends.push(rows.len() - 1);
         }
     }
-}
-
-/// Where a unit (session or single request) starts.
-struct Root {
-    at_s: f64,
-    follows: Option<(usize, f64)>,
 }
 
 /// The prefix hashes of a prompt of `prompt` tokens whose first `system` tokens are the class's

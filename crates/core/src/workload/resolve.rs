@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::arrivals::{Schedule, Start};
 use super::{import_bytes, Arrivals, ImportReport, Trace, TraceError, Workload, WorkloadSource, NO_ROW};
 use crate::rng::{RngStream, StreamId};
 use crate::time::{SimDuration, SimTime};
@@ -157,27 +158,23 @@ fn retime(trace: Trace, arrivals: &Arrivals, num_requests: Option<u32>, seed: u6
     trace.has_arrivals = true;
     trace.follows.clear();
     trace.think_time.clear();
-    let n = trace.num_requests();
-    match *arrivals {
-        Arrivals::ClosedLoop { concurrency, think_time_s } => {
-            // Client c sends rows c, c + N, c + 2N, …: each follows the client's previous one.
-            let think = SimDuration::from_secs_f64(think_time_s);
-            trace.arrived_at = vec![SimTime::ZERO; n];
-            trace.follows =
-                (0..n).map(|row| row.checked_sub(concurrency as usize).map_or(NO_ROW, |p| p as u32)).collect();
-            trace.think_time =
-                trace.follows.iter().map(|&p| if p == NO_ROW { SimDuration::ZERO } else { think }).collect();
-        }
-        open => {
-            let mut rng = RngStream::new(seed, StreamId::ARRIVALS);
-            let mut at_s = 0.0;
-            for (row, at) in trace.arrived_at.iter_mut().enumerate() {
-                if row > 0 {
-                    at_s = open.next_after(at_s, &mut rng).expect("an open-loop process").min(1e10);
-                }
-                *at = SimTime::from_secs_f64(at_s);
+    let mut rng = RngStream::new(seed, StreamId::ARRIVALS);
+    let mut schedule = Schedule::new(*arrivals, &mut rng);
+    let starts: Vec<Start> = (0..trace.num_requests()).map(|_| schedule.next_start()).collect();
+    if starts.iter().any(|start| matches!(start, Start::After { .. })) {
+        trace.follows = vec![NO_ROW; starts.len()];
+        trace.think_time = vec![SimDuration::ZERO; starts.len()];
+    }
+    for (row, start) in starts.into_iter().enumerate() {
+        trace.arrived_at[row] = match start {
+            Start::At(at_s) => SimTime::from_secs_f64(at_s),
+            Start::After { unit, think_s } => {
+                trace.follows[row] = unit as u32;
+                trace.think_time[row] = SimDuration::from_secs_f64(think_s);
+                // A chained row holds its chain's first arrival until the run.
+                trace.arrived_at[unit]
             }
-        }
+        };
     }
     trace
 }

@@ -10,6 +10,7 @@ use super::csv::split_fields;
 use super::datetime::parse_datetime_ns;
 use super::{ColumnMapping, ColumnUse, TimeUnit, TraceFormat};
 use crate::time::{SimDuration, SimTime};
+use crate::workload::arrivals::LATEST_ARRIVAL_S;
 use crate::workload::{Trace, NO_ROW};
 
 /// The most distinct classes a trace may have.
@@ -693,10 +694,6 @@ fn token_count(value: u64) -> Result<u32, String> {
         Err(_) => Err(format!("must be ≤ {}, got {value}", u32::MAX)),
     }
 }
-
-/// The latest arrival time accepted, in seconds since the file's zero (about 317 years: Unix
-/// time in seconds, milliseconds or nanoseconds fits).
-pub const LATEST_ARRIVAL_S: f64 = 1e10;
 
 fn time_field_ns(field: &str, unit: TimeUnit) -> Result<u64, String> {
     if unit == TimeUnit::Datetime {
