@@ -38,7 +38,7 @@ fn peak_rss_mib() -> Option<f64> {
 /// replicas on H100s behind round-robin: about half of what they can serve.
 pub fn million_requests_scenario() -> Scenario {
     Scenario {
-        deployment: Deployment::Aggregated(ReplicaPool { replicas: 64, tp: 1, pp: 1 }),
+        deployment: Deployment::Aggregated(ReplicaPool { replicas: 64, tp: 1, pp: 1, ..ReplicaPool::default() }),
         workload: Workload::from(WorkloadSource::Generator(Generator::single(GeneratorClass {
             arrivals: Arrivals::Poisson { rate_per_s: 1_000.0 },
             num_requests: 1_000_000,

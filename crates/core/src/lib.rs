@@ -11,6 +11,8 @@
 //! - [`rng`]: seeded, independent random streams derived from `(seed, stream id)`.
 //! - [`ids`]: request and replica ids.
 //! - [`perf`]: the hardware and model catalog and the roofline step-time model.
+//! - [`calibrate`]: benchmark results (vLLM, SGLang, CSV) and measured step-time profiles,
+//!   read for calibrating the performance model.
 //! - [`engine`]: one replica's continuous-batching scheduler (two-phase steps, vLLM V1's
 //!   order) and its KV cache manager with prefix caching.
 //! - [`cluster`]: replicas behind a routing policy.
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod calibrate;
 pub mod cluster;
 pub mod digest;
 pub mod engine;

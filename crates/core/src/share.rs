@@ -146,11 +146,11 @@ mod tests {
         Scenario {
             seed: 123_456_789_012,
             model: crate::scenario::ModelChoice {
-                preset: "llama-3.1-70b".into(),
-                weights: crate::perf::Dtype::Fp8,
+                weights: Some(crate::perf::Dtype::Fp8),
                 kv_cache: crate::perf::Dtype::Fp8,
+                ..crate::scenario::ModelChoice::preset("llama-3.1-70b")
             },
-            deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2 }),
+            deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2, ..ReplicaPool::default() }),
             router: RouterSettings { kind: RouterKind::LeastOutstanding },
             workload: Workload::from(WorkloadSource::File(FileRef {
                 name: "my trace (v2) ✓.jsonl".into(),
@@ -233,7 +233,7 @@ mod tests {
             error.to_string(),
             "this link's scenario is invalid: x: unknown field `x`, expected one of `version`, \
              `seed`, `model`, `hardware`, `deployment`, `engine`, `router`, `workload`, `slo`, \
-             `limits` at line 1 column 16"
+             `limits`, `calibration` at line 1 column 16"
         );
     }
 }

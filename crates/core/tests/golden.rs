@@ -39,15 +39,15 @@ fn golden_scenarios() -> Vec<(&'static str, Scenario, Trace)> {
     let reference = Scenario::reference();
     let mut code_on_a100 = Scenario {
         model: ModelChoice { kv_cache: servesim_core::perf::Dtype::Fp8, ..ModelChoice::default() },
-        deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 1, pp: 1 }),
+        deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 1, pp: 1, ..ReplicaPool::default() }),
         router: RouterSettings { kind: RouterKind::LeastOutstanding },
         ..Scenario::default()
     };
     code_on_a100.hardware.gpu = "a100-80gb".into();
     let mut qwen_under_pressure = Scenario {
         seed: 7,
-        model: ModelChoice { preset: "qwen3-32b".into(), ..ModelChoice::default() },
-        deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 2, pp: 1 }),
+        model: ModelChoice::preset("qwen3-32b"),
+        deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 2, pp: 1, ..ReplicaPool::default() }),
         router: RouterSettings { kind: RouterKind::PowerOfTwo },
         ..Scenario::default()
     };

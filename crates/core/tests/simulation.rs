@@ -275,7 +275,7 @@ mod properties {
             |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed))| {
                 let mut scenario = Scenario {
                     seed,
-                    deployment: Deployment::Aggregated(ReplicaPool { replicas, tp: 1, pp: 1 }),
+                    deployment: Deployment::Aggregated(ReplicaPool { replicas, ..ReplicaPool::default() }),
                     router: RouterSettings { kind: RouterKind::ALL[router] },
                     ..Scenario::default()
                 };

@@ -43,7 +43,7 @@ use std::collections::BTreeMap;
 
 use crate::ids::{ReplicaId, RequestId};
 use crate::metrics::{generated_tokens, DecodeSteps, Recorder, RejectReason};
-use crate::perf::{BatchShape, PrefillChunk, StepModel};
+use crate::perf::{BatchShape, DecodeCost, PrefillChunk, StepModel};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
 
@@ -134,8 +134,7 @@ pub struct Engine {
     plan: StepPlan,
     num_outstanding: u64,
     /// Fixed step cost per decode batch size, seconds (filled lazily), for O(1) decode steps.
-    decode_fixed_seconds: Vec<f64>,
-    seconds_per_context_token: f64,
+    decode_costs: Vec<DecodeCost>,
     num_steps: u64,
     /// Whether steady decode steps may run in one tight loop ([`Engine::run_decode_stretch`]).
     stretches: bool,
@@ -153,7 +152,6 @@ impl Engine {
         Engine {
             replica,
             config,
-            seconds_per_context_token: step_model.seconds_per_context_token(),
             step_model,
             kv: KvCacheManager::new(num_blocks),
             watermark_blocks: (f64::from(num_blocks) * config.watermark) as u32,
@@ -167,7 +165,7 @@ impl Engine {
             now: SimTime::ZERO,
             plan: StepPlan::default(),
             num_outstanding: 0,
-            decode_fixed_seconds: Vec::new(),
+            decode_costs: Vec::new(),
             num_steps: 0,
             stretches: true,
             scratch_departed: Vec::new(),
@@ -407,7 +405,7 @@ impl Engine {
         let Some(to_departure) = self.decoding.steps_to_next_departure() else { return };
         let limit = (to_departure - 1).min(*ctx.events_left);
         let batch = self.decoding.len();
-        let fixed = self.decode_fixed(batch);
+        let cost = self.decode_cost(batch);
         let free = u64::from(self.kv.num_free_blocks());
         let mut context_sum = self.decoding.context_sum();
         let mut allocated = 0u64;
@@ -419,7 +417,7 @@ impl Engine {
             if allocated + needed > free {
                 break;
             }
-            let duration = decode_duration(fixed, context_sum, batch, self.seconds_per_context_token);
+            let duration = cost.duration(context_sum + u64::from(batch));
             let end = now + duration;
             if end > until {
                 break;
@@ -480,8 +478,7 @@ impl Engine {
     /// A decode-only step's duration in O(1): a cached fixed part plus attention over the
     /// contexts (each sequence attends its context and the token it writes).
     fn decode_step_time(&mut self, batch: u32) -> SimDuration {
-        let fixed = self.decode_fixed(batch);
-        decode_duration(fixed, self.decoding.context_sum(), batch, self.seconds_per_context_token)
+        self.decode_cost(batch).duration(self.decoding.context_sum() + u64::from(batch))
     }
 
     fn mixed_step_time(&mut self, plan: &StepPlan) -> SimDuration {
@@ -502,18 +499,15 @@ impl Engine {
         duration
     }
 
-    fn decode_fixed(&mut self, batch: u32) -> f64 {
+    /// The cost of a decode-only step of `batch` sequences, computed once per batch size.
+    fn decode_cost(&mut self, batch: u32) -> DecodeCost {
         let index = batch as usize;
-        if self.decode_fixed_seconds.len() <= index {
+        if self.decode_costs.len() <= index {
+            let start = self.decode_costs.len() as u32;
             let model = &self.step_model;
-            let start = self.decode_fixed_seconds.len() as u32;
-            self.decode_fixed_seconds.extend(
-                (start..=batch).map(|n| {
-                    model.fixed_seconds(&BatchShape { num_decode: n, decode_context_tokens: 0, prefills: &[] })
-                }),
-            );
+            self.decode_costs.extend((start..=batch).map(|n| model.decode_cost(n)));
         }
-        self.decode_fixed_seconds[index]
+        self.decode_costs[index]
     }
 
     /// Applies the step in flight at its end: decodes emit their tokens, prefill chunks
@@ -708,14 +702,6 @@ impl Engine {
         }
         holders.iter().map(|(&run, &count)| (count - 1) * u64::from(self.kv.num_blocks_of(run))).sum()
     }
-}
-
-/// A decode-only step's duration: its `fixed` part for the batch, plus attention over every
-/// sequence's context and the token it writes, at least 1 ns.
-#[inline]
-fn decode_duration(fixed: f64, context_sum: u64, batch: u32, seconds_per_context_token: f64) -> SimDuration {
-    let attended = context_sum + u64::from(batch);
-    SimDuration::from_secs_f64(fixed + attended as f64 * seconds_per_context_token).max(SimDuration::from_nanos(1))
 }
 
 /// The prefix layout of `request`'s prompt in blocks of `block_size`.

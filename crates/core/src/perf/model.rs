@@ -1,34 +1,113 @@
 //! Model architectures, read from Hugging Face `config.json` files.
+//!
+//! [`ModelSpec::from_hf_config`] reads dense and mixture-of-experts decoders with grouped-query
+//! (GQA) or multi-head latent attention (MLA), sliding-window layer mixes, shared experts,
+//! first-k dense layers, MTP layers, attention and expert biases, attention sinks, Q/K norms and
+//! the checkpoint's own quantisation. Every count here (parameters, KV bytes) is derived from
+//! the config alone; `docs/model.md` §Models gives the formulas and the published figures they
+//! match.
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::Dtype;
 
-/// A dense decoder-only transformer with grouped-query attention.
+/// How a layer's attention projects and caches keys and values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attention {
+    /// Grouped-query attention (multi-head when `kv_heads == q_heads`): each token caches one
+    /// key and one value vector of `head_dim` per KV head.
+    Gqa {
+        /// Query heads.
+        q_heads: u64,
+        /// Key/value heads (GQA groups).
+        kv_heads: u64,
+        /// Dimension of one head.
+        head_dim: u64,
+        /// Biases on the Q, K and V projections (Qwen2, gpt-oss).
+        qkv_bias: bool,
+        /// A bias on the output projection (gpt-oss).
+        o_bias: bool,
+        /// Q and K RMS-normalised per head (Qwen3).
+        qk_norm: bool,
+        /// One learned attention-sink logit per head (gpt-oss).
+        sinks: bool,
+    },
+    /// Multi-head latent attention (DeepSeek-V2/V3/R1): each token caches one compressed latent
+    /// of `kv_lora_rank` plus a shared rotary key of `qk_rope_head_dim`, whatever the heads.
+    Mla {
+        /// Query heads.
+        q_heads: u64,
+        /// Rank of the query down-projection; `None` projects queries directly.
+        q_lora_rank: Option<u64>,
+        /// Rank of the compressed KV latent (what the cache holds).
+        kv_lora_rank: u64,
+        /// Per-head query/key dimension without rotary embedding.
+        qk_nope_head_dim: u64,
+        /// Rotary query/key dimension (the rotary key is shared by all heads and cached).
+        qk_rope_head_dim: u64,
+        /// Per-head value dimension.
+        v_head_dim: u64,
+    },
+}
+
+/// The routed (and shared) experts of a mixture-of-experts layer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Moe {
+    /// Routed experts per layer.
+    pub experts: u64,
+    /// Routed experts each token uses (top-k).
+    pub experts_per_token: u64,
+    /// Intermediate size of one routed expert's gated MLP.
+    pub expert_intermediate: u64,
+    /// Intermediate size of the always-on shared expert(s), summed; 0 when none.
+    pub shared_intermediate: u64,
+    /// Biases on each expert's projections (gpt-oss).
+    pub expert_bias: bool,
+    /// A per-expert bias in the router (gpt-oss's router bias, DeepSeek's score correction).
+    pub router_bias: bool,
+}
+
+/// Sliding-window attention on some layers: their KV holds only the last `window` tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlidingWindow {
+    /// Tokens each sliding layer attends to and keeps.
+    pub window: u64,
+    /// How many layers slide (the others attend to the full context).
+    pub layers: u64,
+}
+
+/// A decoder-only transformer read from its `config.json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelSpec {
+    /// The config's `model_type`, e.g. `"llama"`, `"deepseek_v3"`.
+    pub model_type: String,
     /// Hidden size.
     pub hidden: u64,
-    /// Decoder layers.
+    /// Decoder layers of the main model (MTP layers excluded).
     pub layers: u64,
-    /// Query heads.
-    pub q_heads: u64,
-    /// Key/value heads (GQA groups).
-    pub kv_heads: u64,
-    /// Dimension of one head.
-    pub head_dim: u64,
-    /// MLP intermediate size (gate, up and down projections).
-    pub intermediate: u64,
     /// Vocabulary size.
     pub vocab: u64,
     /// Whether the LM head shares the input embedding's weights.
     pub tied_embeddings: bool,
-    /// Whether Q, K and V projections carry biases (Qwen2).
-    pub qkv_bias: bool,
-    /// Whether Q and K are RMS-normalised per head (Qwen3).
-    pub qk_norm: bool,
     /// The longest context the model accepts (`max_position_embeddings`), tokens.
     pub max_context: u64,
+    /// The attention of every layer.
+    pub attention: Attention,
+    /// Layers with sliding-window attention, if any.
+    pub sliding_window: Option<SlidingWindow>,
+    /// Intermediate size of the dense layers' gated MLP (0 when every layer is MoE).
+    pub dense_intermediate: u64,
+    /// The experts, for a mixture-of-experts model.
+    pub moe: Option<Moe>,
+    /// Whether each layer's MLP is mixture-of-experts (the rest are dense), in layer order.
+    pub layer_is_moe: Vec<bool>,
+    /// Multi-token-prediction layers (`num_nextn_predict_layers`), loaded only to draft.
+    pub mtp_layers: u64,
+    /// The format of the checkpoint's matrices (`quantization_config`; BF16 when it states none).
+    pub native_weights: Dtype,
+    /// Whether a quantised checkpoint quantises attention too (gpt-oss keeps it BF16).
+    pub quantized_attention: bool,
 }
 
 /// The `config.json` fields servesim reads; others are ignored.
@@ -40,88 +119,216 @@ struct HfConfig {
     num_attention_heads: u64,
     num_key_value_heads: Option<u64>,
     head_dim: Option<u64>,
-    intermediate_size: u64,
+    intermediate_size: Option<u64>,
     vocab_size: u64,
     #[serde(default)]
     tie_word_embeddings: bool,
     max_position_embeddings: u64,
+    #[serde(default)]
+    attention_bias: bool,
+    // Mixture of experts, under each family's names.
     num_local_experts: Option<u64>,
     num_experts: Option<u64>,
+    n_routed_experts: Option<u64>,
+    num_experts_per_tok: Option<u64>,
+    experts_per_token: Option<u64>,
+    moe_intermediate_size: Option<u64>,
+    n_shared_experts: Option<u64>,
+    shared_expert_intermediate_size: Option<u64>,
+    first_k_dense_replace: Option<u64>,
+    moe_layer_freq: Option<u64>,
+    decoder_sparse_step: Option<u64>,
+    #[serde(default)]
+    mlp_only_layers: Vec<u64>,
+    topk_method: Option<String>,
+    // Multi-head latent attention.
     kv_lora_rank: Option<u64>,
+    q_lora_rank: Option<u64>,
+    qk_nope_head_dim: Option<u64>,
+    qk_rope_head_dim: Option<u64>,
+    v_head_dim: Option<u64>,
+    // Sliding windows.
+    sliding_window: Option<u64>,
+    use_sliding_window: Option<bool>,
+    max_window_layers: Option<u64>,
+    layer_types: Option<Vec<String>>,
+    #[serde(default)]
+    num_nextn_predict_layers: u64,
+    quantization_config: Option<Value>,
+    compress_ratios: Option<Value>,
 }
 
+/// The largest dimension a config may state: far above any real model, small enough that no
+/// count overflows `u64`.
+const MAX_DIMENSION: u64 = 1 << 24;
+/// The longest context a config may state, tokens.
+const MAX_CONTEXT: u64 = 1 << 30;
+
 impl ModelSpec {
-    /// Reads a dense GQA model from a Hugging Face `config.json`.
+    /// Reads a model from a Hugging Face `config.json`.
     ///
     /// # Errors
     ///
-    /// Returns a message when the JSON lacks a required field, or describes an architecture
-    /// this version does not model (mixture-of-experts, multi-head latent attention).
+    /// Returns a message naming the field when the JSON lacks a required field, states an
+    /// impossible value, or describes an architecture this version does not model
+    /// (DeepSeek-V4's compressed attention).
     ///
     /// # Example
     ///
     /// ```
-    /// use servesim_core::perf::ModelSpec;
+    /// use servesim_core::perf::{Dtype, ModelSpec};
     ///
     /// let json = r#"{"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
     ///   "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
     ///   "vocab_size": 128256, "max_position_embeddings": 131072}"#;
     /// let model = ModelSpec::from_hf_config(json).unwrap();
     /// assert_eq!(model.num_params(), 8_030_261_248);
-    /// assert_eq!(model.kv_bytes_per_token(servesim_core::perf::Dtype::Bf16), 131_072);
+    /// assert_eq!(model.kv_bytes_per_token(Dtype::Bf16), 131_072);
     /// ```
     pub fn from_hf_config(json: &str) -> Result<ModelSpec, String> {
-        let config: HfConfig = serde_json::from_str(json).map_err(|e| format!("config.json: {e}"))?;
-        if config.num_local_experts.or(config.num_experts).is_some() {
-            return Err("mixture-of-experts models are not modelled yet".to_owned());
+        let value: Value = serde_json::from_str(json).map_err(|e| format!("config.json: {e}"))?;
+        ModelSpec::from_hf_value(&value)
+    }
+
+    /// [`ModelSpec::from_hf_config`] for a config already parsed as JSON (a scenario's
+    /// `model.config`).
+    ///
+    /// # Errors
+    ///
+    /// As [`ModelSpec::from_hf_config`].
+    pub fn from_hf_value(value: &Value) -> Result<ModelSpec, String> {
+        let config = HfConfig::deserialize(value).map_err(|e| format!("config.json: {e}"))?;
+        if config.compress_ratios.is_some() || config.model_type == "deepseek_v4" {
+            return Err("config.json: DeepSeek-V4's compressed attention (compress_ratios) is not modelled yet".into());
         }
-        if config.kv_lora_rank.is_some() {
-            return Err("multi-head latent attention (MLA) is not modelled yet".to_owned());
+        for (field, value) in [
+            ("hidden_size", config.hidden_size),
+            ("num_hidden_layers", config.num_hidden_layers),
+            ("num_attention_heads", config.num_attention_heads),
+            ("vocab_size", config.vocab_size),
+            ("max_position_embeddings", config.max_position_embeddings),
+        ] {
+            let limit = if field == "max_position_embeddings" { MAX_CONTEXT } else { MAX_DIMENSION };
+            if value == 0 || value > limit {
+                return Err(format!("config.json: {field} must be from 1 to {limit}, got {value}"));
+            }
         }
-        if config.num_attention_heads == 0
-            || !config.hidden_size.is_multiple_of(config.num_attention_heads) && config.head_dim.is_none()
-        {
-            return Err("config.json: num_attention_heads must divide hidden_size when head_dim is absent".to_owned());
-        }
-        Ok(ModelSpec {
+        let attention = read_attention(&config)?;
+        let moe = read_moe(&config)?;
+        let layer_is_moe = (0..config.num_hidden_layers).map(|layer| moe.is_some() && is_moe_layer(&config, layer)).collect();
+        let dense_intermediate = config.intermediate_size.unwrap_or(0);
+        let model = ModelSpec {
+            model_type: config.model_type.clone(),
             hidden: config.hidden_size,
             layers: config.num_hidden_layers,
-            q_heads: config.num_attention_heads,
-            kv_heads: config.num_key_value_heads.unwrap_or(config.num_attention_heads),
-            head_dim: config.head_dim.unwrap_or(config.hidden_size / config.num_attention_heads),
-            intermediate: config.intermediate_size,
             vocab: config.vocab_size,
             tied_embeddings: config.tie_word_embeddings,
-            qkv_bias: config.model_type == "qwen2",
-            qk_norm: config.model_type == "qwen3",
             max_context: config.max_position_embeddings,
+            attention,
+            sliding_window: read_sliding_window(&config)?,
+            dense_intermediate,
+            moe,
+            layer_is_moe,
+            mtp_layers: config.num_nextn_predict_layers.min(MAX_DIMENSION),
+            native_weights: read_native_weights(config.quantization_config.as_ref()),
+            quantized_attention: !config
+                .quantization_config
+                .as_ref()
+                .and_then(|q| q.get("modules_to_not_convert"))
+                .and_then(Value::as_array)
+                .is_some_and(|modules| modules.iter().any(|m| m.as_str().is_some_and(|m| m.contains("self_attn")))),
+        };
+        if model.dense_layers() > 0 && dense_intermediate == 0 {
+            return Err("config.json: intermediate_size is required for dense layers".into());
+        }
+        if dense_intermediate > MAX_DIMENSION {
+            return Err(format!("config.json: intermediate_size must be at most {MAX_DIMENSION}"));
+        }
+        Ok(model)
+    }
+
+    /// Layers whose MLP is mixture-of-experts.
+    pub fn moe_layers(&self) -> u64 {
+        self.layer_is_moe.iter().filter(|&&moe| moe).count() as u64
+    }
+
+    /// Layers with a dense MLP.
+    pub fn dense_layers(&self) -> u64 {
+        self.layers - self.moe_layers()
+    }
+
+    /// Query heads.
+    pub fn q_heads(&self) -> u64 {
+        match self.attention {
+            Attention::Gqa { q_heads, .. } | Attention::Mla { q_heads, .. } => q_heads,
+        }
+    }
+
+    /// Matrix parameters of one layer's attention (projections only).
+    pub fn attention_matrix_params(&self) -> u64 {
+        let h = self.hidden;
+        match self.attention {
+            Attention::Gqa { q_heads, kv_heads, head_dim, .. } => {
+                let (q_dim, kv_dim) = (q_heads * head_dim, kv_heads * head_dim);
+                h * (q_dim + 2 * kv_dim) + q_dim * h
+            }
+            Attention::Mla { q_heads, q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim } => {
+                let qk_head = qk_nope_head_dim + qk_rope_head_dim;
+                let query = match q_lora_rank {
+                    Some(rank) => h * rank + rank * q_heads * qk_head,
+                    None => h * q_heads * qk_head,
+                };
+                let kv = h * (kv_lora_rank + qk_rope_head_dim) + kv_lora_rank * q_heads * (qk_nope_head_dim + v_head_dim);
+                query + kv + q_heads * v_head_dim * h
+            }
+        }
+    }
+
+    /// The K and V projection parameters of one GQA layer (what tensor parallelism replicates
+    /// when it exceeds the KV heads); 0 for MLA.
+    pub fn kv_projection_params(&self) -> u64 {
+        match self.attention {
+            Attention::Gqa { kv_heads, head_dim, .. } => 2 * self.hidden * kv_heads * head_dim,
+            Attention::Mla { .. } => 0,
+        }
+    }
+
+    /// Vector parameters of one layer: norms, biases, sinks.
+    pub fn layer_vector_params(&self) -> u64 {
+        let norms = 2 * self.hidden;
+        norms
+            + match self.attention {
+                Attention::Gqa { q_heads, kv_heads, head_dim, qkv_bias, o_bias, qk_norm, sinks } => {
+                    let qkv = if qkv_bias { (q_heads + 2 * kv_heads) * head_dim } else { 0 };
+                    let o = if o_bias { self.hidden } else { 0 };
+                    let norm = if qk_norm { 2 * head_dim } else { 0 };
+                    qkv + o + norm + if sinks { q_heads } else { 0 }
+                }
+                Attention::Mla { q_lora_rank, kv_lora_rank, .. } => q_lora_rank.unwrap_or(0) + kv_lora_rank,
+            }
+    }
+
+    /// Parameters of one dense layer's gated MLP (gate, up and down).
+    pub fn dense_mlp_params(&self) -> u64 {
+        3 * self.hidden * self.dense_intermediate
+    }
+
+    /// Parameters of one routed expert (gated MLP plus its biases); 0 for a dense model.
+    pub fn expert_params(&self) -> u64 {
+        self.moe.as_ref().map_or(0, |moe| {
+            let biases = if moe.expert_bias { 2 * moe.expert_intermediate + self.hidden } else { 0 };
+            3 * self.hidden * moe.expert_intermediate + biases
         })
     }
 
-    /// Matrix parameters of one decoder layer (Q, K, V, O and the gated MLP), which every token
-    /// multiplies through.
-    pub fn layer_matrix_params(&self) -> u64 {
-        let q_dim = self.q_heads * self.head_dim;
-        let kv_dim = self.kv_heads * self.head_dim;
-        let attention = self.hidden * (q_dim + 2 * kv_dim) + q_dim * self.hidden;
-        attention + 3 * self.hidden * self.intermediate
+    /// Parameters of one MoE layer's shared expert(s); 0 when none.
+    pub fn shared_expert_params(&self) -> u64 {
+        self.moe.as_ref().map_or(0, |moe| 3 * self.hidden * moe.shared_intermediate)
     }
 
-    /// Matrix parameters of one layer held by each GPU of a `tp`-way tensor-parallel group:
-    /// every matrix is split `tp` ways, except that K and V projections are replicated when `tp`
-    /// exceeds the KV heads (each GPU keeps at least one KV head).
-    pub fn layer_matrix_params_per_gpu(&self, tp: u64) -> f64 {
-        let kv_projections = 2 * self.hidden * self.kv_heads * self.head_dim;
-        let kv_heads_per_gpu = (self.kv_heads as f64 / tp as f64).max(1.0);
-        (self.layer_matrix_params() - kv_projections) as f64 / tp as f64
-            + 2.0 * (self.hidden * self.head_dim) as f64 * kv_heads_per_gpu
-    }
-
-    /// Vector parameters of one layer: norms and biases.
-    fn layer_vector_params(&self) -> u64 {
-        let norms = 2 * self.hidden + if self.qk_norm { 2 * self.head_dim } else { 0 };
-        let biases = if self.qkv_bias { (self.q_heads + 2 * self.kv_heads) * self.head_dim } else { 0 };
-        norms + biases
+    /// Parameters of one MoE layer's router (kept BF16 and replicated).
+    pub fn router_params(&self) -> u64 {
+        self.moe.as_ref().map_or(0, |moe| moe.experts * self.hidden + if moe.router_bias { moe.experts } else { 0 })
     }
 
     /// Parameters of the LM head (`vocab × hidden`), shared with the embedding when tied.
@@ -129,111 +336,214 @@ impl ModelSpec {
         self.vocab * self.hidden
     }
 
-    /// All parameters: embedding, layers, final norm and (untied) LM head.
-    pub fn num_params(&self) -> u64 {
-        let embedding = self.vocab * self.hidden;
+    /// Embedding, untied LM head and final norm.
+    fn table_params(&self) -> u64 {
         let lm_head = if self.tied_embeddings { 0 } else { self.lm_head_params() };
-        embedding + self.layers * (self.layer_matrix_params() + self.layer_vector_params()) + self.hidden + lm_head
+        self.vocab * self.hidden + lm_head + self.hidden
     }
 
-    /// Bytes of weights when the layers' matrices are stored in `dtype`; embeddings, the LM
-    /// head, norms and biases stay BF16 (as vLLM's FP8 checkpoints keep them).
-    pub fn weight_bytes(&self, dtype: Dtype) -> u64 {
-        let matrices = self.layers * self.layer_matrix_params();
-        matrices * dtype.bytes() + (self.num_params() - matrices) * Dtype::Bf16.bytes()
-    }
-
-    /// Bytes of weights on the most loaded GPU of a `tp × pp` replica: its stage's layers (the
-    /// first stage takes the extra layer of an uneven split) plus the larger of the embedding
-    /// and the LM head (the first and last stages hold one each; a single stage holds both).
-    pub fn weight_bytes_per_gpu(&self, dtype: Dtype, tp: u64, pp: u64) -> f64 {
-        let layers = self.layers.div_ceil(pp) as f64;
-        let vectors = (self.layer_vector_params() * Dtype::Bf16.bytes()) as f64;
-        let per_layer = self.layer_matrix_params_per_gpu(tp) * dtype.bytes() as f64 + vectors;
-        let table = (self.vocab * self.hidden * Dtype::Bf16.bytes()) as f64 / tp as f64;
-        let tables = if pp == 1 {
-            if self.tied_embeddings {
-                table
-            } else {
-                2.0 * table
-            }
+    /// Parameters of one decoder layer with `experts` routed experts counted.
+    fn layer_params(&self, is_moe: bool, experts: u64) -> u64 {
+        let mlp = if is_moe {
+            experts * self.expert_params() + self.shared_expert_params() + self.router_params()
         } else {
-            table
+            self.dense_mlp_params()
         };
-        layers * per_layer + tables
+        self.attention_matrix_params() + self.layer_vector_params() + mlp
     }
 
-    /// KV-cache bytes per token over all layers: `2 · layers · kv_heads · head_dim · bytes`.
-    pub fn kv_bytes_per_token(&self, dtype: Dtype) -> u64 {
-        2 * self.layers * self.kv_heads * self.head_dim * dtype.bytes()
+    fn params_with_experts(&self, experts: u64) -> u64 {
+        let layers: u64 = self.layer_is_moe.iter().map(|&is_moe| self.layer_params(is_moe, experts)).sum();
+        self.table_params() + layers
+    }
+
+    /// All parameters of the main model: embedding, layers, final norm and (untied) LM head;
+    /// MTP layers are left out ([`ModelSpec::mtp_params`]).
+    pub fn num_params(&self) -> u64 {
+        self.params_with_experts(self.moe.as_ref().map_or(0, |moe| moe.experts))
+    }
+
+    /// Parameters one token passes through: every parameter except the routed experts it does
+    /// not use (the input embedding counted whole, as Mistral and DeepSeek count; OpenAI's
+    /// gpt-oss figure leaves it out).
+    pub fn active_params(&self) -> u64 {
+        self.params_with_experts(self.moe.as_ref().map_or(0, |moe| moe.experts_per_token))
+    }
+
+    /// Parameters of the multi-token-prediction layers: each a full decoder layer (MoE when the
+    /// model is) plus its two input norms, the `2h × h` projection joining them and its own
+    /// final norm; the embedding and LM head are shared with the main model.
+    pub fn mtp_params(&self) -> u64 {
+        let experts = self.moe.as_ref().map_or(0, |moe| moe.experts);
+        let layer = self.layer_params(self.moe.is_some(), experts);
+        self.mtp_layers * (layer + 2 * self.hidden * self.hidden + 3 * self.hidden)
+    }
+
+    /// KV-cache elements one token adds to one full-attention layer.
+    pub fn kv_elements_per_layer_token(&self) -> u64 {
+        match self.attention {
+            Attention::Gqa { kv_heads, head_dim, .. } => 2 * kv_heads * head_dim,
+            Attention::Mla { kv_lora_rank, qk_rope_head_dim, .. } => kv_lora_rank + qk_rope_head_dim,
+        }
+    }
+
+    /// Layers that attend to (and keep) the whole context.
+    pub fn full_attention_layers(&self) -> u64 {
+        self.layers - self.sliding_window.map_or(0, |window| window.layers)
+    }
+
+    /// KV-cache bytes each token adds over the full-attention layers: `2 · kv_heads · head_dim`
+    /// elements per layer for GQA, `kv_lora_rank + qk_rope_head_dim` for MLA (the latent, not
+    /// per-head K and V). Sliding layers add [`ModelSpec::kv_window_bytes_per_sequence`] instead.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `kv` is a weight-only format (validation refuses those for the KV cache).
+    pub fn kv_bytes_per_token(&self, kv: Dtype) -> u64 {
+        self.full_attention_layers() * self.kv_elements_per_layer_token() * kv_bytes(kv)
+    }
+
+    /// KV-cache bytes the sliding-window layers hold for one sequence once it is longer than
+    /// the window (a fixed amount, whatever its length).
+    ///
+    /// # Panics
+    ///
+    /// As [`ModelSpec::kv_bytes_per_token`].
+    pub fn kv_window_bytes_per_sequence(&self, kv: Dtype) -> u64 {
+        self.sliding_window
+            .map_or(0, |sliding| sliding.layers * sliding.window * self.kv_elements_per_layer_token() * kv_bytes(kv))
+    }
+}
+
+fn kv_bytes(kv: Dtype) -> u64 {
+    kv.kv_bytes().expect("KV formats are bf16 or fp8 (validated)")
+}
+
+fn read_attention(config: &HfConfig) -> Result<Attention, String> {
+    let q_heads = config.num_attention_heads;
+    if let Some(kv_lora_rank) = config.kv_lora_rank {
+        let need = |name: &str, value: Option<u64>| {
+            value.filter(|&v| v > 0 && v <= MAX_DIMENSION).ok_or_else(|| format!("config.json: MLA needs {name}"))
+        };
+        return Ok(Attention::Mla {
+            q_heads,
+            q_lora_rank: config.q_lora_rank.filter(|&rank| rank > 0 && rank <= MAX_DIMENSION),
+            kv_lora_rank: need("kv_lora_rank", Some(kv_lora_rank))?,
+            qk_nope_head_dim: need("qk_nope_head_dim", config.qk_nope_head_dim)?,
+            qk_rope_head_dim: need("qk_rope_head_dim", config.qk_rope_head_dim)?,
+            v_head_dim: need("v_head_dim", config.v_head_dim)?,
+        });
+    }
+    let head_dim = match config.head_dim {
+        Some(dim) if dim > 0 && dim <= MAX_DIMENSION => dim,
+        Some(dim) => return Err(format!("config.json: head_dim must be from 1 to {MAX_DIMENSION}, got {dim}")),
+        None if config.hidden_size.is_multiple_of(q_heads) => config.hidden_size / q_heads,
+        None => return Err("config.json: num_attention_heads must divide hidden_size when head_dim is absent".into()),
+    };
+    let kv_heads = config.num_key_value_heads.unwrap_or(q_heads);
+    if kv_heads == 0 || !q_heads.is_multiple_of(kv_heads) {
+        return Err(format!("config.json: num_key_value_heads must divide num_attention_heads ({q_heads}), got {kv_heads}"));
+    }
+    let gpt_oss = config.model_type == "gpt_oss";
+    Ok(Attention::Gqa {
+        q_heads,
+        kv_heads,
+        head_dim,
+        qkv_bias: config.attention_bias || config.model_type == "qwen2" || config.model_type == "qwen2_moe",
+        o_bias: config.attention_bias,
+        qk_norm: config.model_type.starts_with("qwen3"),
+        sinks: gpt_oss,
+    })
+}
+
+fn read_moe(config: &HfConfig) -> Result<Option<Moe>, String> {
+    let Some(experts) = config.n_routed_experts.or(config.num_local_experts).or(config.num_experts) else {
+        return Ok(None);
+    };
+    let experts_per_token = config
+        .num_experts_per_tok
+        .or(config.experts_per_token)
+        .ok_or("config.json: a mixture-of-experts config needs num_experts_per_tok")?;
+    if experts == 0 || experts > MAX_DIMENSION || experts_per_token == 0 || experts_per_token > experts {
+        return Err(format!(
+            "config.json: experts per token must be from 1 to the experts ({experts}), got {experts_per_token}"
+        ));
+    }
+    let expert_intermediate = config
+        .moe_intermediate_size
+        .or(config.intermediate_size)
+        .filter(|&size| size > 0 && size <= MAX_DIMENSION)
+        .ok_or("config.json: a mixture-of-experts config needs moe_intermediate_size")?;
+    let shared_intermediate = match (config.shared_expert_intermediate_size, config.n_shared_experts) {
+        (Some(size), _) => size,
+        (None, Some(count)) => count.min(MAX_DIMENSION) * expert_intermediate,
+        (None, None) => 0,
+    };
+    let gpt_oss = config.model_type == "gpt_oss";
+    Ok(Some(Moe {
+        experts,
+        experts_per_token,
+        expert_intermediate,
+        shared_intermediate: shared_intermediate.min(MAX_DIMENSION),
+        expert_bias: gpt_oss,
+        router_bias: gpt_oss || config.topk_method.as_deref() == Some("noaux_tc"),
+    }))
+}
+
+/// Whether layer `layer` (0-based) is MoE: DeepSeek's `first_k_dense_replace` and
+/// `moe_layer_freq`, Qwen's `decoder_sparse_step` and `mlp_only_layers`.
+fn is_moe_layer(config: &HfConfig, layer: u64) -> bool {
+    let first_dense = config.first_k_dense_replace.unwrap_or(0);
+    let every = config.moe_layer_freq.unwrap_or(1).max(1);
+    let sparse_step = config.decoder_sparse_step.unwrap_or(1).max(1);
+    layer >= first_dense
+        && layer.is_multiple_of(every)
+        && (layer + 1).is_multiple_of(sparse_step)
+        && !config.mlp_only_layers.contains(&layer)
+}
+
+fn read_sliding_window(config: &HfConfig) -> Result<Option<SlidingWindow>, String> {
+    let Some(window) = config.sliding_window.filter(|&window| window > 0) else {
+        return Ok(None);
+    };
+    let layers = if let Some(types) = &config.layer_types {
+        if types.len() as u64 != config.num_hidden_layers {
+            return Err(format!(
+                "config.json: layer_types has {} entries for {} layers",
+                types.len(),
+                config.num_hidden_layers
+            ));
+        }
+        types.iter().filter(|kind| kind.as_str() == "sliding_attention").count() as u64
+    } else {
+        match config.use_sliding_window {
+            // Qwen2/Qwen3: the window applies from layer `max_window_layers` on, when enabled.
+            Some(true) => config.num_hidden_layers - config.max_window_layers.unwrap_or(0).min(config.num_hidden_layers),
+            Some(false) => 0,
+            // Mistral: every layer slides.
+            None => config.num_hidden_layers,
+        }
+    };
+    // A window no shorter than the context is full attention.
+    Ok((layers > 0 && window < config.max_position_embeddings).then_some(SlidingWindow { window, layers }))
+}
+
+/// The checkpoint's weight format from `quantization_config`.
+fn read_native_weights(quantization: Option<&Value>) -> Dtype {
+    let Some(quantization) = quantization else { return Dtype::Bf16 };
+    let field = |name: &str| quantization.get(name).and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+    let (method, algo) = (field("quant_method"), field("quant_algo"));
+    let bits = quantization.get("bits").and_then(Value::as_u64);
+    if method.contains("mxfp4") || algo.contains("fp4") {
+        Dtype::Fp4
+    } else if method == "fp8" || algo.contains("fp8") || method.contains("fbgemm_fp8") {
+        Dtype::Fp8
+    } else if matches!(method.as_str(), "awq" | "gptq" | "compressed-tensors") && bits == Some(4) {
+        Dtype::Int4
+    } else {
+        Dtype::Bf16
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::perf::catalog;
-
-    fn preset(id: &str) -> ModelSpec {
-        catalog::model(id).unwrap().spec()
-    }
-
-    #[test]
-    fn parameter_counts_match_the_published_ones() {
-        // perf-model-data.md §2.2; every figure also matches the models' published sizes.
-        assert_eq!(preset("llama-3.1-8b").num_params(), 8_030_261_248);
-        assert_eq!(preset("llama-3.1-70b").num_params(), 70_553_706_496);
-        assert_eq!(preset("llama-3.1-405b").num_params(), 405_853_388_800);
-        assert_eq!(preset("qwen3-32b").num_params(), 32_762_123_264);
-    }
-
-    #[test]
-    fn qwen2_biases_are_counted() {
-        // Qwen2.5-72B: the safetensors total is 72,706,203,648 (perf-model-data.md §2).
-        let json = r#"{"model_type": "qwen2", "hidden_size": 8192, "num_hidden_layers": 80,
-            "num_attention_heads": 64, "num_key_value_heads": 8, "intermediate_size": 29568,
-            "vocab_size": 152064, "max_position_embeddings": 32768, "tie_word_embeddings": false}"#;
-        assert_eq!(ModelSpec::from_hf_config(json).unwrap().num_params(), 72_706_203_648);
-    }
-
-    #[test]
-    fn kv_bytes_per_token_match_the_reference() {
-        let kib = |id: &str| preset(id).kv_bytes_per_token(Dtype::Bf16) / 1024;
-        assert_eq!(
-            (kib("llama-3.1-8b"), kib("llama-3.1-70b"), kib("llama-3.1-405b"), kib("qwen3-32b")),
-            (128, 320, 504, 256)
-        );
-        assert_eq!(preset("llama-3.1-8b").kv_bytes_per_token(Dtype::Fp8), 65_536);
-        assert_eq!(preset("qwen3-32b").head_dim, 128, "explicit head_dim wins over hidden/heads");
-    }
-
-    #[test]
-    fn per_gpu_weights_split_with_tp_and_replicate_kv_beyond_the_kv_heads() {
-        let model = preset("llama-3.1-8b");
-        let whole = model.weight_bytes(Dtype::Bf16) as f64;
-        assert!((model.weight_bytes_per_gpu(Dtype::Bf16, 1, 1) - whole).abs() < 1e4, "all but the final norm");
-        // TP 8 = the KV heads: an eighth of the matrices; the norms (0.5 MB) are replicated.
-        let eighth = model.weight_bytes_per_gpu(Dtype::Bf16, 8, 1) - whole / 8.0;
-        assert!((0.0..1e6).contains(&eighth), "{eighth}");
-        // TP 16 > 8 KV heads: K and V stay one head per GPU, more than a sixteenth.
-        assert!(model.weight_bytes_per_gpu(Dtype::Bf16, 16, 1) > whole / 16.0 + 1e7);
-        // PP 2: the busiest stage holds half the layers and one of embedding/LM head.
-        let half = model.weight_bytes_per_gpu(Dtype::Bf16, 1, 2);
-        assert!(half < whole / 2.0 + 1e3 && half > whole / 2.0 - 1e9, "{half}");
-    }
-
-    #[test]
-    fn fp8_halves_only_the_layer_matrices() {
-        let model = preset("llama-3.1-8b");
-        let matrices = model.layers * model.layer_matrix_params();
-        assert_eq!(model.weight_bytes(Dtype::Bf16) - model.weight_bytes(Dtype::Fp8), matrices);
-    }
-
-    #[test]
-    fn moe_and_mla_configs_are_refused_with_a_reason() {
-        let moe = r#"{"model_type": "mixtral", "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
-            "intermediate_size": 14336, "vocab_size": 32000, "max_position_embeddings": 32768, "num_local_experts": 8}"#;
-        assert!(ModelSpec::from_hf_config(moe).unwrap_err().contains("mixture-of-experts"));
-        assert!(ModelSpec::from_hf_config("{}").unwrap_err().starts_with("config.json: missing field"));
-    }
-}
+mod tests;

@@ -1,32 +1,32 @@
-//! The roofline step-time model of one replica, and its KV-cache capacity.
+//! The roofline step-time model of one replica.
 //!
 //! One engine step runs a batch of prefill chunks and decode tokens through the model. Each
-//! operator class costs `max(FLOPs / achieved FLOP/s, bytes / achieved bandwidth)`; tensor
-//! parallelism divides the work and adds two all-reduces per layer; pipeline parallelism runs
-//! its stages in sequence and adds a hop per stage boundary; a fixed per-step and per-layer
-//! overhead covers scheduling and kernel launches. `docs/model.md` gives every formula and the
-//! source of every constant.
+//! operator class costs `max(FLOPs / achieved FLOP/s, bytes / achieved bandwidth)` on one GPU:
+//! attention projections, dense MLPs, the experts a batch touches, the LM head, prefill and
+//! decode attention. Tensor parallelism adds all-reduces, data-parallel attention with expert
+//! parallelism adds all-to-alls, pipeline parallelism splits the batch into micro-batches that
+//! fill the stages and adds a hop per stage boundary; the CPU's scheduling and sampling add
+//! their time (or hide behind the GPU's with asynchronous scheduling). `docs/model.md` gives
+//! every formula and the source of every constant.
 
-use std::fmt;
-
-use super::gpu::{
-    interpolate_log2, ALLREDUCE_EFFICIENCY, DECODE_ATTENTION_HBM_EFFICIENCY, DECODE_ATTENTION_LATENCY,
-    PREFILL_ATTENTION_EFFICIENCY,
-};
-use super::{catalog, Dtype, GpuSpec, ModelSpec};
-use crate::scenario::{Deployment, Scenario};
+use super::gpu::{interpolate_log2, Compute};
+use super::memory::MemoryPlan;
+use super::model::Attention;
+use super::replica::{Factors, FitError, ReplicaConfig};
+use super::report::RooflinePoint;
+use super::{Dtype, GpuSpec, ModelSpec};
+use crate::calibrate::{ProfileFit, StepProfile};
+use crate::scenario::Scenario;
 use crate::time::SimDuration;
 
-/// Fixed cost of one engine step (scheduling, sampling, CUDA-graph replay), seconds.
-pub const STEP_OVERHEAD: f64 = 1.0e-3;
-/// Launch and synchronisation cost per layer per step, seconds.
+/// CPU time of one engine step (scheduling, input preparation, CUDA-graph launch), seconds.
+pub const CPU_STEP_OVERHEAD: f64 = 0.9e-3;
+/// CPU time per sequence in a step (its scheduling, sampling and output handling), seconds.
+pub const CPU_SEQUENCE_OVERHEAD: f64 = 4e-6;
+/// Launch and synchronisation cost per layer per step on the GPU, seconds.
 pub const LAYER_OVERHEAD: f64 = 5e-6;
 /// Latency of one pipeline-stage hop, seconds (aiconfigurator `p2p_latency`).
 pub const PIPELINE_HOP_LATENCY: f64 = 10e-6;
-/// Memory the runtime keeps outside weights, activations and KV (aiconfigurator `other_mem`).
-pub const RUNTIME_RESERVED_BYTES: f64 = 3.5e9;
-/// NCCL buffers when tensor parallel (aiconfigurator `nccl_mem`, upper end).
-pub const NCCL_RESERVED_BYTES: f64 = 0.4e9;
 
 /// A prefill chunk in a step: `new_tokens` computed on top of `cached_tokens` already in KV.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,75 +48,132 @@ pub struct BatchShape<'a> {
     pub prefills: &'a [PrefillChunk],
 }
 
-/// Why a deployment cannot hold its model.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FitError {
-    /// The scenario field to change.
-    pub path: &'static str,
-    /// What does not fit, with the numbers.
-    pub message: String,
-}
-
-impl fmt::Display for FitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
-
-impl std::error::Error for FitError {}
-
-/// The deployment choices the step model depends on.
+/// The cost of a decode-only step of a given batch size, as a function of the tokens its
+/// sequences attend to: what lets the engine cost steady decoding in O(1).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ReplicaConfig {
-    /// Tensor-parallel degree.
-    pub tp: u32,
-    /// Pipeline-parallel degree.
-    pub pp: u32,
-    /// Weight format of the layers' matrices.
-    pub weights: Dtype,
-    /// KV-cache format.
-    pub kv_cache: Dtype,
-    /// Fraction of each GPU's memory the engine may use.
-    pub gpu_memory_utilization: f64,
-    /// Step token budget (sizes the activation reserve).
-    pub max_num_batched_tokens: u32,
-    /// Most sequences per step (sizes the sampler's reserve).
-    pub max_num_seqs: u32,
+pub struct DecodeCost {
+    gpu_fixed: f64,
+    cpu: f64,
+    per_context_token: f64,
+    overlap_cpu: bool,
 }
 
-impl ReplicaConfig {
-    /// The replica shape and formats a scenario asks for.
-    pub fn from_scenario(scenario: &Scenario) -> ReplicaConfig {
-        let Deployment::Aggregated(pool) = &scenario.deployment;
-        let engine = &scenario.engine;
-        ReplicaConfig {
-            tp: pool.tp,
-            pp: pool.pp,
-            weights: scenario.model.weights,
-            kv_cache: scenario.model.kv_cache,
-            gpu_memory_utilization: engine.gpu_memory_utilization,
-            max_num_batched_tokens: engine.max_num_batched_tokens,
-            max_num_seqs: engine.max_num_seqs,
-        }
+impl DecodeCost {
+    /// The step's duration when its sequences attend to `context_tokens` KV tokens in all.
+    #[inline]
+    pub fn duration(&self, context_tokens: u64) -> SimDuration {
+        let gpu = self.gpu_fixed + context_tokens as f64 * self.per_context_token;
+        to_duration(combine(gpu, self.cpu, self.overlap_cpu))
     }
 }
 
-/// Step times and KV capacity of one replica.
+fn combine(gpu: f64, cpu: f64, overlap_cpu: bool) -> f64 {
+    if overlap_cpu {
+        gpu.max(cpu)
+    } else {
+        gpu + cpu
+    }
+}
+
+fn to_duration(seconds: f64) -> SimDuration {
+    SimDuration::from_secs_f64(seconds).max(SimDuration::from_nanos(1))
+}
+
+/// The new tokens of a step and the KV tokens its attention reads (decode contexts, and each
+/// prefill chunk's cached and new tokens).
+fn totals(shape: &BatchShape<'_>) -> (f64, f64) {
+    let chunks = shape.prefills.iter();
+    let new_tokens = f64::from(shape.num_decode) + chunks.clone().map(|chunk| f64::from(chunk.new_tokens)).sum::<f64>();
+    let prefill_context: f64 = chunks.map(|c| f64::from(c.cached_tokens) + f64::from(c.new_tokens)).sum();
+    (new_tokens, shape.decode_context_tokens as f64 + prefill_context)
+}
+
+/// FLOPs and HBM bytes of some work on one GPU, and the time it takes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Work {
+    flops: f64,
+    bytes: f64,
+    seconds: f64,
+}
+
+impl Work {
+    /// Work bound by the slower of computing `flops` at `flop_rate` and moving `bytes` at
+    /// `byte_rate`.
+    fn bound(flops: f64, flop_rate: f64, bytes: f64, byte_rate: f64) -> Work {
+        Work { flops, bytes, seconds: (flops / flop_rate).max(bytes / byte_rate) }
+    }
+
+    fn scaled(self, factor: f64) -> Work {
+        Work { flops: self.flops * factor, bytes: self.bytes * factor, seconds: self.seconds * factor }
+    }
+}
+
+impl std::ops::AddAssign for Work {
+    fn add_assign(&mut self, other: Work) {
+        self.flops += other.flops;
+        self.bytes += other.bytes;
+        self.seconds += other.seconds;
+    }
+}
+
+/// One micro-batch's pass: its work and its tokens (which size the collectives).
+struct Pass {
+    work: Work,
+    tokens: f64,
+}
+
+/// The routed experts of one MoE layer as one GPU sees them.
+#[derive(Clone, Debug)]
+struct ExpertCost {
+    layers: f64,
+    experts: f64,
+    per_token: f64,
+    /// Parameters of one expert's shard on a GPU.
+    shard_params: f64,
+    ep: f64,
+    imbalance: f64,
+    shared_params: f64,
+}
+
+/// Step times, memory plan and KV capacity of one replica.
 #[derive(Clone, Debug)]
 pub struct StepModel {
-    gpu: &'static GpuSpec,
-    weights: Dtype,
+    gpu: GpuSpec,
+    factors: Factors,
+    overlap_cpu: bool,
     tp: f64,
-    pp: f64,
+    pp: u32,
+    dp_attention: bool,
     layers: f64,
+    full_layers: f64,
+    sliding_layers: f64,
+    window: f64,
     hidden: f64,
-    linear_flops_per_token: f64,
-    linear_bytes: f64,
-    lm_head_flops_per_logit: f64,
-    lm_head_bytes: f64,
-    prefill_attention_flops_coefficient: f64,
-    kv_read_bytes_per_token: f64,
-    kv_capacity_tokens: u64,
+    weights: Dtype,
+    compute: Compute,
+    attention_weights: Dtype,
+    attention_compute: Compute,
+    /// Attention projection parameters per GPU, all layers.
+    attention_params: f64,
+    /// Dense-MLP parameters per GPU, all dense layers.
+    dense_params: f64,
+    experts: Option<ExpertCost>,
+    lm_head_params: f64,
+    /// Attention FLOPs per (query, key) pair per layer, whole model (divided over the GPUs).
+    attention_flops_per_pair: f64,
+    /// Decode-attention KV bytes per context token per full-attention layer, per GPU.
+    kv_read_bytes_per_layer_token: f64,
+    /// Decode-attention FLOPs per context token per layer, per GPU.
+    decode_flops_per_layer_token: f64,
+    dense_moe_split: (f64, f64),
+    experts_per_token: f64,
+    ep: f64,
+    cross_node_hops: f64,
+    stage_hops: f64,
+    tp_over_nic: bool,
+    ep_over_nic: bool,
+    memory: MemoryPlan,
+    profile: Option<ProfileFit>,
 }
 
 impl StepModel {
@@ -124,237 +181,336 @@ impl StepModel {
     ///
     /// # Errors
     ///
-    /// Returns a [`FitError`] when the model or GPU preset is unknown, or as [`StepModel::new`].
+    /// Returns a [`FitError`] when the model or GPU is unknown or unreadable, or as
+    /// [`StepModel::new`].
     pub fn from_scenario(scenario: &Scenario) -> Result<StepModel, FitError> {
-        let model = catalog::model(&scenario.model.preset)
-            .ok_or_else(|| FitError { path: "model.preset", message: "unknown model".to_owned() })?;
-        let gpu = catalog::gpu(&scenario.hardware.gpu)
-            .ok_or_else(|| FitError { path: "hardware.gpu", message: "unknown GPU".to_owned() })?;
-        StepModel::new(&model.spec(), gpu, ReplicaConfig::from_scenario(scenario))
+        let model = scenario.model.spec().map_err(|message| FitError { path: "model", message })?;
+        let gpu = scenario.hardware.gpu.spec().ok_or_else(|| FitError { path: "hardware.gpu", message: "unknown GPU".into() })?;
+        let config = scenario.replica_config(&model, gpu);
+        let profile = scenario.calibration.as_ref().and_then(|calibration| calibration.profile.as_ref());
+        StepModel::new(&model, gpu, config)?.with_profile(profile)
     }
 
     /// Builds the model of a replica running `model` on `gpu` with `config`.
     ///
     /// # Errors
     ///
-    /// Returns a [`FitError`] naming the field to change when the weights (plus reserves) do
-    /// not fit in memory, or the parallelism does not divide the model.
-    pub fn new(model: &ModelSpec, gpu: &'static GpuSpec, config: ReplicaConfig) -> Result<StepModel, FitError> {
-        let tp = u64::from(config.tp);
-        if !model.q_heads.is_multiple_of(tp) || (!model.kv_heads.is_multiple_of(tp) && tp % model.kv_heads != 0) {
-            return Err(FitError {
-                path: "deployment.aggregated.tp",
-                message: format!(
-                    "tp={tp} must divide the model's {} query heads, and divide or be a multiple of its {} KV heads",
-                    model.q_heads, model.kv_heads
-                ),
-            });
+    /// Returns a [`FitError`] naming the field to change when the shape or formats are invalid
+    /// ([`ReplicaConfig::check`]) or the weights (plus reserves) leave no room for KV cache.
+    pub fn new(model: &ModelSpec, gpu: &GpuSpec, config: ReplicaConfig) -> Result<StepModel, FitError> {
+        config.check(model, gpu)?;
+        let memory = MemoryPlan::new(model, gpu, &config);
+        if !memory.fits() {
+            return Err(memory.why_not(&gpu.name, config.gpu_memory_utilization));
         }
-        if u64::from(config.pp) > model.layers {
-            return Err(FitError {
-                path: "deployment.aggregated.pp",
-                message: format!("pp={} exceeds the model's {} layers", config.pp, model.layers),
-            });
-        }
-        if config.weights == Dtype::Fp8 && gpu.fp8_flops.is_none() {
-            return Err(FitError {
-                path: "model.weights",
-                message: format!("{} has no FP8 tensor cores; use bf16 weights", gpu.id),
-            });
-        }
-        let (tp_f, pp_f) = (tp as f64, f64::from(config.pp));
-        let kv_heads_per_gpu = (model.kv_heads / tp).max(1) as f64;
-        let kv_bytes_per_layer_token = 2.0 * kv_heads_per_gpu * model.head_dim as f64 * config.kv_cache.bytes() as f64;
-        let layers = model.layers as f64;
-        let step = StepModel {
-            gpu,
-            weights: config.weights,
-            tp: tp_f,
-            pp: pp_f,
-            layers,
-            hidden: model.hidden as f64,
-            linear_flops_per_token: 2.0 * layers * model.layer_matrix_params_per_gpu(tp),
-            linear_bytes: layers * model.layer_matrix_params_per_gpu(tp) * config.weights.bytes() as f64,
-            lm_head_flops_per_logit: 2.0 * model.lm_head_params() as f64 / tp_f,
-            lm_head_bytes: model.lm_head_params() as f64 * Dtype::Bf16.bytes() as f64 / tp_f,
-            prefill_attention_flops_coefficient: 4.0 * layers * (model.q_heads as f64 / tp_f) * model.head_dim as f64,
-            kv_read_bytes_per_token: layers * kv_bytes_per_layer_token,
-            kv_capacity_tokens: 0,
+        let tp = f64::from(config.tp);
+        let attention_weights = if model.quantized_attention { config.weights } else { Dtype::Bf16 };
+        let attention_params = if config.dp_attention {
+            model.attention_matrix_params() as f64
+        } else {
+            let kv = model.kv_projection_params() as f64;
+            let replicated = match model.attention {
+                Attention::Gqa { kv_heads, .. } => kv / kv_heads as f64 * (kv_heads as f64 / tp).max(1.0),
+                Attention::Mla { .. } => 0.0,
+            };
+            (model.attention_matrix_params() as f64 - kv) / tp + replicated
+        } * model.layers as f64;
+        let kv_elements = model.kv_elements_per_layer_token() as f64;
+        let kv_bytes = config.kv_cache.kv_bytes().unwrap_or(2) as f64;
+        let kv_read_bytes_per_layer_token = kv_bytes
+            * match model.attention {
+                _ if config.dp_attention => kv_elements / tp,
+                Attention::Gqa { kv_heads, head_dim, .. } => 2.0 * head_dim as f64 * (kv_heads as f64 / tp).max(1.0),
+                Attention::Mla { .. } => kv_elements,
+            };
+        let q_heads = model.q_heads() as f64;
+        let (attention_flops_per_pair, decode_flops_per_layer_token) = match model.attention {
+            Attention::Gqa { head_dim, .. } => (4.0 * q_heads * head_dim as f64, 4.0 * q_heads * head_dim as f64 / tp),
+            // Prefill expands the latent (Q·K over nope + rope, then V); decode absorbs the
+            // up-projections and attends in the latent space (as FlashMLA does).
+            Attention::Mla { kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim, .. } => (
+                2.0 * q_heads * (qk_nope_head_dim + qk_rope_head_dim + v_head_dim) as f64,
+                2.0 * q_heads * (2 * kv_lora_rank + qk_rope_head_dim) as f64 / tp,
+            ),
         };
+        let experts = model.moe.as_ref().map(|moe| {
+            let ep = f64::from(config.ep);
+            ExpertCost {
+                layers: model.moe_layers() as f64,
+                experts: moe.experts as f64,
+                per_token: moe.experts_per_token as f64,
+                shard_params: model.expert_params() as f64 / (tp / ep),
+                ep,
+                imbalance: config.effective_imbalance(),
+                shared_params: model.shared_expert_params() as f64 / tp,
+            }
+        });
+        let sliding_layers = model.sliding_window.map_or(0, |window| window.layers) as f64;
+        Ok(StepModel {
+            gpu: gpu.clone(),
+            factors: config.factors,
+            overlap_cpu: config.async_scheduling,
+            tp,
+            pp: config.pp,
+            dp_attention: config.dp_attention,
+            layers: model.layers as f64,
+            full_layers: model.layers as f64 - sliding_layers,
+            sliding_layers,
+            window: model.sliding_window.map_or(0, |window| window.window) as f64,
+            hidden: model.hidden as f64,
+            weights: config.weights,
+            compute: gpu.compute_for(config.weights),
+            attention_weights,
+            attention_compute: gpu.compute_for(attention_weights),
+            attention_params,
+            dense_params: model.dense_layers() as f64 * model.dense_mlp_params() as f64 / tp,
+            experts,
+            lm_head_params: model.lm_head_params() as f64 / tp,
+            attention_flops_per_pair,
+            kv_read_bytes_per_layer_token,
+            decode_flops_per_layer_token,
+            dense_moe_split: (model.dense_layers() as f64, model.moe_layers() as f64),
+            experts_per_token: model.moe.as_ref().map_or(0, |moe| moe.experts_per_token) as f64,
+            ep: f64::from(config.ep),
+            cross_node_hops: f64::from(config.cross_node_hops()),
+            stage_hops: f64::from(config.pp - 1),
+            tp_over_nic: config.tp > config.gpus_per_node,
+            ep_over_nic: config.ep > config.gpus_per_node,
+            memory,
+            profile: None,
+        })
+    }
 
-        // Memory of the most loaded GPU: its share of weights, reserves, then KV.
-        let layers_per_stage = model.layers.div_ceil(u64::from(config.pp)) as f64;
-        let weights_per_gpu = model.weight_bytes_per_gpu(config.weights, tp, u64::from(config.pp));
-        let activations = f64::from(config.max_num_batched_tokens)
-            * (2.0 * model.intermediate as f64 / tp_f + 4.0 * model.hidden as f64)
-            * 2.0
-            + f64::from(config.max_num_seqs) * model.vocab as f64 / tp_f * 4.0;
-        let reserved = RUNTIME_RESERVED_BYTES + if tp > 1 { NCCL_RESERVED_BYTES } else { 0.0 };
-        let budget = gpu.memory_bytes() * config.gpu_memory_utilization;
-        let free_for_kv = budget - weights_per_gpu - activations - reserved;
-        let kv_per_token_per_gpu = layers_per_stage * kv_bytes_per_layer_token;
-        if free_for_kv < kv_per_token_per_gpu * 16.0 {
-            return Err(FitError {
-                path: "deployment.aggregated.tp",
-                message: format!(
-                    "the model does not fit: each GPU would hold {:.1} GB of weights, {:.1} GB of activations and \
-                     {:.1} GB of runtime reserve, leaving {:.1} GB for KV cache out of {:.1} GB usable \
-                     ({} × gpu_memory_utilization {}); raise tp or pp, use fp8 weights, or a larger GPU",
-                    weights_per_gpu / 1e9,
-                    activations / 1e9,
-                    reserved / 1e9,
-                    free_for_kv.max(0.0) / 1e9,
-                    budget / 1e9,
-                    gpu.id,
-                    config.gpu_memory_utilization
-                ),
-            });
-        }
-        Ok(StepModel { kv_capacity_tokens: (free_for_kv / kv_per_token_per_gpu) as u64, ..step })
+    /// Replaces the roofline with a measured step-time profile, when one is given.
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`FitError`] at `calibration.profile` when the profile cannot be fitted.
+    pub fn with_profile(self, profile: Option<&StepProfile>) -> Result<StepModel, FitError> {
+        let Some(profile) = profile else { return Ok(self) };
+        let fit = profile.fit().map_err(|message| FitError { path: "calibration.profile", message })?;
+        Ok(StepModel { profile: Some(fit), ..self })
     }
 
     /// Tokens of KV cache the replica holds.
     pub fn kv_capacity_tokens(&self) -> u64 {
-        self.kv_capacity_tokens
+        self.memory.kv_capacity_tokens
+    }
+
+    /// Where the replica's memory goes.
+    pub fn memory(&self) -> &MemoryPlan {
+        &self.memory
+    }
+
+    /// The GPU it runs on.
+    pub fn gpu(&self) -> &GpuSpec {
+        &self.gpu
     }
 
     /// The duration of a step computing `shape`, at least 1 ns.
     pub fn step_time(&self, shape: &BatchShape<'_>) -> SimDuration {
-        let seconds = self.fixed_seconds(shape) + self.decode_context_seconds(shape.decode_context_tokens);
-        SimDuration::from_secs_f64(seconds).max(SimDuration::from_nanos(1))
+        to_duration(combine(self.gpu_seconds(shape), self.cpu_seconds(shape), self.overlap_cpu))
     }
 
-    /// Seconds per decode-context token (attention reads its KV): decode step time is
-    /// `fixed_seconds + decode_context_tokens · this`, which lets the engine cost a steady decode
-    /// step in O(1).
-    pub fn seconds_per_context_token(&self) -> f64 {
-        self.kv_read_bytes_per_token / (self.gpu.hbm_bandwidth * DECODE_ATTENTION_HBM_EFFICIENCY)
+    /// The cost of a decode-only step of `num_decode` sequences, as a function of the tokens
+    /// they attend to.
+    pub fn decode_cost(&self, num_decode: u32) -> DecodeCost {
+        let shape = BatchShape { num_decode, decode_context_tokens: 0, prefills: &[] };
+        DecodeCost {
+            gpu_fixed: self.gpu_seconds(&shape),
+            cpu: self.cpu_seconds(&shape),
+            per_context_token: self.seconds_per_context_token(num_decode),
+            overlap_cpu: self.overlap_cpu,
+        }
     }
 
-    fn decode_context_seconds(&self, context_tokens: u64) -> f64 {
-        context_tokens as f64 * self.seconds_per_context_token()
+    /// The GPU's share of a step, seconds.
+    pub fn gpu_seconds(&self, shape: &BatchShape<'_>) -> f64 {
+        if let Some(profile) = &self.profile {
+            let (new_tokens, context) = totals(shape);
+            return profile.step_seconds(new_tokens, context);
+        }
+        let pass = self.pass(shape);
+        let decode_floor = if shape.num_decode > 0 {
+            self.layers * self.gpu.efficiency.decode_attention_floor_us * 1e-6 * self.factors.overhead
+        } else {
+            0.0
+        };
+        pass.work.seconds + decode_floor + self.communication_seconds(pass.tokens) + self.layers * LAYER_OVERHEAD * self.factors.overhead
     }
 
-    /// Everything in a step's time except the decode attention's KV reads.
-    pub fn fixed_seconds(&self, shape: &BatchShape<'_>) -> f64 {
-        let new_tokens =
-            f64::from(shape.num_decode) + shape.prefills.iter().map(|c| f64::from(c.new_tokens)).sum::<f64>();
-        let logits = f64::from(shape.num_decode) + shape.prefills.len() as f64;
-        let gpu = self.gpu;
-        let linear = (new_tokens * self.linear_flops_per_token / gpu.gemm_flops(new_tokens, self.weights))
-            .max(self.linear_bytes / gpu.weight_bandwidth(self.weights));
-        let lm_head = (logits * self.lm_head_flops_per_logit / gpu.gemm_flops(logits, Dtype::Bf16))
-            .max(self.lm_head_bytes / gpu.weight_bandwidth(Dtype::Bf16));
-        let prefill_attention: f64 = shape.prefills.iter().map(|chunk| self.prefill_attention_seconds(chunk)).sum();
-        let decode_attention = if shape.num_decode > 0 { self.layers * DECODE_ATTENTION_LATENCY } else { 0.0 };
-        let activation_bytes = new_tokens * self.hidden * 2.0;
-        let allreduce = if self.tp > 1.0 { 2.0 * self.layers * self.allreduce_seconds(activation_bytes) } else { 0.0 };
-        let pipeline = (self.pp - 1.0) * (PIPELINE_HOP_LATENCY + activation_bytes / gpu.nvlink_bandwidth);
-        let overhead = STEP_OVERHEAD + self.layers * LAYER_OVERHEAD;
-        linear + lm_head + prefill_attention + decode_attention + allreduce + pipeline + overhead
+    /// The CPU's share of a step, seconds.
+    pub fn cpu_seconds(&self, shape: &BatchShape<'_>) -> f64 {
+        if self.profile.is_some() {
+            return 0.0;
+        }
+        let sequences = f64::from(shape.num_decode) + shape.prefills.len() as f64;
+        (CPU_STEP_OVERHEAD + CPU_SEQUENCE_OVERHEAD * sequences) * self.factors.overhead
     }
 
-    fn prefill_attention_seconds(&self, chunk: &PrefillChunk) -> f64 {
+    /// Where a step sits on the roofline of one GPU: the FLOPs per HBM byte of one pass, and the
+    /// FLOP/s it attains over the whole step.
+    pub fn roofline_point(&self, shape: &BatchShape<'_>) -> RooflinePoint {
+        let work = self.pass(shape).work;
+        RooflinePoint {
+            intensity: work.flops / work.bytes.max(1.0),
+            attained_flops: work.flops / self.step_time(shape).as_secs_f64(),
+        }
+    }
+
+    /// Seconds per decode-context token in a step of `num_decode` sequences (attention reads its
+    /// KV over the full-attention layers).
+    pub fn seconds_per_context_token(&self, num_decode: u32) -> f64 {
+        match &self.profile {
+            Some(profile) => profile.seconds_per_context_token(),
+            None => self.full_layers * self.decode_attention(1.0).seconds / self.micro_batches(num_decode),
+        }
+    }
+
+    /// Pipeline micro-batches a step of `sequences` splits into: one per stage when there are
+    /// enough sequences, so every stage is busy; fewer leave stages idle (the bubble).
+    fn micro_batches(&self, sequences: u32) -> f64 {
+        f64::from(sequences.clamp(1, self.pp))
+    }
+
+    /// The FLOPs, HBM bytes and time of one micro-batch's pass through every layer on one GPU.
+    fn pass(&self, shape: &BatchShape<'_>) -> Pass {
+        let sequences = shape.num_decode + shape.prefills.len() as u32;
+        let micro_batches = self.micro_batches(sequences);
+        let (new_tokens, _) = totals(shape);
+        let tokens = new_tokens / micro_batches;
+        let logits = f64::from(sequences) / micro_batches;
+        let mut work = self.linear(tokens);
+        work += self.gemm(self.lm_head_params, logits, Dtype::Bf16, Compute::Bf16);
+        for chunk in shape.prefills {
+            work += self.prefill_attention(chunk).scaled(1.0 / micro_batches);
+        }
+        let windows = f64::from(shape.num_decode) * self.window * self.sliding_layers;
+        let contexts = shape.decode_context_tokens as f64 * self.full_layers;
+        work += self.decode_attention(windows + contexts).scaled(1.0 / micro_batches);
+        Pass { work, tokens }
+    }
+
+    /// Decode attention over `layer_tokens` (context tokens × layers) on one GPU: the larger of
+    /// reading their KV and the attention FLOPs (which bind for MLA's many heads over one
+    /// latent).
+    fn decode_attention(&self, layer_tokens: f64) -> Work {
+        let efficiency = &self.gpu.efficiency;
+        let peak_attention = efficiency.prefill_attention.last().map_or(0.5, |point| point[1]);
+        Work::bound(
+            self.decode_flops_per_layer_token * layer_tokens,
+            self.gpu.bf16_tflops * 1e12 * peak_attention * self.factors.compute,
+            self.kv_read_bytes_per_layer_token * layer_tokens,
+            self.gpu.hbm_bandwidth() * efficiency.decode_attention_hbm * self.factors.memory,
+        )
+    }
+
+    /// A GEMM over `params` weights per GPU for `m` tokens: compute- or bandwidth-bound.
+    fn gemm(&self, params: f64, m: f64, weights: Dtype, compute: Compute) -> Work {
+        if params == 0.0 || m == 0.0 {
+            return Work::default();
+        }
+        Work::bound(
+            2.0 * params * m,
+            self.gpu.gemm_flops(m, compute) * self.factors.compute,
+            params * weights.weight_bytes(),
+            self.gpu.weight_bandwidth(weights) * self.factors.memory,
+        )
+    }
+
+    /// Every layer's matrices for `tokens` tokens: attention projections (per GPU's share of
+    /// the tokens under data-parallel attention), dense MLPs and the experts the tokens touch.
+    fn linear(&self, tokens: f64) -> Work {
+        let attention_tokens = if self.dp_attention { tokens / self.tp } else { tokens };
+        let mut work = self.gemm(self.attention_params, attention_tokens, self.attention_weights, self.attention_compute);
+        work += self.gemm(self.dense_params, tokens, self.weights, self.compute);
+        if let Some(experts) = &self.experts {
+            work += self.expert_layer(experts, tokens).scaled(experts.layers);
+        }
+        work
+    }
+
+    /// One MoE layer for `tokens` tokens on one GPU. Under uniform routing the batch touches
+    /// `E · (1 − (1 − k/E)^T)` distinct experts, whose weights are read once each; the routed
+    /// FLOPs are spread over the GPUs, the busiest expert-parallel rank carrying `imbalance`
+    /// times its share.
+    fn expert_layer(&self, experts: &ExpertCost, tokens: f64) -> Work {
+        if tokens == 0.0 {
+            return Work::default();
+        }
+        let touched = experts.experts * (1.0 - libm::pow(1.0 - experts.per_token / experts.experts, tokens));
+        let tokens_per_expert = tokens * experts.per_token / touched;
+        let mut work = Work::bound(
+            2.0 * tokens * experts.per_token * experts.shard_params * (experts.ep / self.tp) * experts.imbalance,
+            self.gpu.gemm_flops(tokens_per_expert, self.compute) * self.factors.compute,
+            touched / experts.ep * experts.shard_params * self.weights.weight_bytes(),
+            self.gpu.weight_bandwidth(self.weights) * self.factors.memory,
+        );
+        work += self.gemm(experts.shared_params, tokens, self.weights, self.compute);
+        work
+    }
+
+    /// Prefill attention of one chunk on one GPU: causal FLOPs over the full layers' context
+    /// and the sliding layers' window, and the reads of its cached KV.
+    fn prefill_attention(&self, chunk: &PrefillChunk) -> Work {
         let (new, cached) = (f64::from(chunk.new_tokens), f64::from(chunk.cached_tokens));
-        let flops = self.prefill_attention_flops_coefficient * new * (cached + new / 2.0);
-        let efficiency = interpolate_log2(PREFILL_ATTENTION_EFFICIENCY, cached + new);
-        let compute = flops / (self.gpu.bf16_flops * efficiency);
-        let kv_reads =
-            cached * self.kv_read_bytes_per_token / (self.gpu.hbm_bandwidth * DECODE_ATTENTION_HBM_EFFICIENCY);
-        compute.max(kv_reads)
+        let mean_span = cached + new / 2.0;
+        let pairs = new * (self.full_layers * mean_span + self.sliding_layers * mean_span.min(self.window));
+        let efficiency = interpolate_log2(&self.gpu.efficiency.prefill_attention, cached + new);
+        Work::bound(
+            self.attention_flops_per_pair * pairs / self.tp,
+            self.gpu.bf16_tflops * 1e12 * efficiency * self.factors.compute,
+            cached * self.full_layers * self.kv_read_bytes_per_layer_token,
+            self.gpu.hbm_bandwidth() * self.gpu.efficiency.decode_attention_hbm * self.factors.memory,
+        )
+    }
+
+    /// Collectives of one pass of `tokens` tokens: two all-reduces per layer under tensor
+    /// parallelism; under data-parallel attention, an all-gather and reduce-scatter (an
+    /// all-reduce's bytes) per dense layer and a dispatch and combine all-to-all per MoE layer;
+    /// plus the pipeline hops.
+    fn communication_seconds(&self, tokens: f64) -> f64 {
+        let activation_bytes = tokens * self.hidden * 2.0;
+        let mut seconds = 0.0;
+        if self.tp > 1.0 {
+            let allreduce = self.allreduce_seconds(activation_bytes);
+            seconds += if !self.dp_attention {
+                2.0 * self.layers * allreduce
+            } else if self.ep > 1.0 {
+                let (dense, moe) = self.dense_moe_split;
+                dense * allreduce + moe * 2.0 * self.all_to_all_seconds(tokens)
+            } else {
+                self.layers * allreduce
+            };
+        }
+        let scale_up_hops = self.stage_hops - self.cross_node_hops;
+        seconds
+            + scale_up_hops * (PIPELINE_HOP_LATENCY + activation_bytes / self.gpu.scale_up_bandwidth())
+            + self.cross_node_hops * (PIPELINE_HOP_LATENCY + activation_bytes / self.gpu.nic_bandwidth())
     }
 
     /// One ring all-reduce of `bytes` over the TP group: `α + 2(n−1)/n · bytes / (η · BW)`.
     fn allreduce_seconds(&self, bytes: f64) -> f64 {
-        let table = ALLREDUCE_EFFICIENCY
-            .iter()
-            .rev()
-            .find(|(degree, _)| f64::from(*degree) <= self.tp)
-            .map_or(ALLREDUCE_EFFICIENCY[0].1, |(_, table)| table);
-        let efficiency = interpolate_log2(table, bytes);
-        self.gpu.allreduce_latency + 2.0 * (self.tp - 1.0) / self.tp * bytes / (efficiency * self.gpu.nvlink_bandwidth)
+        let efficiency = &self.gpu.efficiency;
+        let tp = self.tp as u32;
+        let bandwidth = if self.tp_over_nic { self.gpu.nic_bandwidth() } else { self.gpu.scale_up_bandwidth() };
+        efficiency.allreduce_latency_us * 1e-6
+            + 2.0 * (self.tp - 1.0) / self.tp * bytes / (efficiency.allreduce_efficiency(tp, bytes) * bandwidth)
+    }
+
+    /// One expert-parallel all-to-all (dispatch or combine) of a GPU's `tokens / tp` tokens,
+    /// each sent to `k` experts, the `(ep − 1)/ep` off-rank share crossing the fabric.
+    fn all_to_all_seconds(&self, tokens: f64) -> f64 {
+        let efficiency = &self.gpu.efficiency;
+        let bytes = tokens / self.tp * self.experts_per_token * self.hidden * 2.0 * (self.ep - 1.0) / self.ep;
+        let bandwidth = if self.ep_over_nic {
+            self.gpu.nic_bandwidth() * efficiency.all_to_all_nic
+        } else {
+            self.gpu.scale_up_bandwidth() * efficiency.all_to_all_scale_up
+        };
+        efficiency.all_to_all_latency_us * 1e-6 + bytes / bandwidth
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::perf::catalog;
-
-    fn config(tp: u32) -> ReplicaConfig {
-        ReplicaConfig {
-            tp,
-            pp: 1,
-            weights: Dtype::Bf16,
-            kv_cache: Dtype::Bf16,
-            gpu_memory_utilization: 0.9,
-            max_num_batched_tokens: 8192,
-            max_num_seqs: 256,
-        }
-    }
-
-    fn step_model(model: &str, gpu: &str, tp: u32) -> Result<StepModel, FitError> {
-        StepModel::new(&catalog::model(model).unwrap().spec(), catalog::gpu(gpu).unwrap(), config(tp))
-    }
-
-    #[test]
-    fn llama_8b_on_h100_decodes_in_about_7_ms_and_holds_431_thousand_tokens() {
-        let model = step_model("llama-3.1-8b", "h100-sxm", 1).unwrap();
-        let one = model.step_time(&BatchShape { num_decode: 1, decode_context_tokens: 1_000, prefills: &[] });
-        // 15.0 GB of matrices at 0.82 × 3.35 TB/s = 5.47 ms, plus 1 ms step and 0.16 ms layer
-        // overheads, plus 0.45 ms of attention latency.
-        assert!((7.0..7.3).contains(&(one.as_millis_f64())), "{one}");
-        // 81,559 MiB × 0.9 = 76.969 GB usable, less 16.061 GB of BF16 weights, 0.870 GB of
-        // activations (8,192 × (2 × 14,336 + 4 × 4,096) × 2 B + 256 × 128,256 × 4 B) and 3.5 GB
-        // of runtime reserve, leaves 56.539 GB: 431,355 tokens of 128 KiB.
-        assert_eq!(model.kv_capacity_tokens(), 431_355);
-    }
-
-    #[test]
-    fn decode_cost_is_affine_in_context() {
-        let model = step_model("llama-3.1-8b", "h100-sxm", 1).unwrap();
-        let at =
-            |context| model.step_time(&BatchShape { num_decode: 32, decode_context_tokens: context, prefills: &[] });
-        let (a, b, c) = (at(0), at(100_000), at(200_000));
-        let (d1, d2) = ((b.as_nanos() - a.as_nanos()) as f64, (c.as_nanos() - b.as_nanos()) as f64);
-        assert!((d1 - d2).abs() <= 1.0);
-        // 100k tokens × 128 KiB at 0.88 × 3.35 TB/s ≈ 4.45 ms.
-        assert!((d1 / 1e6 - 4.45).abs() < 0.01, "{d1}");
-    }
-
-    #[test]
-    fn a_long_prefill_is_compute_bound() {
-        let model = step_model("llama-3.1-8b", "h100-sxm", 1).unwrap();
-        let chunk = [PrefillChunk { new_tokens: 8192, cached_tokens: 0 }];
-        let time = model.step_time(&BatchShape { num_decode: 0, decode_context_tokens: 0, prefills: &chunk });
-        // 2 × 7.5e9 FLOP × 8192 tokens at 0.78 × 989 TF ≈ 159 ms, plus attention.
-        assert!((160.0..200.0).contains(&time.as_millis_f64()), "{time}");
-    }
-
-    #[test]
-    fn tensor_parallelism_speeds_decode_but_adds_allreduce() {
-        let tp4 = step_model("llama-3.1-70b", "h100-sxm", 4).unwrap();
-        let tp8 = step_model("llama-3.1-70b", "h100-sxm", 8).unwrap();
-        let shape = BatchShape { num_decode: 16, decode_context_tokens: 16_000, prefills: &[] };
-        let (slow, fast) = (tp4.step_time(&shape).as_millis_f64(), tp8.step_time(&shape).as_millis_f64());
-        // Weight reads halve, but the fixed overheads and 160 all-reduces do not.
-        assert!(fast < slow * 0.75 && fast > slow / 2.0, "tp4 {slow} ms, tp8 {fast} ms");
-        assert!(tp8.kv_capacity_tokens() > 2 * tp4.kv_capacity_tokens());
-    }
-
-    #[test]
-    fn a_model_too_big_for_the_gpus_is_refused_with_the_numbers() {
-        let error = step_model("llama-3.1-405b", "h100-sxm", 4).unwrap_err();
-        assert_eq!(error.path, "deployment.aggregated.tp");
-        assert!(error.message.contains("202.9 GB of weights"), "{error}");
-        let error = step_model("llama-3.1-8b", "h100-sxm", 64).unwrap_err();
-        assert!(error.message.contains("must divide"), "{error}");
-        let error = StepModel::new(
-            &catalog::model("llama-3.1-8b").unwrap().spec(),
-            catalog::gpu("a100-80gb").unwrap(),
-            ReplicaConfig { weights: Dtype::Fp8, ..config(1) },
-        )
-        .unwrap_err();
-        assert_eq!(error.path, "model.weights");
-    }
-}
+mod tests;

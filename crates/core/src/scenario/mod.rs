@@ -13,7 +13,7 @@
 //! let scenario = Scenario::from_json(r#"{"version": 1, "seed": 7,
 //!     "deployment": {"aggregated": {"replicas": 8}}}"#).unwrap();
 //! assert_eq!(scenario.seed, 7);
-//! assert_eq!(scenario.model.preset, "llama-3.1-8b"); // a default
+//! assert_eq!(scenario.model.preset.as_deref(), Some("llama-3.1-8b")); // a default
 //! let Deployment::Aggregated(pool) = &scenario.deployment;
 //! assert_eq!(pool.replicas, 8);
 //! assert!(scenario.validate().is_ok());
@@ -28,8 +28,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::perf::{catalog, Dtype, StepModel};
+use crate::perf::{GpuSpec, ModelSpec, ReplicaConfig, StepModel};
 pub use crate::workload::{FileRef, Workload, WorkloadSource};
+
+mod model;
+
+pub use model::{Calibration, GpuChoice, ModelChoice};
 
 /// The scenario format version this build reads and writes.
 pub const SCENARIO_VERSION: u32 = 1;
@@ -44,7 +48,8 @@ pub struct Scenario {
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// The model and the formats of its weights and KV cache. Written either as a preset id
-    /// (`"llama-3.1-8b"`, BF16 weights and KV) or as an object. Default `"llama-3.1-8b"`.
+    /// (`"llama-3.1-8b"`: the checkpoint's weight format, BF16 KV) or as an object, which may
+    /// carry a Hugging Face `config.json` inline. Default `"llama-3.1-8b"`.
     #[serde(default)]
     pub model: ModelChoice,
     /// The GPUs the replicas run on.
@@ -68,6 +73,9 @@ pub struct Scenario {
     /// Bounds on the run itself.
     #[serde(default)]
     pub limits: Limits,
+    /// Corrections fitted to a benchmark, or a measured step-time profile. Default `null`.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 fn default_seed() -> u64 {
@@ -80,7 +88,7 @@ impl Scenario {
     /// opens with it and `cargo xtask bench` times it.
     pub fn reference() -> Scenario {
         Scenario {
-            deployment: Deployment::Aggregated(ReplicaPool { replicas: 8, tp: 1, pp: 1 }),
+            deployment: Deployment::Aggregated(ReplicaPool { replicas: 8, ..ReplicaPool::default() }),
             ..Scenario::default()
         }
     }
@@ -99,65 +107,8 @@ impl Default for Scenario {
             workload: Workload::default(),
             slo: Slo::default(),
             limits: Limits::default(),
+            calibration: None,
         }
-    }
-}
-
-/// The model preset and its number formats.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ModelChoice {
-    /// Model preset id (see [`catalog::MODELS`]). Default `"llama-3.1-8b"`.
-    pub preset: String,
-    /// Format of the layers' weight matrices: `"bf16"` (default) or `"fp8"`.
-    pub weights: Dtype,
-    /// Format of the KV cache: `"bf16"` (default) or `"fp8"`.
-    pub kv_cache: Dtype,
-}
-
-impl Default for ModelChoice {
-    fn default() -> Self {
-        ModelChoice { preset: "llama-3.1-8b".to_owned(), weights: Dtype::Bf16, kv_cache: Dtype::Bf16 }
-    }
-}
-
-/// The object form of [`ModelChoice`], with every field optional.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ModelFields {
-    #[serde(default = "default_preset")]
-    preset: String,
-    #[serde(default)]
-    weights: Dtype,
-    #[serde(default)]
-    kv_cache: Dtype,
-}
-
-fn default_preset() -> String {
-    ModelChoice::default().preset
-}
-
-impl<'de> Deserialize<'de> for ModelChoice {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ModelVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for ModelVisitor {
-            type Value = ModelChoice;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a model preset id or {\"preset\": …, \"weights\": …, \"kv_cache\": …}")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, preset: &str) -> Result<ModelChoice, E> {
-                Ok(ModelChoice { preset: preset.to_owned(), ..ModelChoice::default() })
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ModelChoice, A::Error> {
-                let fields = ModelFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(ModelChoice { preset: fields.preset, weights: fields.weights, kv_cache: fields.kv_cache })
-            }
-        }
-
-        deserializer.deserialize_any(ModelVisitor)
     }
 }
 
@@ -165,15 +116,17 @@ impl<'de> Deserialize<'de> for ModelChoice {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Hardware {
-    /// GPU preset id (see [`catalog::GPUS`]). Default `"h100-sxm"`.
-    pub gpu: String,
-    /// GPUs per node; tensor parallelism may not span nodes. Default 8.
+    /// A GPU preset id (see [`crate::perf::catalog::gpus`]) or a custom GPU written inline.
+    /// Default `"h100-sxm"`.
+    pub gpu: GpuChoice,
+    /// GPUs per node; tensor parallelism spans nodes only with data-parallel attention, and
+    /// pipeline hops between nodes go over the NIC. Default 8.
     pub gpus_per_node: u32,
 }
 
 impl Default for Hardware {
     fn default() -> Self {
-        Hardware { gpu: "h100-sxm".to_owned(), gpus_per_node: 8 }
+        Hardware { gpu: GpuChoice::default(), gpus_per_node: 8 }
     }
 }
 
@@ -201,11 +154,23 @@ pub struct ReplicaPool {
     pub tp: u32,
     /// Pipeline-parallel degree (stages). Default 1.
     pub pp: u32,
+    /// Expert-parallel degree for a mixture-of-experts model: the stage's GPUs its experts are
+    /// spread over (divides `tp`). Default 1 (experts split tensor-parallel).
+    pub ep: u32,
+    /// Attention data-parallel over the stage's `tp` GPUs (SGLang's `--enable-dp-attention`):
+    /// each GPU runs whole attention for its share of the sequences and keeps their KV, so an
+    /// MLA model's KV capacity grows with `tp`. Default false.
+    pub dp_attention: bool,
+    /// Extra expert copies per layer that EPLB places on the hottest experts. Default 0.
+    pub redundant_experts: u32,
+    /// Load of the busiest expert-parallel rank over the mean, before redundant experts
+    /// (1 = perfectly balanced). Default 1.
+    pub expert_imbalance: f64,
 }
 
 impl Default for ReplicaPool {
     fn default() -> Self {
-        ReplicaPool { replicas: 1, tp: 1, pp: 1 }
+        ReplicaPool { replicas: 1, tp: 1, pp: 1, ep: 1, dp_attention: false, redundant_experts: 0, expert_imbalance: 1.0 }
     }
 }
 
@@ -234,6 +199,9 @@ pub struct EngineSettings {
     /// other requests are scheduled in the step (vLLM V1's optional KV-cache watermark).
     /// Default 0, as in vLLM V1.
     pub watermark: f64,
+    /// Overlap the CPU's scheduling and sampling with the GPU's step (vLLM's
+    /// `--async-scheduling`). Default false, as in vLLM.
+    pub async_scheduling: bool,
 }
 
 impl Default for EngineSettings {
@@ -247,6 +215,7 @@ impl Default for EngineSettings {
             prefix_caching: true,
             max_model_len: None,
             watermark: 0.0,
+            async_scheduling: false,
         }
     }
 }
@@ -385,9 +354,9 @@ impl Scenario {
     }
 
     /// The longest sequence a request may reach: `engine.max_model_len`, or the model's
-    /// context length when that is `null`. `None` when the model preset is unknown.
+    /// context length when that is `null`. `None` when the model is unknown or unreadable.
     pub fn max_model_len(&self) -> Option<u32> {
-        Some(self.max_model_len_within(catalog::model(&self.model.preset)?.spec().max_context))
+        Some(self.max_model_len_within(self.model.spec().ok()?.max_context))
     }
 
     /// `engine.max_model_len`, or `context` (the model's context length) when that is `null`.
@@ -395,11 +364,35 @@ impl Scenario {
         self.engine.max_model_len.unwrap_or(u32::try_from(context).unwrap_or(u32::MAX))
     }
 
+    /// The replica shape, formats and calibration the performance model needs for `model` on
+    /// `gpu`.
+    pub fn replica_config(&self, model: &ModelSpec, gpu: &GpuSpec) -> ReplicaConfig {
+        let Deployment::Aggregated(pool) = &self.deployment;
+        let engine = &self.engine;
+        ReplicaConfig {
+            tp: pool.tp,
+            pp: pool.pp,
+            ep: pool.ep,
+            dp_attention: pool.dp_attention,
+            redundant_experts: pool.redundant_experts,
+            expert_imbalance: pool.expert_imbalance,
+            weights: self.model.weights_for(model, gpu),
+            kv_cache: self.model.kv_cache,
+            gpu_memory_utilization: engine.gpu_memory_utilization,
+            max_num_batched_tokens: engine.max_num_batched_tokens,
+            max_num_seqs: engine.max_num_seqs,
+            gpus_per_node: self.hardware.gpus_per_node,
+            async_scheduling: engine.async_scheduling,
+            factors: self.calibration.as_ref().map(Calibration::factors).unwrap_or_default(),
+        }
+    }
+
     /// Checks every semantic rule and returns all problems at once.
     ///
     /// Field rules come first, in field order. When they all hold, the deployment is checked
-    /// the way vLLM checks it at start-up: the weights must fit the GPUs, and one request of
-    /// `engine.max_model_len` tokens must fit a replica's KV cache.
+    /// the way vLLM checks it at start-up: the parallelism and formats suit the model and GPU,
+    /// the weights fit the GPUs, and one request of `engine.max_model_len` tokens fits a
+    /// replica's KV cache.
     ///
     /// # Errors
     ///
@@ -409,34 +402,54 @@ impl Scenario {
         if self.version != SCENARIO_VERSION {
             check.fail("version", format!("must be {SCENARIO_VERSION}, got {}", self.version));
         }
-        let model = catalog::model(&self.model.preset);
-        if model.is_none() {
-            check.fail(
-                "model.preset",
-                format!("unknown model \"{}\"; known: {}", self.model.preset, catalog::model_ids()),
-            );
+        let model = match self.model.spec() {
+            Ok(model) => Some(model),
+            Err(message) => {
+                check.fail(self.model.spec_path(), message);
+                None
+            }
+        };
+        if self.model.kv_cache.kv_bytes().is_none() {
+            check.fail("model.kv_cache", format!("must be bf16 or fp8, got {}", self.model.kv_cache.name()));
         }
-        if catalog::gpu(&self.hardware.gpu).is_none() {
-            check.fail("hardware.gpu", format!("unknown GPU \"{}\"; known: {}", self.hardware.gpu, catalog::gpu_ids()));
+        match &self.hardware.gpu {
+            GpuChoice::Preset(id) if self.hardware.gpu.spec().is_none() => {
+                check.fail("hardware.gpu", format!("unknown GPU \"{id}\"; known: {}", crate::perf::catalog::gpu_ids()));
+            }
+            GpuChoice::Custom(spec) => {
+                for (field, message) in spec.problems() {
+                    check.fail(&format!("hardware.gpu.{field}"), message);
+                }
+            }
+            GpuChoice::Preset(_) => {}
         }
         check.range("hardware.gpus_per_node", self.hardware.gpus_per_node, 1, 72);
         match &self.deployment {
             Deployment::Aggregated(pool) => {
                 check.range("deployment.aggregated.replicas", pool.replicas, 1, 4096);
-                check.power_of_two("deployment.aggregated.tp", pool.tp, 64);
-                if pool.tp > self.hardware.gpus_per_node {
+                check.power_of_two("deployment.aggregated.tp", pool.tp, 256);
+                if pool.tp > self.hardware.gpus_per_node && !pool.dp_attention {
                     check.fail(
                         "deployment.aggregated.tp",
                         format!(
-                            "must not exceed hardware.gpus_per_node ({}), got {}",
+                            "must not exceed hardware.gpus_per_node ({}) without dp_attention, got {}",
                             self.hardware.gpus_per_node, pool.tp
                         ),
                     );
                 }
                 check.range("deployment.aggregated.pp", pool.pp, 1, 64);
+                check.power_of_two("deployment.aggregated.ep", pool.ep, 256);
+                if pool.ep > pool.tp {
+                    check.fail("deployment.aggregated.ep", format!("must not exceed tp ({}), got {}", pool.tp, pool.ep));
+                }
+                check.range("deployment.aggregated.redundant_experts", pool.redundant_experts, 0, 4096);
+                let imbalance = pool.expert_imbalance;
+                if !(imbalance.is_finite() && (1.0..=16.0).contains(&imbalance)) {
+                    check.fail("deployment.aggregated.expert_imbalance", format!("must be from 1 to 16, got {imbalance}"));
+                }
             }
         }
-        let context = model.map(|preset| preset.spec().max_context);
+        let context = model.as_ref().map(|model| model.max_context);
         self.validate_engine(&mut check, context);
         self.validate_workload(&mut check);
         for (path, target) in
@@ -453,6 +466,11 @@ impl Scenario {
             check.fail("slo.percentile", format!("must be in (0, 100), got {percentile}"));
         }
         check.range("limits.max_events", self.limits.max_events, 1, u64::MAX);
+        if let Some(calibration) = &self.calibration {
+            for (field, message) in calibration.factors().problems() {
+                check.fail(&format!("calibration.{field}"), message);
+            }
+        }
         if let (true, Some(context)) = (check.problems.is_empty(), context) {
             self.validate_fit(&mut check, u64::from(self.max_model_len_within(context)));
         }
@@ -573,6 +591,7 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::perf::Dtype;
     use crate::workload::{Generator, GeneratorClass};
 
     fn messages(scenario: &Scenario) -> Vec<String> {
@@ -588,7 +607,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scenario.hardware.gpus_per_node, 8);
-        assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 8, tp: 1, pp: 1 }));
+        assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 8, ..ReplicaPool::default() }));
         assert_eq!(scenario.engine, EngineSettings::default());
         assert_eq!(scenario.validate(), Ok(()));
     }
@@ -597,9 +616,9 @@ mod tests {
     fn validation_reports_every_problem_with_its_field_path() {
         let scenario = Scenario {
             version: 2,
-            model: ModelChoice { preset: "gpt-9".into(), ..ModelChoice::default() },
-            hardware: Hardware { gpu: "tpu".into(), gpus_per_node: 4 },
-            deployment: Deployment::Aggregated(ReplicaPool { replicas: 0, tp: 8, pp: 1 }),
+            model: ModelChoice::preset("gpt-9"),
+            hardware: Hardware { gpu: GpuChoice::Preset("tpu".into()), gpus_per_node: 4 },
+            deployment: Deployment::Aggregated(ReplicaPool { replicas: 0, tp: 8, ep: 16, ..ReplicaPool::default() }),
             engine: EngineSettings { block_size: 24, gpu_memory_utilization: 1.5, ..EngineSettings::default() },
             workload: Workload::from(WorkloadSource::File(FileRef { name: " ".into(), rows: 0, sha256: "xyz".into() })),
             slo: Slo { ttft_ms: Some(-1.0), percentile: 100.0, ..Slo::default() },
@@ -609,10 +628,13 @@ mod tests {
             messages(&scenario),
             vec![
                 "version: must be 1, got 2",
-                "model.preset: unknown model \"gpt-9\"; known: llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, qwen3-32b",
-                "hardware.gpu: unknown GPU \"tpu\"; known: a100-80gb, h100-sxm, h200, b200",
+                "model.preset: unknown model \"gpt-9\"; known: llama-3.1-8b, llama-3.1-70b, llama-3.1-405b, qwen2.5-72b, \
+                 qwen3-32b, qwen3-235b-a22b, mixtral-8x7b, deepseek-v3, deepseek-r1, gpt-oss-120b",
+                "hardware.gpu: unknown GPU \"tpu\"; known: a100-80gb, h100-sxm, h200, b200, b300, gb200, gb300, mi300x, \
+                 mi325x, l40s",
                 "deployment.aggregated.replicas: must be ≥ 1, got 0",
-                "deployment.aggregated.tp: must not exceed hardware.gpus_per_node (4), got 8",
+                "deployment.aggregated.tp: must not exceed hardware.gpus_per_node (4) without dp_attention, got 8",
+                "deployment.aggregated.ep: must not exceed tp (8), got 16",
                 "engine.block_size: must be a power of two from 1 to 1024, got 24",
                 "engine.gpu_memory_utilization: must be in (0, 1], got 1.5",
                 "workload.file.name: must not be empty",
@@ -627,14 +649,14 @@ mod tests {
     #[test]
     fn unknown_sample_and_non_power_of_two_tp_are_rejected() {
         let scenario = Scenario {
-            deployment: Deployment::Aggregated(ReplicaPool { replicas: 1, tp: 3, pp: 0 }),
+            deployment: Deployment::Aggregated(ReplicaPool { tp: 3, pp: 0, ..ReplicaPool::default() }),
             workload: Workload::from(WorkloadSource::Sample("nope".into())),
             ..Scenario::default()
         };
         assert_eq!(
             messages(&scenario),
             vec![
-                "deployment.aggregated.tp: must be a power of two from 1 to 64, got 3",
+                "deployment.aggregated.tp: must be a power of two from 1 to 256, got 3",
                 "deployment.aggregated.pp: must be ≥ 1, got 0",
                 "workload.sample: unknown sample \"nope\"; known: mooncake-conversation, mooncake-synthetic, azure-code-2023, \
                  azure-conv-2023, sharegpt-lengths",
@@ -679,7 +701,7 @@ mod tests {
         };
         let json = scenario.to_canonical_json();
         assert!(json.starts_with(
-            r#"{"version":1,"seed":18446744073709551615,"model":{"preset":"llama-3.1-8b","weights":"bf16","kv_cache":"bf16"},"#
+            r#"{"version":1,"seed":18446744073709551615,"model":{"preset":"llama-3.1-8b","config":null,"weights":null,"kv_cache":"bf16"},"#
         ));
         assert!(json.contains(r#""router":{"kind":"power_of_two"}"#), "{json}");
         assert_eq!(Scenario::from_json(&json).unwrap(), scenario);
@@ -688,14 +710,14 @@ mod tests {
     #[test]
     fn the_model_is_a_preset_id_or_an_object_with_formats() {
         let short = Scenario::from_json(r#"{"version":1,"model":"qwen3-32b"}"#).unwrap();
-        assert_eq!(short.model, ModelChoice { preset: "qwen3-32b".into(), ..ModelChoice::default() });
+        assert_eq!(short.model, ModelChoice::preset("qwen3-32b"));
         let long = Scenario::from_json(r#"{"version":1,"model":{"preset":"qwen3-32b","weights":"fp8"}}"#).unwrap();
-        assert_eq!((long.model.weights, long.model.kv_cache), (Dtype::Fp8, Dtype::Bf16));
+        assert_eq!((long.model.weights, long.model.kv_cache), (Some(Dtype::Fp8), Dtype::Bf16));
         let error = Scenario::from_json(r#"{"version":1,"model":{"preset":"qwen3-32b","kv":"fp8"}}"#).unwrap_err();
         assert_eq!(error.path, "model.kv");
-        let error = Scenario::from_json(r#"{"version":1,"model":{"weights":"int4"}}"#).unwrap_err();
+        let error = Scenario::from_json(r#"{"version":1,"model":{"weights":"int3"}}"#).unwrap_err();
         assert_eq!(error.path, "model.weights");
-        assert!(error.message.contains("unknown variant `int4`"), "{error}");
+        assert!(error.message.contains("unknown variant `int3`"), "{error}");
         let error = Scenario::from_json(r#"{"version":1,"model":7}"#).unwrap_err();
         assert!(error.message.contains("a model preset id or"), "{error}");
     }
