@@ -1,12 +1,14 @@
 //! `servesim`: the simulator's command-line interface.
 //!
-//! Subcommands: `run` simulates a scenario, `inspect` describes a trace file, `url` turns a
-//! scenario file into a share-link fragment (or decodes one back) and `bench` times the
-//! reference replay. Every error is one line on
+//! Subcommands: `run` simulates a scenario, `inspect` describes a trace file, `model` prints
+//! a model's sizes and step times on a GPU, `calibrate` fits the performance model to a
+//! benchmark result, `url` turns a scenario file into a share-link fragment (or decodes one
+//! back) and `bench` times the reference replay. Every error is one line on
 //! stderr naming the file and the field or line; the exit code is then 2.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod model;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -83,6 +85,13 @@ enum Command {
         #[command(flatten)]
         import: ImportFlags,
     },
+    /// Print a model's sizes and step times on a GPU: parameters, weights per GPU, KV bytes per
+    /// token and capacity, one prefill and one decode step. Sizes are printed whether or not the
+    /// model fits (exit 0); an invalid combination, such as FP4 on Hopper, is an error (exit 2).
+    Model(model::ModelArgs),
+    /// Fit the performance model (compute, memory and overhead factors) to a benchmark result,
+    /// replaying every row with its own load, and print each row's error before and after.
+    Calibrate(model::CalibrateArgs),
     /// Print a scenario's share-link fragment (`s=1.…`), or decode one with --decode.
     Url {
         /// The scenario JSON file to encode.
@@ -166,6 +175,8 @@ fn run(cli: Cli) -> Result<(), String> {
             run::run(&scenario, trace.as_deref(), &import, format, csv.as_deref(), out.as_deref())
         }
         Command::Inspect { trace, json, import } => inspect(&trace, json, &import),
+        Command::Model(args) => model::model(&args),
+        Command::Calibrate(args) => model::calibrate(&args),
         Command::Bench { repeat, repeat_million, update_golden } => bench::bench(repeat, repeat_million, update_golden),
         Command::Url { scenario: Some(path), .. } => {
             let scenario = read_scenario(&path)?;

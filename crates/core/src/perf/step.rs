@@ -23,8 +23,9 @@ use crate::time::SimDuration;
 pub const CPU_STEP_OVERHEAD: f64 = 0.9e-3;
 /// CPU time per sequence in a step (its scheduling, sampling and output handling), seconds.
 pub const CPU_SEQUENCE_OVERHEAD: f64 = 4e-6;
-/// Launch and synchronisation cost per layer per step on the GPU, seconds.
-pub const LAYER_OVERHEAD: f64 = 5e-6;
+/// The fixed latency of one GPU kernel (a norm, a GEMM, an activation), whatever its size:
+/// aiconfigurator's `mem_empirical_constant_latency` (`perf-model-data.md` §5.4), seconds.
+pub const KERNEL_LATENCY: f64 = 3e-6;
 /// Latency of one pipeline-stage hop, seconds (aiconfigurator `p2p_latency`).
 pub const PIPELINE_HOP_LATENCY: f64 = 10e-6;
 
@@ -86,6 +87,21 @@ fn totals(shape: &BatchShape<'_>) -> (f64, f64) {
     let new_tokens = f64::from(shape.num_decode) + chunks.clone().map(|chunk| f64::from(chunk.new_tokens)).sum::<f64>();
     let prefill_context: f64 = chunks.map(|c| f64::from(c.cached_tokens) + f64::from(c.new_tokens)).sum();
     (new_tokens, shape.decode_context_tokens as f64 + prefill_context)
+}
+
+/// The kernels a pass through `model` launches besides attention: per layer, the two norms
+/// (residual add fused), then the attention projections (GQA: QKV, rotary, output, plus the
+/// Q/K norms; MLA: the query and KV down- and up-projections, their norms, rotary and the two
+/// absorbed products), then the MLP (dense: gate-up, activation, down; MoE: router, top-k,
+/// permute, the two grouped GEMMs, activation, un-permute, plus three for shared experts).
+fn kernels_per_pass(model: &ModelSpec) -> f64 {
+    let attention = match model.attention {
+        Attention::Gqa { qk_norm, .. } => 3 + 2 * u64::from(qk_norm),
+        Attention::Mla { q_lora_rank, .. } => 7 + 2 * u64::from(q_lora_rank.is_some()),
+    };
+    let moe = model.moe.as_ref().map_or(0, |moe| 7 + 3 * u64::from(moe.shared_intermediate > 0));
+    let per_layer = |is_moe: bool| 2 + attention + if is_moe { moe } else { 3 };
+    model.layer_is_moe.iter().map(|&is_moe| per_layer(is_moe)).sum::<u64>() as f64
 }
 
 /// FLOPs and HBM bytes of some work on one GPU, and the time it takes.
@@ -172,6 +188,9 @@ pub struct StepModel {
     stage_hops: f64,
     tp_over_nic: bool,
     ep_over_nic: bool,
+    /// Kernels one pass launches over all layers (attention kernels not included: their floor
+    /// is the GPU's decode-attention latency).
+    kernels: f64,
     memory: MemoryPlan,
     profile: Option<ProfileFit>,
 }
@@ -276,6 +295,7 @@ impl StepModel {
             stage_hops: f64::from(config.pp - 1),
             tp_over_nic: config.tp > config.gpus_per_node,
             ep_over_nic: config.ep > config.gpus_per_node,
+            kernels: kernels_per_pass(model),
             memory,
             profile: None,
         })
@@ -336,7 +356,8 @@ impl StepModel {
         } else {
             0.0
         };
-        pass.work.seconds + decode_floor + self.communication_seconds(pass.tokens) + self.layers * LAYER_OVERHEAD * self.factors.overhead
+        let launches = self.kernels * KERNEL_LATENCY * self.factors.overhead;
+        pass.work.seconds + decode_floor + self.communication_seconds(pass.tokens) + launches
     }
 
     /// The CPU's share of a step, seconds.
