@@ -55,7 +55,8 @@ fn a_lone_request_takes_exactly_one_prefill_step_then_one_decode_step_per_token(
     assert!((summary.ttft_ms.as_ref().unwrap().p50 - prefill.as_millis_f64()).abs() < 1e-9);
     // 1,000 prompt tokens of Llama-3.1-8B on an H100: about 20 ms (compute-light, weight-bound).
     assert!((10.0..40.0).contains(&prefill.as_millis_f64()), "{prefill}");
-    assert!((7.0..7.5).contains(&tpot_ms), "{tpot_ms}");
+    // About 7.6 ms per token: weight streaming plus CPU and kernel latencies (perf::step tests).
+    assert!((7.5..7.8).contains(&tpot_ms), "{tpot_ms}");
     assert_eq!(summary.preemptions, 0);
     assert_eq!(result.report.engine_steps, u64::from(output), "one prefill step and 19 decode steps");
 }
