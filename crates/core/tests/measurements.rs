@@ -1,6 +1,6 @@
 //! The performance model against public measurements (`crates/core/data/measurements.json`,
-//! gathered from vLLM and SGLang blogs, cookbooks and benchmark repositories; sources in
-//! `measurements.md`). Every row whose setup can be rerun is replayed with its own load, on the
+//! gathered from vLLM and SGLang blogs, cookbooks and benchmark repositories; each row names
+//! its source, and `measurements.md` lists them). Every row whose setup can be rerun is replayed with its own load, on the
 //! catalog's defaults (no calibration, nothing tuned to a row), and the table of errors is
 //! written to `target/model-errors.md` for `docs/model.md`.
 //!
@@ -24,7 +24,6 @@ const MEDIAN_ERROR_BOUNDS_PCT: [f64; 3] = [85.0, 35.0, 35.0];
 /// offline load, and a metric.
 struct Case {
     id: String,
-    source: String,
     scenario: Scenario,
     label: String,
     measured: Metrics,
@@ -104,7 +103,6 @@ fn case_of(row: &Value) -> Result<Case, String> {
     }
     Ok(Case {
         id,
-        source: text(row, "source").unwrap_or("").to_owned(),
         scenario,
         label: format!("{} {}/{} {}", text(row, "engine").unwrap_or("?"), isl, osl, load),
         measured,
@@ -173,9 +171,8 @@ fn the_model_against_public_measurements() {
         );
         writeln!(
             table,
-            "| [{}]({}) | {setup} | {} | {} | {} |",
+            "| `{}` | {setup} | {} | {} | {} |",
             case.id,
-            case.source,
             cell(case.measured.ttft_ms, predicted.ttft_ms, &mut ttft),
             cell(case.measured.tpot_ms, predicted.tpot_ms, &mut tpot),
             cell(case.measured.output_throughput, predicted.output_throughput, &mut throughput),
