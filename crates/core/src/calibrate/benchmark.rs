@@ -599,32 +599,16 @@ pub(super) fn csv_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// The trimmed, unquoted fields of `line`; `""` inside quotes is a quote.
+/// The trimmed, unquoted fields of `line` (the trace importer's splitter).
 ///
 /// # Errors
 ///
-/// A quoted field is not closed.
+/// A quoted field is not closed or is followed by text.
 fn split_fields(line: &str, separator: char) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            c if c == separator && !quoted => fields.push(std::mem::take(&mut field).trim().to_owned()),
-            c => field.push(c),
-        }
-    }
-    if quoted {
-        return Err("a quoted field is not closed".to_owned());
-    }
-    fields.push(field.trim().to_owned());
-    Ok(fields)
+    crate::workload::import::csv::split_fields(line, separator, &mut fields)
+        .map_err(|(column, message)| format!("column {column}: {message}"))?;
+    Ok(fields.into_iter().map(std::borrow::Cow::into_owned).collect())
 }
 
 /// The non-empty cell at `index` of `fields`, if the column exists and the cell is filled.
@@ -1027,7 +1011,7 @@ mod tests {
             ("isl,osl,ttft_ms\n", "the header has neither a `concurrency` nor a `rate` column"),
             ("isl,osl,rate,p99\n", "the header has no metric column: `ttft_ms`, `tpot_ms` or `throughput`"),
             ("isl,input_len,osl,rate,ttft\n", "the header has two `isl` columns: `isl` and `input_len`"),
-            ("isl,\"osl,rate,ttft\n", "a quoted field is not closed"),
+            ("isl,\"osl,rate,ttft\n", "column 2: a quoted field is not closed"),
         ];
         for (csv, message) in cases {
             assert_eq!(parse_err(csv), (Some(1), message.to_owned()), "{csv}");
@@ -1054,7 +1038,7 @@ mod tests {
             ("100,10,,,5,,", "needs a concurrency or a request rate"),
             ("100,10,,-1,5,,", "`rate` must be > 0 (or inf), got -1"),
             ("100,10,4,,,,", "no metric: the `ttft_ms`, `tpot_ms` and `throughput` cells are empty"),
-            ("100,10,4,,\"5,,", "a quoted field is not closed"),
+            ("100,10,4,,\"5,,", "column 5: a quoted field is not closed"),
         ];
         for (row, message) in cases {
             let csv = format!("{header}100,10,4,,5,,\n{row}\n");

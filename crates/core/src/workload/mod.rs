@@ -12,7 +12,7 @@
 
 mod arrivals;
 pub mod generator;
-mod import;
+pub(crate) mod import;
 mod lengths;
 mod resolve;
 pub mod samples;

@@ -2,17 +2,22 @@
 
 use std::borrow::Cow;
 
-/// Splits `line` at commas into `fields`, trimming spaces around each field. Quoted fields
-/// (`"a, b"`, with `""` for a quote) may contain commas; a record spanning several lines is
-/// not supported (traces have none).
+/// Splits `line` at `separator` (`,` for traces; benchmark files may use `;` or tabs) into
+/// `fields`, trimming spaces around each field. Quoted fields (`"a, b"`, with `""` for a quote)
+/// may contain the separator; a record spanning several lines is not supported (traces have
+/// none).
 ///
 /// # Errors
 ///
 /// Returns the 1-based column of a quoted field that is not closed or is followed by text.
-pub fn split_fields<'a>(line: &'a str, fields: &mut Vec<Cow<'a, str>>) -> Result<(), (usize, String)> {
+pub fn split_fields<'a>(
+    line: &'a str,
+    separator: char,
+    fields: &mut Vec<Cow<'a, str>>,
+) -> Result<(), (usize, String)> {
     fields.clear();
     if !line.contains('"') {
-        fields.extend(line.split(',').map(|field| Cow::Borrowed(field.trim())));
+        fields.extend(line.split(separator).map(|field| Cow::Borrowed(field.trim())));
         return Ok(());
     }
     let mut rest = line;
@@ -35,13 +40,13 @@ pub fn split_fields<'a>(line: &'a str, fields: &mut Vec<Cow<'a, str>>) -> Result
             };
             fields.push(Cow::Owned(value));
             let after = after.trim_start();
-            match after.strip_prefix(',') {
+            match after.strip_prefix(separator) {
                 Some(next) => rest = next,
                 None if after.is_empty() => return Ok(()),
                 None => return Err((column, "text after a quoted field".to_owned())),
             }
         } else {
-            match rest.split_once(',') {
+            match rest.split_once(separator) {
                 Some((field, next)) => {
                     fields.push(Cow::Borrowed(field.trim()));
                     rest = next;
@@ -61,7 +66,7 @@ mod tests {
 
     fn split(line: &str) -> Result<Vec<String>, (usize, String)> {
         let mut fields = Vec::new();
-        split_fields(line, &mut fields)?;
+        split_fields(line, ',', &mut fields)?;
         Ok(fields.into_iter().map(Cow::into_owned).collect())
     }
 

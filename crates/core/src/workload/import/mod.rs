@@ -12,7 +12,7 @@
 //! row stops the import; with [`ImportOptions::skip_bad_rows`] bad rows are counted, the first
 //! few kept as examples, and the rest of the file is read.
 
-mod csv;
+pub(crate) mod csv;
 mod datetime;
 mod rows;
 

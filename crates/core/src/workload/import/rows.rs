@@ -185,7 +185,7 @@ pub fn detect(first: &str, mapping: Option<&ColumnMapping>) -> Result<Detected, 
 
 fn detect_csv(header: &str, mapping: Option<&ColumnMapping>) -> Result<Detected, RowError> {
     let mut fields = Vec::new();
-    split_fields(header, &mut fields).map_err(|(column, message)| (Some(column), message))?;
+    split_fields(header, ',', &mut fields).map_err(|(column, message)| (Some(column), message))?;
     let names: Vec<String> = fields.into_iter().map(Cow::into_owned).collect();
     let find = |name: &str| names.iter().position(|n| n == name);
     let layout = |format,
@@ -611,7 +611,7 @@ fn id_text(id: &Value) -> String {
 impl CsvLayout {
     fn read(&mut self, text: &str, builder: &mut Builder) -> Result<Outcome, RowError> {
         let mut fields = Vec::new();
-        split_fields(text, &mut fields).map_err(|(column, message)| (Some(column), message))?;
+        split_fields(text, ',', &mut fields).map_err(|(column, message)| (Some(column), message))?;
         if fields.len() != self.names.len() {
             return Err((None, format!("expected {} columns, got {}", self.names.len(), fields.len())));
         }
