@@ -122,7 +122,15 @@ pub fn model(args: &ModelArgs) -> Result<(), String> {
         return Ok(());
     }
     let gb = |bytes: u64| format!("{:.2} GB", bytes as f64 / 1e9);
-    println!("model                 {} on {} × {} (tp {}, pp {}, ep {})", choice.label(), sheet.gpus_per_replica, args.gpu, args.tp, args.pp, args.ep);
+    println!(
+        "model                 {} on {} × {} (tp {}, pp {}, ep {})",
+        choice.label(),
+        sheet.gpus_per_replica,
+        args.gpu,
+        args.tp,
+        args.pp,
+        args.ep
+    );
     println!("params_total          {}", sheet.params_total);
     println!("params_active         {}", sheet.params_active);
     println!("params_mtp            {}", sheet.params_mtp);
@@ -135,7 +143,12 @@ pub fn model(args: &ModelArgs) -> Result<(), String> {
     println!("kv_capacity_tokens    {}", sheet.kv_capacity_tokens);
     let ms = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.3}"));
     println!("prefill_ms            {} (one request of {} tokens)", ms(sheet.prefill_ms), args.isl);
-    println!("decode_step_ms        {} ({} sequences at {} tokens)", ms(sheet.decode_step_ms), args.batch, args.context);
+    println!(
+        "decode_step_ms        {} ({} sequences at {} tokens)",
+        ms(sheet.decode_step_ms),
+        args.batch,
+        args.context
+    );
     println!("fits                  {}", sheet.fits);
     if let Some(why) = &sheet.why {
         println!("why                   {why}");
@@ -192,5 +205,8 @@ fn print_fit(report: &FitReport) {
     }
     println!("mean error  {:.1} % before, {:.1} % after", report.error_before_pct, report.error_after_pct);
     let factors = report.factors;
-    println!("factors     compute {:.3}, memory {:.3}, overhead {:.3}", factors.compute, factors.memory, factors.overhead);
+    println!(
+        "factors     compute {:.3}, memory {:.3}, overhead {:.3}",
+        factors.compute, factors.memory, factors.overhead
+    );
 }

@@ -246,3 +246,85 @@ fn run_and_inspect_read_gzip_and_mapped_files() {
     assert_eq!(plain_run["digest"], packed_run["digest"]);
     assert_eq!(packed_run["import"]["gzip"], true);
 }
+
+#[test]
+fn model_prints_the_issue_keys_for_a_preset_and_for_a_config_file() {
+    let output = servesim(&["model", "qwen2.5-72b", "--gpu", "h200", "--tp", "4", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let sheet: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(sheet["params_total"], 72_706_203_648u64, "the safetensors total");
+    assert_eq!(sheet["params_active"], 72_706_203_648u64);
+    assert_eq!(sheet["kv_bytes_per_token"], 80 * 2 * 8 * 128 * 2);
+    assert_eq!(sheet["fits"], true);
+    for key in ["weight_bytes_per_gpu", "kv_capacity_tokens", "prefill_ms", "decode_step_ms"] {
+        assert!(sheet[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert!(sheet["why"].is_null());
+
+    // A config file, with the FP8 KV cache halving the bytes per token.
+    let config = temp_file(
+        "tiny.config.json",
+        r#"{"model_type": "llama", "hidden_size": 1024, "num_hidden_layers": 4, "num_attention_heads": 8,
+            "num_key_value_heads": 2, "intermediate_size": 4096, "vocab_size": 1000, "max_position_embeddings": 4096}"#,
+    );
+    let output = servesim(&["model", config.to_str().unwrap(), "--kv", "fp8", "--json"]);
+    let sheet: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // 2 × 1,000 × 1,024 tables + 4 × (1,024 × (1,024 + 2 × 256) + 1,024² + 3 × 1,024 × 4,096 + 2 × 1,024) + 1,024.
+    assert_eq!(sheet["params_total"], 2_048_000 + 4 * (1_572_864 + 1_048_576 + 12_582_912 + 2_048) + 1_024);
+    assert_eq!(sheet["kv_bytes_per_token"], 4 * 2 * 2 * 128);
+}
+
+#[test]
+fn model_reports_a_model_that_does_not_fit_and_refuses_an_invalid_combination() {
+    let output = servesim(&["model", "llama-3.1-405b", "--json"]);
+    assert!(output.status.success(), "sizes are printed when it does not fit");
+    let sheet: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(sheet["fits"], false);
+    assert!(sheet["why"].as_str().unwrap().contains("does not fit"), "{sheet}");
+    assert!(sheet["weight_bytes_per_gpu"].as_u64().unwrap() > 800_000_000_000);
+    assert!(sheet["prefill_ms"].is_null());
+
+    let output = servesim(&["model", "llama-3.1-8b", "--weights", "fp4"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--weights") && stderr.contains("FP4"), "{stderr}");
+    let output = servesim(&["model", "llama-3.1-70b", "--ep", "8", "--tp", "8"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--ep"));
+    let output = servesim(&["model", "gpt-9"]);
+    assert_eq!(output.status.code(), Some(2));
+    let listed = String::from_utf8(servesim(&["model", "--list"]).stdout).unwrap();
+    for id in ["mixtral-8x7b", "qwen2.5-72b", "deepseek-r1", "gb300", "mi325x", "l40s"] {
+        assert!(listed.contains(id), "{id}");
+    }
+}
+
+#[test]
+fn calibrate_fits_a_benchmark_and_writes_the_calibrated_scenario() {
+    let scenario = temp_file("calibrate.json", r#"{"version": 1}"#);
+    // Measured on a deployment 30 % slower at decoding than the catalog's H100 (TPOTs by hand
+    // from the default model's 7.6 ms per token at low concurrency).
+    let benchmark =
+        temp_file("bench.csv", "isl,osl,concurrency,ttft_ms,tpot_ms,throughput\n512,64,1,,9.9,\n512,64,8,,11.0,\n");
+    let written = std::env::temp_dir().join(format!("servesim-cli-test-{}", std::process::id())).join("fitted.json");
+    let args = ["calibrate", scenario.to_str().unwrap(), benchmark.to_str().unwrap(), "--json", "--write"];
+    let output = servesim(&[&args[..], &[written.to_str().unwrap()]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (before, after) = (report["error_before_pct"].as_f64().unwrap(), report["error_after_pct"].as_f64().unwrap());
+    assert!(before > 15.0 && after < before / 4.0, "{before} → {after}");
+    assert_eq!(report["rows"].as_array().unwrap().len(), 2);
+    let fitted: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
+    assert_eq!(fitted["calibration"]["source"], "bench.csv");
+    assert!(
+        fitted["calibration"]["memory"].as_f64().unwrap() < 1.0
+            || fitted["calibration"]["overhead"].as_f64().unwrap() > 1.0
+    );
+    let rerun = servesim(&["run", written.to_str().unwrap(), "--json"]);
+    assert!(rerun.status.success(), "the written scenario runs: {}", String::from_utf8_lossy(&rerun.stderr));
+
+    let bad = temp_file("bad.csv", "isl,osl,concurrency,tpot_ms\n512,64,1,x\n");
+    let output = servesim(&["calibrate", scenario.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -72,7 +72,8 @@ fn case_of(row: &Value) -> Result<Case, String> {
     scenario.hardware.gpu = text(row, "gpu").ok_or("no GPU")?.into();
     let gpu = scenario.hardware.gpu.spec().ok_or("unknown GPU")?;
     // An FP4 checkpoint on a GPU without FP4 tensor cores runs weight-only: the checkpoint's own.
-    let weights = text(row, "weights").and_then(Dtype::from_name).filter(|&w| w != Dtype::Fp4 || gpu.fp4_tflops.is_some());
+    let weights =
+        text(row, "weights").and_then(Dtype::from_name).filter(|&w| w != Dtype::Fp4 || gpu.fp4_tflops.is_some());
     scenario.model = ModelChoice {
         weights,
         kv_cache: text(row, "kv_cache").and_then(Dtype::from_name).unwrap_or(Dtype::Bf16),
@@ -156,9 +157,7 @@ fn the_model_against_public_measurements() {
                 continue;
             }
         };
-        let pool = match &case.scenario.deployment {
-            Deployment::Aggregated(pool) => pool,
-        };
+        let Deployment::Aggregated(pool) = &case.scenario.deployment;
         let setup = format!(
             "{} on {} × {} TP{}{}{}, {}",
             case.scenario.model.label(),

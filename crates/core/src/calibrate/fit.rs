@@ -276,7 +276,11 @@ fn nelder_mead(f: impl Fn(&[f64; 3]) -> f64, start: [f64; 3], step: f64, iterati
         if reflected_value < simplex[0].1 {
             let expanded = along(&centroid, &worst.0, -2.0);
             let expanded_value = f(&expanded);
-            simplex[3] = if expanded_value < reflected_value { (expanded, expanded_value) } else { (reflected, reflected_value) };
+            simplex[3] = if expanded_value < reflected_value {
+                (expanded, expanded_value)
+            } else {
+                (reflected, reflected_value)
+            };
         } else if reflected_value < simplex[2].1 {
             simplex[3] = (reflected, reflected_value);
         } else {

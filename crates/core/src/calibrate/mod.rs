@@ -15,5 +15,7 @@ mod fit;
 mod profile;
 
 pub use benchmark::{parse_benchmark, BenchmarkError, BenchmarkRow, Load};
-pub use fit::{fit, mean_abs_error, predict, replay_scenario, replayed_metrics, FitReport, Metrics, RowFit, MAX_REPLAY_REQUESTS};
+pub use fit::{
+    fit, mean_abs_error, predict, replay_scenario, replayed_metrics, FitReport, Metrics, RowFit, MAX_REPLAY_REQUESTS,
+};
 pub use profile::{parse_profile, ProfileFit, ProfilePoint, StepProfile};

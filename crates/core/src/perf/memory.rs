@@ -50,10 +50,14 @@ impl MemoryPlan {
         let tp = f64::from(config.tp);
         let kv_sharing = if config.dp_attention { tp } else { 1.0 };
         let table = (model.vocab * model.hidden) as f64 * Dtype::Bf16.weight_bytes() / tp;
-        let ffn_width = model.moe.as_ref().map_or(0, |moe| moe.experts_per_token * moe.expert_intermediate + moe.shared_intermediate);
+        let ffn_width = model
+            .moe
+            .as_ref()
+            .map_or(0, |moe| moe.experts_per_token * moe.expert_intermediate + moe.shared_intermediate);
         let ffn_width = ffn_width.max(model.dense_intermediate) as f64;
-        let activation_bytes = f64::from(config.max_num_batched_tokens) * (2.0 * ffn_width / tp + 4.0 * model.hidden as f64) * 2.0
-            + f64::from(config.max_num_seqs) * model.vocab as f64 / tp * 4.0;
+        let activation_bytes =
+            f64::from(config.max_num_batched_tokens) * (2.0 * ffn_width / tp + 4.0 * model.hidden as f64) * 2.0
+                + f64::from(config.max_num_seqs) * model.vocab as f64 / tp * 4.0;
         let reserved_bytes = RUNTIME_RESERVED_BYTES + if config.tp > 1 { NCCL_RESERVED_BYTES } else { 0.0 };
         let usable_bytes = gpu.memory_bytes() * config.gpu_memory_utilization;
         let kv_bytes = config.kv_cache.kv_bytes().unwrap_or(2) as f64;
@@ -108,7 +112,8 @@ impl MemoryPlan {
             }
         }
         // A model whose every layer slides holds any context: cap it at what one GPU could hold.
-        let capacity = if capacity.is_finite() { capacity } else { model.max_context as f64 * f64::from(config.max_num_seqs) };
+        let capacity =
+            if capacity.is_finite() { capacity } else { model.max_context as f64 * f64::from(config.max_num_seqs) };
         plan.kv_capacity_tokens = if plan.kv_free_bytes > 0.0 { capacity.max(0.0) as u64 } else { 0 };
         plan
     }
@@ -159,7 +164,9 @@ fn layer_bytes(model: &ModelSpec, config: &ReplicaConfig, is_moe: bool, kv_bytes
                 (attention, 2.0 * head_dim as f64 * kv_heads_per_gpu(kv_heads))
             }
             // MLA's latent is one vector per token: every TP rank keeps all of it.
-            Attention::Mla { .. } => (model.attention_matrix_params() as f64 / tp, model.kv_elements_per_layer_token() as f64),
+            Attention::Mla { .. } => {
+                (model.attention_matrix_params() as f64 / tp, model.kv_elements_per_layer_token() as f64)
+            }
         }
     };
     let vectors = (model.layer_vector_params() as f64) * Dtype::Bf16.weight_bytes();

@@ -215,7 +215,8 @@ impl ModelSpec {
         }
         let attention = read_attention(&config)?;
         let moe = read_moe(&config)?;
-        let layer_is_moe = (0..config.num_hidden_layers).map(|layer| moe.is_some() && is_moe_layer(&config, layer)).collect();
+        let layer_is_moe =
+            (0..config.num_hidden_layers).map(|layer| moe.is_some() && is_moe_layer(&config, layer)).collect();
         let dense_intermediate = config.intermediate_size.unwrap_or(0);
         let model = ModelSpec {
             model_type: config.model_type.clone(),
@@ -278,7 +279,8 @@ impl ModelSpec {
                     Some(rank) => h * rank + rank * q_heads * qk_head,
                     None => h * q_heads * qk_head,
                 };
-                let kv = h * (kv_lora_rank + qk_rope_head_dim) + kv_lora_rank * q_heads * (qk_nope_head_dim + v_head_dim);
+                let kv =
+                    h * (kv_lora_rank + qk_rope_head_dim) + kv_lora_rank * q_heads * (qk_nope_head_dim + v_head_dim);
                 query + kv + q_heads * v_head_dim * h
             }
         }
@@ -442,7 +444,9 @@ fn read_attention(config: &HfConfig) -> Result<Attention, String> {
     };
     let kv_heads = config.num_key_value_heads.unwrap_or(q_heads);
     if kv_heads == 0 || !q_heads.is_multiple_of(kv_heads) {
-        return Err(format!("config.json: num_key_value_heads must divide num_attention_heads ({q_heads}), got {kv_heads}"));
+        return Err(format!(
+            "config.json: num_key_value_heads must divide num_attention_heads ({q_heads}), got {kv_heads}"
+        ));
     }
     let gpt_oss = config.model_type == "gpt_oss";
     Ok(Attention::Gqa {
@@ -518,7 +522,9 @@ fn read_sliding_window(config: &HfConfig) -> Result<Option<SlidingWindow>, Strin
     } else {
         match config.use_sliding_window {
             // Qwen2/Qwen3: the window applies from layer `max_window_layers` on, when enabled.
-            Some(true) => config.num_hidden_layers - config.max_window_layers.unwrap_or(0).min(config.num_hidden_layers),
+            Some(true) => {
+                config.num_hidden_layers - config.max_window_layers.unwrap_or(0).min(config.num_hidden_layers)
+            }
             Some(false) => 0,
             // Mistral: every layer slides.
             None => config.num_hidden_layers,

@@ -138,7 +138,10 @@ impl ReplicaConfig {
         let tp = u64::from(self.tp);
         let q_heads = model.q_heads();
         if !self.dp_attention && !q_heads.is_multiple_of(tp) {
-            return fail("deployment.aggregated.tp", format!("must divide the model's {q_heads} attention heads, got {tp}"));
+            return fail(
+                "deployment.aggregated.tp",
+                format!("must divide the model's {q_heads} attention heads, got {tp}"),
+            );
         }
         if let super::model::Attention::Gqa { kv_heads, .. } = model.attention {
             if !self.dp_attention && !kv_heads.is_multiple_of(tp) && !tp.is_multiple_of(kv_heads) {

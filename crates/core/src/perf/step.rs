@@ -204,7 +204,11 @@ impl StepModel {
     /// [`StepModel::new`].
     pub fn from_scenario(scenario: &Scenario) -> Result<StepModel, FitError> {
         let model = scenario.model.spec().map_err(|message| FitError { path: "model", message })?;
-        let gpu = scenario.hardware.gpu.spec().ok_or_else(|| FitError { path: "hardware.gpu", message: "unknown GPU".into() })?;
+        let gpu = scenario
+            .hardware
+            .gpu
+            .spec()
+            .ok_or_else(|| FitError { path: "hardware.gpu", message: "unknown GPU".into() })?;
         let config = scenario.replica_config(&model, gpu);
         let profile = scenario.calibration.as_ref().and_then(|calibration| calibration.profile.as_ref());
         StepModel::new(&model, gpu, config)?.with_profile(profile)
@@ -443,7 +447,8 @@ impl StepModel {
     /// the tokens under data-parallel attention), dense MLPs and the experts the tokens touch.
     fn linear(&self, tokens: f64) -> Work {
         let attention_tokens = if self.dp_attention { tokens / self.tp } else { tokens };
-        let mut work = self.gemm(self.attention_params, attention_tokens, self.attention_weights, self.attention_compute);
+        let mut work =
+            self.gemm(self.attention_params, attention_tokens, self.attention_weights, self.attention_compute);
         work += self.gemm(self.dense_params, tokens, self.weights, self.compute);
         if let Some(experts) = &self.experts {
             work += self.expert_layer(experts, tokens).scaled(experts.layers);

@@ -170,7 +170,15 @@ pub struct ReplicaPool {
 
 impl Default for ReplicaPool {
     fn default() -> Self {
-        ReplicaPool { replicas: 1, tp: 1, pp: 1, ep: 1, dp_attention: false, redundant_experts: 0, expert_imbalance: 1.0 }
+        ReplicaPool {
+            replicas: 1,
+            tp: 1,
+            pp: 1,
+            ep: 1,
+            dp_attention: false,
+            redundant_experts: 0,
+            expert_imbalance: 1.0,
+        }
     }
 }
 
@@ -440,12 +448,16 @@ impl Scenario {
                 check.range("deployment.aggregated.pp", pool.pp, 1, 64);
                 check.power_of_two("deployment.aggregated.ep", pool.ep, 256);
                 if pool.ep > pool.tp {
-                    check.fail("deployment.aggregated.ep", format!("must not exceed tp ({}), got {}", pool.tp, pool.ep));
+                    check
+                        .fail("deployment.aggregated.ep", format!("must not exceed tp ({}), got {}", pool.tp, pool.ep));
                 }
                 check.range("deployment.aggregated.redundant_experts", pool.redundant_experts, 0, 4096);
                 let imbalance = pool.expert_imbalance;
                 if !(imbalance.is_finite() && (1.0..=16.0).contains(&imbalance)) {
-                    check.fail("deployment.aggregated.expert_imbalance", format!("must be from 1 to 16, got {imbalance}"));
+                    check.fail(
+                        "deployment.aggregated.expert_imbalance",
+                        format!("must be from 1 to 16, got {imbalance}"),
+                    );
                 }
             }
         }

@@ -107,12 +107,22 @@ fn step_time_and_memory_properties_hold_across_the_catalog() {
                 let mut last = (0.0, 0.0);
                 for tokens in [1, 16, 64, 256, 1024, 4096] {
                     let now = (prefill(&bf16, tokens), decode(&bf16, tokens.min(512), 2000));
-                    assert!(now.0 >= last.0 && now.1 >= last.1, "{} {} tp {tp} {tokens}: {now:?} < {last:?}", preset.id, gpu.id);
+                    assert!(
+                        now.0 >= last.0 && now.1 >= last.1,
+                        "{} {} tp {tp} {tokens}: {now:?} < {last:?}",
+                        preset.id,
+                        gpu.id
+                    );
                     last = now;
                 }
                 if let Ok(fp8) = StepModel::new(&model, &gpu.spec, ReplicaConfig { weights: Dtype::Fp8, ..shape }) {
                     for tokens in [1, 64, 1024, 8192] {
-                        assert!(prefill(&fp8, tokens) <= prefill(&bf16, tokens) * 1.000_001, "{} {} {tokens}", preset.id, gpu.id);
+                        assert!(
+                            prefill(&fp8, tokens) <= prefill(&bf16, tokens) * 1.000_001,
+                            "{} {} {tokens}",
+                            preset.id,
+                            gpu.id
+                        );
                     }
                     assert!(decode(&fp8, 64, 2000) <= decode(&bf16, 64, 2000));
                 }
@@ -203,9 +213,12 @@ fn async_scheduling_hides_the_cpu_behind_the_gpu() {
 #[test]
 fn calibration_factors_scale_their_terms() {
     let base = step_model("llama-3.1-8b", "h100-sxm", 1).unwrap();
-    let slow_memory =
-        build("llama-3.1-8b", "h100-sxm", ReplicaConfig { factors: Factors { memory: 0.5, ..Factors::default() }, ..config(1) })
-            .unwrap();
+    let slow_memory = build(
+        "llama-3.1-8b",
+        "h100-sxm",
+        ReplicaConfig { factors: Factors { memory: 0.5, ..Factors::default() }, ..config(1) },
+    )
+    .unwrap();
     // A one-token decode is weight-streaming bound: halving bandwidth efficiency doubles it.
     let shape = BatchShape { num_decode: 1, decode_context_tokens: 0, prefills: &[] };
     let overheads = base.cpu_seconds(&shape) + 32.0 * (8.0 * KERNEL_LATENCY + 14e-6);

@@ -10,11 +10,7 @@ use std::borrow::Cow;
 /// # Errors
 ///
 /// Returns the 1-based column of a quoted field that is not closed or is followed by text.
-pub fn split_fields<'a>(
-    line: &'a str,
-    separator: char,
-    fields: &mut Vec<Cow<'a, str>>,
-) -> Result<(), (usize, String)> {
+pub fn split_fields<'a>(line: &'a str, separator: char, fields: &mut Vec<Cow<'a, str>>) -> Result<(), (usize, String)> {
     fields.clear();
     if !line.contains('"') {
         fields.extend(line.split(separator).map(|field| Cow::Borrowed(field.trim())));
