@@ -17,7 +17,15 @@ use std::time::Instant;
 use crate::tools::{run, step, Toolchain};
 
 /// Every fuzz target in `fuzz/fuzz_targets/`, in the order they run.
-pub const TARGETS: [&str; 5] = ["trace_import", "trace_import_mapped", "trace_gzip", "scenario_json", "share_link"];
+pub const TARGETS: [&str; 7] = [
+    "trace_import",
+    "trace_import_mapped",
+    "trace_gzip",
+    "scenario_json",
+    "share_link",
+    "model_config",
+    "benchmark_import",
+];
 
 /// Seconds per target for `cargo xtask fuzz` without `--seconds`.
 const DEFAULT_SECONDS: u64 = 60;

@@ -163,6 +163,9 @@ struct HfConfig {
 const MAX_DIMENSION: u64 = 1 << 24;
 /// The longest context a config may state, tokens.
 const MAX_CONTEXT: u64 = 1 << 30;
+/// The most parameters a config may describe (a thousand times today's largest models), so
+/// that every count fits `u64`.
+const MAX_PARAMS: f64 = 1e15;
 
 impl ModelSpec {
     /// Reads a model from a Hugging Face `config.json`.
@@ -245,7 +248,32 @@ impl ModelSpec {
         if dense_intermediate > MAX_DIMENSION {
             return Err(format!("config.json: intermediate_size must be at most {MAX_DIMENSION}"));
         }
+        let estimate = model.estimated_params();
+        if estimate > MAX_PARAMS {
+            return Err(format!("config.json: describes {estimate:.2e} parameters, more than the {MAX_PARAMS:.0e} modelled"));
+        }
         Ok(model)
+    }
+
+    /// The parameter count in floating point, with every layer counted as the larger of dense
+    /// and MoE (an upper bound that cannot overflow, checked before any exact count).
+    fn estimated_params(&self) -> f64 {
+        let (h, layers) = (self.hidden as f64, self.layers as f64 + self.mtp_layers as f64);
+        let attention = match self.attention {
+            Attention::Gqa { q_heads, kv_heads, head_dim, .. } => h * (2 * q_heads + 2 * kv_heads) as f64 * head_dim as f64,
+            Attention::Mla { q_heads, q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim } => {
+                let rank = q_lora_rank.unwrap_or(h as u64) as f64;
+                let heads = q_heads as f64;
+                (h + heads * (qk_nope_head_dim + qk_rope_head_dim) as f64) * rank
+                    + (h + heads * (qk_nope_head_dim + v_head_dim) as f64) * (kv_lora_rank + qk_rope_head_dim) as f64
+                    + heads * v_head_dim as f64 * h
+            }
+        };
+        let experts = self.moe.as_ref().map_or(0.0, |moe| {
+            (moe.experts * moe.expert_intermediate + moe.shared_intermediate + moe.experts) as f64 * 3.0 * h
+        });
+        let mlp = (3.0 * h * self.dense_intermediate as f64).max(experts);
+        layers * (attention + mlp) + 2.0 * (self.vocab as f64) * h
     }
 
     /// Layers whose MLP is mixture-of-experts.
