@@ -4,7 +4,6 @@
 //! Every figure is for one GPU of a pipeline stage; the stage that holds the least KV sets the
 //! replica's capacity, as vLLM sizes its cache on the tightest worker.
 
-use super::model::Attention;
 use super::replica::{FitError, ReplicaConfig};
 use super::{Dtype, GpuSpec, ModelSpec};
 
@@ -151,24 +150,9 @@ impl MemoryPlan {
 fn layer_bytes(model: &ModelSpec, config: &ReplicaConfig, is_moe: bool, kv_bytes: f64) -> LayerBytes {
     let (tp, ep) = (f64::from(config.tp), f64::from(config.ep));
     let weights = config.weights.weight_bytes();
-    let attention_weights = if model.quantized_attention { weights } else { Dtype::Bf16.weight_bytes() };
-    let kv_heads_per_gpu = |kv_heads: u64| (kv_heads as f64 / tp).max(1.0);
-    let (attention, kv_elements) = if config.dp_attention {
-        (model.attention_matrix_params() as f64, model.kv_elements_per_layer_token() as f64)
-    } else {
-        match model.attention {
-            Attention::Gqa { kv_heads, head_dim, .. } => {
-                let kv_projections = model.kv_projection_params() as f64;
-                let attention = (model.attention_matrix_params() as f64 - kv_projections) / tp
-                    + kv_projections / kv_heads as f64 * kv_heads_per_gpu(kv_heads);
-                (attention, 2.0 * head_dim as f64 * kv_heads_per_gpu(kv_heads))
-            }
-            // MLA's latent is one vector per token: every TP rank keeps all of it.
-            Attention::Mla { .. } => {
-                (model.attention_matrix_params() as f64 / tp, model.kv_elements_per_layer_token() as f64)
-            }
-        }
-    };
+    let attention_weights = config.attention_weights(model).weight_bytes();
+    let attention = config.attention_params_per_gpu(model);
+    let kv_elements = config.kv_elements_per_gpu(model);
     let vectors = (model.layer_vector_params() as f64) * Dtype::Bf16.weight_bytes();
     let mlp = if is_moe {
         let moe = model.moe.as_ref().expect("an MoE layer has experts");

@@ -250,7 +250,9 @@ impl ModelSpec {
         }
         let estimate = model.estimated_params();
         if estimate > MAX_PARAMS {
-            return Err(format!("config.json: describes {estimate:.2e} parameters, more than the {MAX_PARAMS:.0e} modelled"));
+            return Err(format!(
+                "config.json: describes {estimate:.2e} parameters, more than the {MAX_PARAMS:.0e} modelled"
+            ));
         }
         Ok(model)
     }
@@ -260,7 +262,9 @@ impl ModelSpec {
     fn estimated_params(&self) -> f64 {
         let (h, layers) = (self.hidden as f64, self.layers as f64 + self.mtp_layers as f64);
         let attention = match self.attention {
-            Attention::Gqa { q_heads, kv_heads, head_dim, .. } => h * (2 * q_heads + 2 * kv_heads) as f64 * head_dim as f64,
+            Attention::Gqa { q_heads, kv_heads, head_dim, .. } => {
+                h * (2 * q_heads + 2 * kv_heads) as f64 * head_dim as f64
+            }
             Attention::Mla { q_heads, q_lora_rank, kv_lora_rank, qk_nope_head_dim, qk_rope_head_dim, v_head_dim } => {
                 let rank = q_lora_rank.unwrap_or(h as u64) as f64;
                 let heads = q_heads as f64;

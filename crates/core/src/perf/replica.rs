@@ -6,6 +6,7 @@
 //! attention for its share of the sequences and keeps their KV). Experts are spread over `ep`
 //! of the stage's GPUs (`ep` divides `tp`), each expert split `tp / ep` ways.
 
+use super::model::Attention;
 use super::{Dtype, GpuSpec, ModelSpec};
 
 /// Multiplicative corrections to the performance model, fitted by calibration (1 = the
@@ -143,7 +144,7 @@ impl ReplicaConfig {
                 format!("must divide the model's {q_heads} attention heads, got {tp}"),
             );
         }
-        if let super::model::Attention::Gqa { kv_heads, .. } = model.attention {
+        if let Attention::Gqa { kv_heads, .. } = model.attention {
             if !self.dp_attention && !kv_heads.is_multiple_of(tp) && !tp.is_multiple_of(kv_heads) {
                 return fail(
                     "deployment.aggregated.tp",
@@ -180,6 +181,46 @@ impl ReplicaConfig {
             );
         }
         Ok(())
+    }
+
+    /// The format of the attention projections: the weights' own, unless the checkpoint keeps
+    /// attention in BF16 (gpt-oss).
+    pub fn attention_weights(&self, model: &ModelSpec) -> Dtype {
+        if model.quantized_attention {
+            self.weights
+        } else {
+            Dtype::Bf16
+        }
+    }
+
+    /// Attention projection parameters one GPU holds per layer: all of them under data-parallel
+    /// attention; else a `tp`-th, except that GQA's K and V projections keep at least one KV
+    /// head per GPU.
+    pub fn attention_params_per_gpu(&self, model: &ModelSpec) -> f64 {
+        let matrices = model.attention_matrix_params() as f64;
+        if self.dp_attention {
+            return matrices;
+        }
+        let tp = f64::from(self.tp);
+        match model.attention {
+            Attention::Gqa { kv_heads, .. } => {
+                let kv = model.kv_projection_params() as f64;
+                (matrices - kv) / tp + kv / kv_heads as f64 * (kv_heads as f64 / tp).max(1.0)
+            }
+            Attention::Mla { .. } => matrices / tp,
+        }
+    }
+
+    /// KV-cache elements a GPU keeps, per full-attention layer, for each token it holds: all of
+    /// a token's under data-parallel attention (the GPU holds its own sequences) and for MLA's
+    /// latent (every TP rank keeps it); at least one KV head's under GQA tensor parallelism.
+    pub fn kv_elements_per_gpu(&self, model: &ModelSpec) -> f64 {
+        match model.attention {
+            Attention::Gqa { kv_heads, head_dim, .. } if !self.dp_attention => {
+                2.0 * head_dim as f64 * (kv_heads as f64 / f64::from(self.tp)).max(1.0)
+            }
+            _ => model.kv_elements_per_layer_token() as f64,
+        }
     }
 
     /// The expert-load imbalance after EPLB's redundant copies: each copy per rank relieves

@@ -203,7 +203,7 @@ impl StepModel {
     /// Returns a [`FitError`] when the model or GPU is unknown or unreadable, or as
     /// [`StepModel::new`].
     pub fn from_scenario(scenario: &Scenario) -> Result<StepModel, FitError> {
-        let model = scenario.model.spec().map_err(|message| FitError { path: "model", message })?;
+        let model = scenario.model.spec().map_err(|message| FitError { path: scenario.model.spec_path(), message })?;
         let gpu = scenario
             .hardware
             .gpu
@@ -227,25 +227,12 @@ impl StepModel {
             return Err(memory.why_not(&gpu.name, config.gpu_memory_utilization));
         }
         let tp = f64::from(config.tp);
-        let attention_weights = if model.quantized_attention { config.weights } else { Dtype::Bf16 };
-        let attention_params = if config.dp_attention {
-            model.attention_matrix_params() as f64
-        } else {
-            let kv = model.kv_projection_params() as f64;
-            let replicated = match model.attention {
-                Attention::Gqa { kv_heads, .. } => kv / kv_heads as f64 * (kv_heads as f64 / tp).max(1.0),
-                Attention::Mla { .. } => 0.0,
-            };
-            (model.attention_matrix_params() as f64 - kv) / tp + replicated
-        } * model.layers as f64;
-        let kv_elements = model.kv_elements_per_layer_token() as f64;
+        let attention_weights = config.attention_weights(model);
+        let attention_params = config.attention_params_per_gpu(model) * model.layers as f64;
+        // Under data-parallel attention each GPU reads its own sequences' KV: a `tp`-th of it.
+        let kv_share = if config.dp_attention { tp } else { 1.0 };
         let kv_bytes = config.kv_cache.kv_bytes().unwrap_or(2) as f64;
-        let kv_read_bytes_per_layer_token = kv_bytes
-            * match model.attention {
-                _ if config.dp_attention => kv_elements / tp,
-                Attention::Gqa { kv_heads, head_dim, .. } => 2.0 * head_dim as f64 * (kv_heads as f64 / tp).max(1.0),
-                Attention::Mla { .. } => kv_elements,
-            };
+        let kv_read_bytes_per_layer_token = kv_bytes * config.kv_elements_per_gpu(model) / kv_share;
         let q_heads = model.q_heads() as f64;
         let (attention_flops_per_pair, decode_flops_per_layer_token) = match model.attention {
             Attention::Gqa { head_dim, .. } => (4.0 * q_heads * head_dim as f64, 4.0 * q_heads * head_dim as f64 / tp),
@@ -466,8 +453,9 @@ impl StepModel {
         }
         let touched = experts.experts * (1.0 - libm::pow(1.0 - experts.per_token / experts.experts, tokens));
         let tokens_per_expert = tokens * experts.per_token / touched;
+        // The routed FLOPs, 2·T·k·P_e in all, spread over the `tp` GPUs (a shard is `P_e·ep/tp`).
         let mut work = Work::bound(
-            2.0 * tokens * experts.per_token * experts.shard_params * (experts.ep / self.tp) * experts.imbalance,
+            2.0 * tokens * experts.per_token * experts.shard_params / experts.ep * experts.imbalance,
             self.gpu.gemm_flops(tokens_per_expert, self.compute) * self.factors.compute,
             touched / experts.ep * experts.shard_params * self.weights.weight_bytes(),
             self.gpu.weight_bandwidth(self.weights) * self.factors.memory,

@@ -122,8 +122,10 @@ fn bad_configs_are_refused_naming_the_field() {
         .contains("num_key_value_heads"));
     let moe = format!(r#"{{{base}, "hidden_size": 16, "num_local_experts": 4, "num_experts_per_tok": 5}}"#);
     assert!(error(&moe).contains("experts per token"), "{}", error(&moe));
-    let huge = format!(r#"{{{base}, "hidden_size": 16777216, "num_attention_heads": 16777216, "head_dim": 16777216,
-        "intermediate_size": 8}}"#);
+    let huge = format!(
+        r#"{{{base}, "hidden_size": 16777216, "num_attention_heads": 16777216, "head_dim": 16777216,
+        "intermediate_size": 8}}"#
+    );
     assert!(error(&huge).contains("parameters"), "{}", error(&huge));
     let v4 = format!(r#"{{{base}, "hidden_size": 16, "compress_ratios": [4, 128]}}"#);
     assert!(error(&v4).contains("DeepSeek-V4"), "{}", error(&v4));

@@ -225,3 +225,35 @@ fn calibration_factors_scale_their_terms() {
     let streaming = base.step_time(&shape).as_secs_f64() - overheads;
     assert!((slow_memory.step_time(&shape).as_secs_f64() - overheads - 2.0 * streaming).abs() < 1e-8);
 }
+
+/// A conservation law: over the replica's GPUs, one pass of T tokens computes each token
+/// through every matrix it uses once — `2·T·(L·attention + dense layers·MLP + MoE layers·(k
+/// experts + shared))` FLOPs — whatever the TP, EP and data-parallel attention.
+#[test]
+fn the_gpus_together_compute_each_token_through_its_matrices_once() {
+    let mut checked = 0;
+    for id in ["deepseek-v3", "mixtral-8x7b", "llama-3.1-70b"] {
+        let model = catalog::model(id).unwrap().spec();
+        let routed = model.moe.as_ref().map_or(0, |moe| moe.experts_per_token) * model.expert_params();
+        let per_token = model.layers * model.attention_matrix_params()
+            + model.dense_layers() * model.dense_mlp_params()
+            + model.moe_layers() * (routed + model.shared_expert_params());
+        let tokens = 4096.0;
+        let expected = 2.0 * tokens * per_token as f64;
+        for (tp, ep, dp_attention) in
+            [(1, 1, false), (2, 1, false), (8, 1, false), (8, 8, false), (8, 8, true), (8, 2, true)]
+        {
+            let ep = if model.moe.is_some() { ep } else { 1 };
+            let config = ReplicaConfig { tp, ep, dp_attention, weights: Dtype::Fp8, ..config(tp) };
+            let gpu = catalog::gpu("b300").unwrap();
+            let Ok(step) = StepModel::new(&model, gpu, config) else { continue };
+            let total = step.linear(tokens).flops * f64::from(tp);
+            assert!(
+                (total / expected - 1.0).abs() < 1e-9,
+                "{id} tp {tp} ep {ep} dp {dp_attention}: {total} vs {expected}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "{checked}");
+}
