@@ -7,6 +7,7 @@ use std::time::Instant;
 use plotters::prelude::*;
 use serde::Serialize;
 use servesim_core::metrics::{Outcome, RequestLog, Summary};
+use servesim_core::perf::{ModelSheet, SheetShape};
 use servesim_core::scenario::{Scenario, WorkloadSource};
 use servesim_core::sim::{RunResult, Simulation};
 use servesim_core::stats::Quantiles;
@@ -42,6 +43,9 @@ struct RunOutput<'a> {
     engine_steps: u64,
     stopped_early: &'a Option<String>,
     digest: String,
+    /// The deployment's model sheet: parameters, formats, weights per GPU, KV bytes per token
+    /// and capacity, and the step times of `servesim model`'s default shape.
+    model: ModelSheet,
     /// What the import of a file or sample found (absent for a generator).
     #[serde(skip_serializing_if = "Option::is_none")]
     import: Option<&'a ImportReport>,
@@ -73,8 +77,11 @@ pub fn run(
     simulation.run();
     let result = simulation.results();
     let wall_time_s = started.elapsed().as_secs_f64();
+    let model = ModelSheet::of_scenario(&scenario, SheetShape::default())
+        .map_err(|error| format!("{}: {error}", scenario_path.display()))?;
     let output = RunOutput {
         summary: &result.report.summary,
+        model,
         kv_capacity_tokens_per_replica: result.report.kv_capacity_tokens_per_replica,
         engine_steps: result.report.engine_steps,
         stopped_early: &result.report.stopped_early,

@@ -47,6 +47,9 @@ fn run_json_has_the_documented_fields_and_is_reproducible() {
     assert_eq!(json["prefix_cache"]["hit_rate"], 0.0);
     assert_eq!(json["prefix_cache"]["enabled"], true);
     assert!(json["stopped_early"].is_null());
+    assert_eq!(json["model"]["params_total"], 8_030_261_248u64);
+    assert_eq!(json["model"]["kv_capacity_tokens"], json["kv_capacity_tokens_per_replica"]);
+    assert_eq!(json["model"]["weights"], "bf16");
 
     let again_output = servesim(&args);
     let mut again: serde_json::Value = serde_json::from_slice(&again_output.stdout).unwrap();

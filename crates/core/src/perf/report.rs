@@ -81,6 +81,23 @@ pub struct RooflinePoint {
 }
 
 impl ModelSheet {
+    /// The sheet of `scenario`'s deployment (its model, GPU, parallelism, formats, engine
+    /// limits and calibration) at `shape`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ModelSheet::new`], and when the model or GPU is unknown or unreadable.
+    pub fn of_scenario(scenario: &crate::scenario::Scenario, shape: SheetShape) -> Result<ModelSheet, super::FitError> {
+        let model =
+            scenario.model.spec().map_err(|message| super::FitError { path: scenario.model.spec_path(), message })?;
+        let gpu = scenario
+            .hardware
+            .gpu
+            .spec()
+            .ok_or_else(|| super::FitError { path: "hardware.gpu", message: "unknown GPU".to_owned() })?;
+        ModelSheet::new(&model, gpu, scenario.replica_config(&model, gpu), shape)
+    }
+
     /// The sheet of `model` on `gpu` with `config` at `shape`.
     ///
     /// # Errors
