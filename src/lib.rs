@@ -20,14 +20,16 @@ pub mod worker_client;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use servesim_core::scenario::{FileRef, Scenario, WorkloadSource};
+use servesim_core::calibrate::{BenchmarkRow, FitReport};
+use servesim_core::scenario::{Calibration, FileRef, Scenario, WorkloadSource};
 use servesim_core::sim::RunReport;
 use servesim_core::workload::{samples, Arrivals, ImportOptions};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::components::{
-    ChartPanel, Header, Kpis, ReplicaTable, RunPanel, ScenarioForm, TraceExplorer, TrafficPanel, WorkloadPanel,
+    ChartPanel, Header, Kpis, ModelPanel, ReplicaTable, RunPanel, ScenarioForm, TraceExplorer, TrafficPanel,
+    WorkloadPanel,
 };
 use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
 use crate::worker_client::SimWorker;
@@ -39,6 +41,8 @@ pub enum RunStatus {
     Idle,
     /// Fetching a bundled sample before running.
     Fetching(String),
+    /// The worker is fitting the performance model to the benchmark file named.
+    Fitting(String),
     /// The worker is on it.
     Running {
         /// Fraction done, 0 to 1.
@@ -55,7 +59,7 @@ pub enum RunStatus {
 impl RunStatus {
     /// Whether a job is under way.
     pub fn is_busy(&self) -> bool {
-        matches!(self, RunStatus::Fetching(_) | RunStatus::Running { .. })
+        matches!(self, RunStatus::Fetching(_) | RunStatus::Fitting(_) | RunStatus::Running { .. })
     }
 }
 
@@ -79,6 +83,15 @@ pub struct ImportFailure {
     pub options: ImportOptions,
 }
 
+/// The last benchmark the performance model was fitted to, and the fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchmarkFit {
+    /// The benchmark's file name.
+    pub file: String,
+    /// Every run's error before and after, and the fitted factors.
+    pub report: FitReport,
+}
+
 /// The arrival process a length-only trace gets when it is loaded without one.
 pub const DEFAULT_ARRIVALS: Arrivals = Arrivals::Poisson { rate_per_s: 5.0 };
 
@@ -98,6 +111,8 @@ enum Source {
     /// A file just dropped, read with `options`; it becomes the scenario's workload if the
     /// worker accepts it.
     Dropped { name: String, file: JsValue, options: ImportOptions },
+    /// A benchmark's runs, from the file named: the fit becomes the scenario's calibration.
+    Benchmark { file: String },
 }
 
 /// The app's state, as copyable handles shared by the components.
@@ -121,6 +136,10 @@ pub struct AppState {
     pub share_link: RwSignal<Option<String>>,
     /// The last dropped file the worker could not import.
     pub import_failure: RwSignal<Option<ImportFailure>>,
+    /// The last benchmark fitted, shown until the calibration is cleared.
+    pub fit: RwSignal<Option<BenchmarkFit>>,
+    /// Why the last benchmark or step profile was not applied.
+    pub calibration_error: RwSignal<Option<String>>,
     rejected_file: StoredValue<Option<JsValue>, LocalStorage>,
     worker: StoredValue<Option<SimWorker>, LocalStorage>,
     job: StoredValue<Option<Job>, LocalStorage>,
@@ -143,6 +162,8 @@ impl AppState {
             link_error: RwSignal::new(link_error),
             share_link: RwSignal::new(None),
             import_failure: RwSignal::new(None),
+            fit: RwSignal::new(None),
+            calibration_error: RwSignal::new(None),
             rejected_file: StoredValue::new_local(None),
             worker: StoredValue::new_local(None),
             job: StoredValue::new_local(None),
@@ -241,6 +262,16 @@ impl AppState {
         self.run();
     }
 
+    /// Fits the performance model of the current scenario to the benchmark `rows` (read from
+    /// `file`) in the worker; the fit becomes the scenario's calibration.
+    pub fn calibrate(self, file: String, rows: Vec<BenchmarkRow>) {
+        let job = self.begin_job(Source::Benchmark { file: file.clone() });
+        self.calibration_error.set(None);
+        self.status.set(RunStatus::Fitting(file));
+        let scenario = self.scenario.with_untracked(Scenario::to_canonical_json);
+        self.post(&ToWorker::Calibrate { job, scenario, rows }, None);
+    }
+
     /// Abandons the current job: the worker is terminated and replaced.
     pub fn cancel(self) {
         if self.abandon_job() {
@@ -312,13 +343,10 @@ impl AppState {
             return;
         };
         self.status.set(RunStatus::Running { fraction: 0.0 });
-        if self.worker.with_value(Option::is_none) {
-            self.spawn_worker();
-        }
         let sent = self.scenario.get_untracked();
         let import = match source {
             Source::Dropped { options, .. } => options,
-            Source::Scenario => sent.workload.import_options(),
+            Source::Scenario | Source::Benchmark { .. } => sent.workload.import_options(),
         };
         let request = ToWorker::Run { job, scenario: sent.to_canonical_json(), name: name.to_owned(), trace, import };
         self.job.update_value(|current| {
@@ -326,9 +354,17 @@ impl AppState {
                 current.sent = Some(sent);
             }
         });
+        self.post(&request, blob.as_ref());
+    }
+
+    /// Posts `request` (with `blob` beside it) to the worker, starting one if there is none.
+    fn post(self, request: &ToWorker, blob: Option<&JsValue>) {
+        if self.worker.with_value(Option::is_none) {
+            self.spawn_worker();
+        }
         self.worker.with_value(|worker| {
             if let Some(worker) = worker {
-                worker.send(&request, blob.as_ref());
+                worker.send(request, blob);
             }
         });
     }
@@ -397,6 +433,7 @@ impl AppState {
                     spawn_local(async move { self.restart_worker() });
                 }
             }
+            FromWorker::Calibrated { job, fit } => self.on_fitted(job, fit),
             FromWorker::Finished { job, trace, run } => {
                 let Some(Job { source, sent, .. }) =
                     self.job.with_value(|current| current.clone()).filter(|j| j.id == job)
@@ -449,6 +486,32 @@ impl AppState {
                 if rerun {
                     self.run();
                 }
+            }
+        }
+    }
+
+    /// A benchmark fit came back: it becomes the scenario's calibration (beside a measured step
+    /// profile the scenario has), or the calibration box says why it failed.
+    fn on_fitted(self, job: u32, fit: Result<FitReport, String>) {
+        let file = self.job.with_value(|current| match current {
+            Some(Job { id, source: Source::Benchmark { file }, .. }) if *id == job => Some(file.clone()),
+            _ => None,
+        });
+        let Some(file) = file else { return };
+        match fit {
+            Ok(report) => {
+                self.job.set_value(None);
+                self.scenario.update(|scenario| {
+                    let profile = scenario.calibration.take().and_then(|calibration| calibration.profile);
+                    scenario.calibration = Some(Calibration { profile, ..report.calibration(&file) });
+                });
+                self.fit.set(Some(BenchmarkFit { file, report }));
+                self.status.set(RunStatus::Done);
+            }
+            Err(message) => {
+                let message = format!("{file}: {message}");
+                self.calibration_error.set(Some(message.clone()));
+                self.fail(job, message);
             }
         }
     }
@@ -510,6 +573,7 @@ pub fn App() -> impl IntoView {
             <section class="column">
                 <WorkloadPanel/>
                 <TrafficPanel/>
+                <ModelPanel/>
                 <ScenarioForm/>
                 <RunPanel/>
             </section>

@@ -5,11 +5,14 @@
 //! `Blob` (the dropped `File`, or a fetched sample) in the same message (`[request, blob]`);
 //! posting a Blob copies no bytes, and the worker reads it in chunks, so a file of hundreds of
 //! MB is never held whole. The worker keeps the last trace it imported, and the page asks for
-//! it by key instead of sending it again. The worker announces
+//! it by key instead of sending it again. A benchmark's runs, parsed in the page, travel as JSON
+//! to be fitted ([`ToWorker::Calibrate`]): the fit replays every run through the simulator,
+//! which takes too long for the page's thread. The worker announces
 //! [`FromWorker::Ready`] once its wasm is loaded; the page queues requests until then (the
 //! loader shim starts the wasm asynchronously, so a message posted earlier would be lost).
 
 use serde::{Deserialize, Serialize};
+use servesim_core::calibrate::{BenchmarkRow, FitReport};
 use servesim_core::sim::RunReport;
 use servesim_core::workload::{ImportOptions, ImportReport, TraceSummary};
 
@@ -28,6 +31,15 @@ pub enum ToWorker {
         trace: TraceSource,
         /// How to import a file (its column mapping, whether to skip bad rows).
         import: ImportOptions,
+    },
+    /// Fit the scenario's performance model to a benchmark's runs.
+    Calibrate {
+        /// Identifies the job in replies.
+        job: u32,
+        /// The scenario whose deployment ran the benchmark, as canonical JSON.
+        scenario: String,
+        /// The benchmark's runs.
+        rows: Vec<BenchmarkRow>,
     },
 }
 
@@ -69,6 +81,14 @@ pub enum FromWorker {
         trace: Box<TraceReport>,
         /// The simulation's report, or why the scenario cannot run on this trace.
         run: Result<Box<RunReport>, String>,
+    },
+    /// A benchmark fit finished: every run's error before and after and the fitted factors, or
+    /// why the runs could not be replayed.
+    Calibrated {
+        /// The job.
+        job: u32,
+        /// The fit, or why there is none.
+        fit: Result<FitReport, String>,
     },
     /// The worker died during a job (a trap in its wasm, a failed load). Never sent by the
     /// worker itself: the page's client reports it from the worker's error event.
@@ -118,8 +138,9 @@ impl ToWorker {
 
     /// The job this request belongs to.
     pub fn job(&self) -> u32 {
-        let ToWorker::Run { job, .. } = self;
-        *job
+        match self {
+            ToWorker::Run { job, .. } | ToWorker::Calibrate { job, .. } => *job,
+        }
     }
 
     /// Reads a request.

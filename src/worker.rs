@@ -4,8 +4,9 @@
 //! here so native tests can run it. A request whose trace travels as a file starts an
 //! [`ImportJob`]: the binary reads the file in chunks ([`FILE_CHUNK_BYTES`]) and hands each to
 //! [`Worker::push`], so a file of hundreds of MB is never held whole; [`Worker::finish`] then
-//! keeps the imported trace and simulates.
+//! keeps the imported trace and simulates. A benchmark fit needs no file: it is done at once.
 
+use servesim_core::calibrate::{fit, BenchmarkRow, FitReport};
 use servesim_core::digest::Sha256Stream;
 use servesim_core::scenario::Scenario;
 use servesim_core::sim::Simulation;
@@ -144,7 +145,13 @@ impl Worker {
                 return None;
             }
         }
-        let ToWorker::Run { job, scenario, name, trace, import: options } = request;
+        let (job, scenario, name, trace, options) = match request {
+            ToWorker::Run { job, scenario, name, trace, import } => (job, scenario, name, trace, import),
+            ToWorker::Calibrate { job, scenario, rows } => {
+                post(FromWorker::Calibrated { job, fit: fit_benchmark(&scenario, &rows) });
+                return None;
+            }
+        };
         // Validate first: a generator must never run on parameters validation refuses.
         let scenario = Scenario::from_json(&scenario).map_err(|error| error.to_string()).and_then(|scenario| {
             scenario
@@ -261,6 +268,12 @@ impl Worker {
             self.finish(import, post);
         }
     }
+}
+
+/// Fits the performance model of `scenario` (canonical JSON) to a benchmark's `rows`.
+fn fit_benchmark(scenario: &str, rows: &[BenchmarkRow]) -> Result<FitReport, String> {
+    let scenario = Scenario::from_json(scenario).map_err(|error| error.to_string())?;
+    fit(&scenario, rows)
 }
 
 /// Shapes the imported or generated `trace` with the scenario's workload (new arrivals,

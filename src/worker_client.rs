@@ -66,7 +66,10 @@ impl SimWorker {
                     }
                 }
                 Ok(reply) => {
-                    if let FromWorker::Finished { job, .. } | FromWorker::Failed { job, .. } = &reply {
+                    if let FromWorker::Finished { job, .. }
+                    | FromWorker::Calibrated { job, .. }
+                    | FromWorker::Failed { job, .. } = &reply
+                    {
                         let mut link = message_link.borrow_mut();
                         if link.job_in_flight == Some(*job) {
                             link.job_in_flight = None;

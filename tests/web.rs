@@ -69,7 +69,7 @@ fn the_line_chart_paints_its_series_on_a_canvas() {
 fn a_scenario_round_trips_through_the_location_hash() {
     let scenario = Scenario {
         seed: 99,
-        deployment: Deployment::Aggregated(ReplicaPool { replicas: 12, tp: 2, pp: 1 }),
+        deployment: Deployment::Aggregated(ReplicaPool { replicas: 12, tp: 2, ..ReplicaPool::default() }),
         router: RouterSettings { kind: RouterKind::PowerOfTwo },
         ..Scenario::default()
     };
@@ -98,7 +98,7 @@ async fn the_app_mirrors_edits_into_the_hash_and_validates_inline() {
     set_input("replicas", "4");
     tick(50).await;
     let scenario = url_state::scenario_from_location().unwrap().expect("the hash holds the scenario");
-    assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 4, tp: 1, pp: 1 }));
+    assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 4, ..ReplicaPool::default() }));
 
     set_input("replicas", "0");
     tick(50).await;

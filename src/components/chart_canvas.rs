@@ -1,14 +1,42 @@
-//! Charts on `<canvas>`: one component wraps any `servesim-charts` line chart.
+//! Charts on `<canvas>`: [`PlotCanvas`] paints any `servesim-charts` drawing function, and
+//! [`ChartCanvas`] wraps it for a line chart of a run's series.
 
 use leptos::prelude::*;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use servesim_charts::{draw_line_chart, report_charts, LineChart};
+use servesim_charts::{draw_line_chart, report_charts, ChartError, LineChart};
 use servesim_core::stats::Series;
 
 use crate::use_app_state;
 
-/// A canvas redrawn whenever `series` changes.
+/// A canvas of `width` × `height` pixels that `draw` paints whenever the signals it reads
+/// change; `draw` returns `None` to leave the canvas as it is.
+#[component]
+pub fn PlotCanvas<D>(#[prop(into)] testid: String, width: u32, height: u32, draw: D) -> impl IntoView
+where
+    D: Fn(&DrawingArea<CanvasBackend, Shift>) -> Option<Result<(), ChartError>> + 'static,
+{
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let draw_error = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let Some(canvas) = canvas.get() else { return };
+        let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
+            return draw_error.set(Some("this browser gives no 2-D canvas".to_owned()));
+        };
+        if let Some(drawn) = draw(&backend.into_drawing_area()) {
+            draw_error.set(drawn.err().map(|e| e.to_string()));
+        }
+    });
+    view! {
+        <div class="chart">
+            <canvas node_ref=canvas data-testid=testid width=width height=height></canvas>
+            {move || draw_error.get().map(|message| view! { <p class="banner error">{message}</p> })}
+        </div>
+    }
+}
+
+/// A line chart redrawn whenever `series` changes.
 #[component]
 pub fn ChartCanvas(
     testid: String,
@@ -20,30 +48,19 @@ pub fn ChartCanvas(
     #[prop(optional)]
     log_x: bool,
 ) -> impl IntoView {
-    let canvas = NodeRef::<leptos::html::Canvas>::new();
-    let draw_error = RwSignal::new(None::<String>);
     // Until the first data arrives the canvas stays blank: drawing eight sets of empty axes
     // would hold up the page's first paint and its first run.
     let drawn = StoredValue::new(false);
-    Effect::new(move |_| {
-        let series = series.get();
-        if series.is_empty() && !drawn.get_value() {
-            return;
-        }
-        let Some(canvas) = canvas.get() else { return };
-        drawn.set_value(true);
-        let Some(backend) = CanvasBackend::with_canvas_object(canvas) else {
-            return draw_error.set(Some("this browser gives no 2-D canvas".to_owned()));
-        };
-        let chart = LineChart { title, x_label, y_label, series: &series, log_x };
-        draw_error.set(draw_line_chart(&backend.into_drawing_area(), &chart).err().map(|e| e.to_string()));
-    });
-    view! {
-        <div class="chart">
-            <canvas node_ref=canvas data-testid=testid width="620" height="300"></canvas>
-            {move || draw_error.get().map(|message| view! { <p class="banner error">{message}</p> })}
-        </div>
-    }
+    let draw = move |area: &DrawingArea<CanvasBackend, Shift>| {
+        series.with(|series| {
+            if series.is_empty() && !drawn.get_value() {
+                return None;
+            }
+            drawn.set_value(true);
+            Some(draw_line_chart(area, &LineChart { title, x_label, y_label, series, log_x }))
+        })
+    };
+    view! { <PlotCanvas testid width=620 height=300 draw/> }
 }
 
 /// The run's charts.

@@ -1,16 +1,19 @@
-//! Form fields bound to one place in the scenario through a getter and a setter.
+//! Form fields bound to one place in a signal's value through a getter and a setter: the
+//! scenario's ([`SelectField`], [`InputField`], [`CheckField`]) or a page-local value's
+//! ([`SignalInputField`]).
 
 use leptos::prelude::*;
 use servesim_core::scenario::Scenario;
 
 use crate::use_app_state;
 
-/// A `<select>` bound to a string view of one scenario field.
+/// A `<select>` bound to a string view of one scenario field; `options` are `(value, text)`
+/// pairs and may change with the scenario.
 #[component]
 pub fn SelectField(
     label: &'static str,
     testid: &'static str,
-    options: Vec<(String, String)>,
+    #[prop(into)] options: Signal<Vec<(String, String)>>,
     get: fn(&Scenario) -> String,
     set: fn(&mut Scenario, &str),
 ) -> impl IntoView {
@@ -22,7 +25,7 @@ pub fn SelectField(
                 let value = event_target_value(&ev);
                 state.scenario.update(|s| set(s, &value));
             }>
-                {options.into_iter().map(|(value, text)| {
+                {move || options.get().into_iter().map(|(value, text)| {
                     let selected = value.clone();
                     view! {
                         <option value=value prop:selected=move || state.scenario.with(|s| get(s) == selected)>{text}</option>
@@ -50,14 +53,36 @@ where
     S: Fn(&mut Scenario, &str) -> Result<(), &'static str> + Copy + Send + Sync + 'static,
 {
     let state = use_app_state();
+    view! { <SignalInputField label testid bound=state.scenario get set placeholder/> }
+}
+
+/// A text input bound to one field of `bound`'s value (the scenario, or a page-local value);
+/// text that `set` refuses is reported next to the field and not applied.
+#[component]
+pub fn SignalInputField<T, G, S>(
+    label: &'static str,
+    #[prop(into)] testid: String,
+    /// The value the field edits a part of.
+    bound: RwSignal<T>,
+    get: G,
+    set: S,
+    /// A hint shown as the input's placeholder.
+    #[prop(optional)]
+    placeholder: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    G: Fn(&T) -> String + Copy + Send + Sync + 'static,
+    S: Fn(&mut T, &str) -> Result<(), &'static str> + Copy + Send + Sync + 'static,
+{
     let parse_error = RwSignal::new(None::<String>);
     let on_change = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
-        let mut updated = state.scenario.get_untracked();
+        let mut updated = bound.get_untracked();
         match set(&mut updated, text.trim()) {
             Ok(()) => {
                 parse_error.set(None);
-                state.scenario.set(updated);
+                bound.set(updated);
             }
             Err(expected) => parse_error.set(Some(format!("{label}: enter {expected}"))),
         }
@@ -66,7 +91,7 @@ where
         <label class="field">
             <span>{label}</span>
             <input type="text" data-testid=testid placeholder=placeholder
-                prop:value=move || state.scenario.with(get) on:change=on_change/>
+                prop:value=move || bound.with(get) on:change=on_change/>
             {move || parse_error.get().map(|message| view! { <span class="field-error">{message}</span> })}
         </label>
     }

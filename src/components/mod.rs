@@ -4,8 +4,10 @@
 mod chart_canvas;
 mod explorer;
 pub mod fields;
+mod file_drop;
 mod header;
 mod kpis;
+mod model_panel;
 mod replicas;
 mod run_panel;
 mod scenario_form;
@@ -16,6 +18,7 @@ pub use chart_canvas::ChartPanel;
 pub use explorer::TraceExplorer;
 pub use header::Header;
 pub use kpis::Kpis;
+pub use model_panel::ModelPanel;
 pub use replicas::ReplicaTable;
 pub use run_panel::RunPanel;
 pub use scenario_form::ScenarioForm;

@@ -18,6 +18,7 @@ pub fn RunPanel() -> impl IntoView {
     let status_text = move || match state.status.get() {
         RunStatus::Idle => "Ready.".to_owned(),
         RunStatus::Fetching(what) => format!("Loading {what}…"),
+        RunStatus::Fitting(file) => format!("Fitting the model to {file}…"),
         RunStatus::Running { fraction } => format!("Running… {:.0}%", fraction * 100.0),
         RunStatus::Done => "Done.".to_owned(),
         RunStatus::Cancelled => "Cancelled.".to_owned(),

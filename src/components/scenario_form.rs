@@ -1,8 +1,7 @@
-//! The scenario editor: model, hardware, deployment, engine, router, SLO and seed, with inline
-//! validation.
+//! The scenario editor: deployment, engine, router, SLO and seed, with inline validation of
+//! the whole scenario (the model and GPU are edited in [`super::ModelPanel`]).
 
 use leptos::prelude::*;
-use servesim_core::perf::{catalog, Dtype};
 use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, Scenario};
 
 use super::fields::{CheckField, InputField, SelectField};
@@ -33,14 +32,6 @@ fn show_optional(value: Option<f64>) -> String {
     value.map_or_else(String::new, |v| v.to_string())
 }
 
-fn model_options() -> Vec<(String, String)> {
-    catalog::MODELS.iter().map(|p| (p.id.to_owned(), p.name.to_owned())).collect()
-}
-
-fn gpu_options() -> Vec<(String, String)> {
-    catalog::GPUS.iter().map(|g| (g.id.to_owned(), g.name.to_owned())).collect()
-}
-
 /// A token count, or nothing for "the model's context length".
 fn optional_tokens(text: &str) -> Result<Option<u32>, &'static str> {
     if text.is_empty() {
@@ -50,20 +41,12 @@ fn optional_tokens(text: &str) -> Result<Option<u32>, &'static str> {
     }
 }
 
-fn dtype_options() -> Vec<(String, String)> {
-    [Dtype::Bf16, Dtype::Fp8].iter().map(|d| (d.name().to_owned(), d.name().to_uppercase())).collect()
-}
-
-fn dtype(text: &str) -> Dtype {
-    if text == Dtype::Fp8.name() {
-        Dtype::Fp8
-    } else {
-        Dtype::Bf16
-    }
-}
-
 fn numbers(values: &[u32]) -> Vec<(String, String)> {
     values.iter().map(|v| (v.to_string(), v.to_string())).collect()
+}
+
+fn router_options() -> Vec<(String, String)> {
+    RouterKind::ALL.iter().map(|r| (r.kind().to_owned(), r.kind().replace('_', " "))).collect()
 }
 
 /// The scenario editor.
@@ -77,17 +60,6 @@ pub fn ScenarioForm() -> impl IntoView {
     });
     view! {
         <section class="panel" data-testid="scenario">
-            <h2>"Model and hardware"</h2>
-            <div class="fields">
-                <SelectField label="Model" testid="model" options=model_options()
-                    get=|s| s.model.preset.clone() set=|s, v| s.model.preset = v.to_owned()/>
-                <SelectField label="GPU" testid="gpu" options=gpu_options()
-                    get=|s| s.hardware.gpu.clone() set=|s, v| s.hardware.gpu = v.to_owned()/>
-                <SelectField label="Weights" testid="weights" options=dtype_options()
-                    get=|s| s.model.weights.name().to_owned() set=|s, v| s.model.weights = dtype(v)/>
-                <SelectField label="KV cache" testid="kv-cache" options=dtype_options()
-                    get=|s| s.model.kv_cache.name().to_owned() set=|s, v| s.model.kv_cache = dtype(v)/>
-            </div>
             <h2>"Deployment"</h2>
             <div class="fields">
                 <InputField label="Replicas" testid="replicas" get=|s| pool(s).replicas.to_string()
@@ -96,9 +68,19 @@ pub fn ScenarioForm() -> impl IntoView {
                     get=|s| pool(s).tp.to_string() set=|s, v| pool_mut(s).tp = v.parse().unwrap_or(1)/>
                 <InputField label="Pipeline stages" testid="pp" get=|s| pool(s).pp.to_string()
                     set=|s, v| { pool_mut(s).pp = whole(v)?; Ok(()) }/>
+                <SelectField label="Expert parallel (MoE)" testid="ep" options=numbers(&[1, 2, 4, 8, 16, 32, 64])
+                    get=|s| pool(s).ep.to_string() set=|s, v| pool_mut(s).ep = v.parse().unwrap_or(1)/>
+                <InputField label="Redundant experts" testid="redundant-experts"
+                    get=|s| pool(s).redundant_experts.to_string()
+                    set=|s, v| { pool_mut(s).redundant_experts = whole(v)?; Ok(()) }/>
+                <InputField label="Expert imbalance (busiest / mean)" testid="expert-imbalance"
+                    get=|s| pool(s).expert_imbalance.to_string()
+                    set=|s, v| { pool_mut(s).expert_imbalance = decimal(v)?; Ok(()) }/>
                 <SelectField label="Router" testid="router"
-                    options=RouterKind::ALL.iter().map(|r| (r.kind().to_owned(), r.kind().replace('_', " "))).collect()
+                    options=router_options()
                     get=|s| s.router.kind.kind().to_owned() set=|s, v| s.router.kind = RouterKind::from_kind(v).unwrap_or_default()/>
+                <CheckField label="Data-parallel attention" testid="dp-attention"
+                    get=|s| pool(s).dp_attention set=|s, v| pool_mut(s).dp_attention = v/>
             </div>
             <h2>"Engine"</h2>
             <div class="fields">
@@ -122,6 +104,8 @@ pub fn ScenarioForm() -> impl IntoView {
                     get=|s| s.engine.chunked_prefill set=|s, v| s.engine.chunked_prefill = v/>
                 <CheckField label="Prefix caching" testid="prefix-caching"
                     get=|s| s.engine.prefix_caching set=|s, v| s.engine.prefix_caching = v/>
+                <CheckField label="Async scheduling (CPU overlaps the GPU step)" testid="async-scheduling"
+                    get=|s| s.engine.async_scheduling set=|s, v| s.engine.async_scheduling = v/>
             </div>
             <h2>"SLO, seed and limits"</h2>
             <div class="fields">

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use servesim_core::scenario::WorkloadSource;
 use servesim_core::workload::{samples, ColumnMapping, Generator, ImportOptions, ImportReport, TimeUnit};
 use wasm_bindgen::JsValue;
-use web_sys::{DragEvent, File, HtmlInputElement};
+use web_sys::File;
 
+use super::file_drop::FileDrop;
 use crate::{format, use_app_state, AppState, ImportFailure};
 
 /// Hands a dropped or picked `file` to the app (the worker reads it from disk in chunks).
@@ -36,33 +37,6 @@ fn workload_line(state: AppState) -> String {
 #[component]
 pub fn WorkloadPanel() -> impl IntoView {
     let state = use_app_state();
-    let dragging = RwSignal::new(false);
-
-    let on_drag_over = window_event_listener(leptos::ev::dragover, move |ev: DragEvent| {
-        ev.prevent_default();
-        dragging.set(true);
-    });
-    let on_drag_leave = window_event_listener(leptos::ev::dragleave, move |_| dragging.set(false));
-    let on_drop = window_event_listener(leptos::ev::drop, move |ev: DragEvent| {
-        ev.prevent_default();
-        dragging.set(false);
-        if let Some(file) = ev.data_transfer().and_then(|dt| dt.files()).and_then(|files| files.get(0)) {
-            load(state, file);
-        }
-    });
-    on_cleanup(move || {
-        on_drag_over.remove();
-        on_drag_leave.remove();
-        on_drop.remove();
-    });
-
-    let on_pick = move |ev: leptos::ev::Event| {
-        let input: HtmlInputElement = event_target(&ev);
-        if let Some(file) = input.files().and_then(|files| files.get(0)) {
-            load(state, file);
-        }
-        input.set_value("");
-    };
     let current_sample = move || match state.scenario.with(|s| s.workload.source.clone()) {
         WorkloadSource::Sample(id) => id,
         _ => String::new(),
@@ -71,14 +45,11 @@ pub fn WorkloadPanel() -> impl IntoView {
     view! {
         <section class="panel" data-testid="workload">
             <h2>"Workload"</h2>
-            <div class="dropzone" class:dragging=move || dragging.get() data-testid="dropzone">
+            <FileDrop testid="dropzone" input_testid="file-input" accept=".jsonl,.json,.csv,.txt,.gz"
+                button="choose a file" page_wide=true on_file=move |file| load(state, file)>
                 <p>"Drop a trace anywhere on the page — Mooncake, Azure LLM 2023/2024, BurstGPT, SplitwiseSim, \
                     Vidur, Qwen Bailian, a length-only file or any CSV/JSONL, gzipped or not — or "</p>
-                <label class="button">
-                    "choose a file"
-                    <input type="file" data-testid="file-input" accept=".jsonl,.json,.csv,.txt,.gz" on:change=on_pick/>
-                </label>
-            </div>
+            </FileDrop>
             <p class="workload-current" data-testid="workload-current">{move || workload_line(state)}</p>
             <div class="workload-choices">
                 <label class="field">

@@ -1,6 +1,6 @@
 use std::io::Write;
 
-use servesim_core::scenario::WorkloadSource;
+use servesim_core::scenario::{ModelChoice, WorkloadSource};
 use servesim_core::workload::{Arrivals, ColumnMapping, TimeUnit, TraceFormat};
 
 use super::*;
@@ -97,7 +97,7 @@ fn flate2_encoder() -> flate2::write::GzEncoder<Vec<u8>> {
 #[test]
 fn a_scenario_that_cannot_run_still_reports_the_trace() {
     let mut scenario = Scenario::reference();
-    scenario.model.preset = "llama-3.1-405b".into();
+    scenario.model = ModelChoice::preset("llama-3.1-405b");
     let replies = replies(&scenario, "three.csv", Some(b"arrived_at,num_prefill_tokens,num_decode_tokens\n0,10,10\n"));
     let (trace, run) = finished(&replies);
     assert_eq!(trace.summary.as_ref().unwrap().num_requests, 1);
@@ -248,4 +248,25 @@ fn the_page_starts_this_worker_early_asking_it_to_prefetch_the_default_sample() 
     let start = format!("new Worker('{}' + ", crate::worker_client::WORKER_URL);
     assert!(index.contains(&start), "index.html starts the worker");
     assert!(index.contains(&format!("'{PREFETCH_QUERY}'")), "and asks it to prefetch");
+}
+
+#[test]
+fn a_benchmark_is_fitted_at_once_and_a_scenario_that_does_not_read_is_refused() {
+    let csv = "isl,osl,concurrency,ttft_ms,tpot_ms\n512,32,1,20,9\n512,32,8,60,11\n";
+    let rows = servesim_core::calibrate::parse_benchmark(csv.as_bytes()).unwrap();
+    let scenario = Scenario::default().to_canonical_json();
+    let request = ToWorker::Calibrate { job: 3, scenario, rows: rows.clone() };
+    assert_eq!(ToWorker::from_json(&request.to_json()).unwrap(), request);
+    let replies = replies_with(&mut Worker::default(), request, None);
+    let [reply @ FromWorker::Calibrated { job: 3, fit: Ok(report) }] = replies.as_slice() else {
+        panic!("one Calibrated reply, got {replies:?}")
+    };
+    assert_eq!(report.rows.len(), 2);
+    assert!(report.error_after_pct < report.error_before_pct, "{report:?}");
+    assert_eq!(&FromWorker::from_json(&reply.to_json()).unwrap(), reply);
+
+    let unreadable = ToWorker::Calibrate { job: 4, scenario: "{}".into(), rows };
+    let replies = replies_with(&mut Worker::default(), unreadable, None);
+    let [FromWorker::Calibrated { job: 4, fit: Err(message) }] = replies.as_slice() else { panic!("{replies:?}") };
+    assert!(message.contains("version"), "{message}");
 }

@@ -81,18 +81,29 @@ export async function setField(page, testid, value) {
   await page.dispatchEvent(byTestId(testid), 'change');
 }
 
-/** Runs the native CLI on the scenario in `link` (and `tracePath`, if given); returns its JSON. */
-export function servesimRun(link, tracePath) {
-  const bin = process.env.SERVESIM_BIN ?? new URL('../../target/release/servesim', import.meta.url).pathname;
+const SERVESIM_BIN = process.env.SERVESIM_BIN ?? new URL('../../target/release/servesim', import.meta.url).pathname;
+
+/** Runs the native CLI with `args`; returns what it prints. */
+export function servesim(args) {
+  return execFileSync(SERVESIM_BIN, args, { maxBuffer: 64 << 20 }).toString();
+}
+
+/** Calls `use` with the path of a temporary JSON file holding the scenario in `link`; returns its result. */
+export function withScenarioFile(link, use) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'servesim-cli-'));
   try {
     const scenarioPath = path.join(dir, 'scenario.json');
-    fs.writeFileSync(scenarioPath, execFileSync(bin, ['url', '--decode', link]));
-    const args = ['run', scenarioPath, '--json', ...(tracePath ? ['--trace', tracePath] : [])];
-    return JSON.parse(execFileSync(bin, args, { maxBuffer: 64 << 20 }).toString());
+    fs.writeFileSync(scenarioPath, servesim(['url', '--decode', link]));
+    return use(scenarioPath);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs the native CLI on the scenario in `link` (and `tracePath`, if given); returns its JSON. */
+export function servesimRun(link, tracePath) {
+  return withScenarioFile(link, (scenarioPath) =>
+    JSON.parse(servesim(['run', scenarioPath, '--json', ...(tracePath ? ['--trace', tracePath] : [])])));
 }
 
 /** The KPI texts that `servesimRun`'s JSON must reproduce exactly. */

@@ -1,7 +1,8 @@
 //! servesim-charts: the charts, as plotters drawing functions generic over the backend.
 //!
 //! Each `draw_*` function takes a plotters [`DrawingArea`] and data from `servesim-core`'s
-//! result types, and draws one complete chart into it. The browser app passes a canvas-backed
+//! result types, and draws one complete chart into it: line charts of a run's series
+//! ([`draw_line_chart`]) and a replica's roofline ([`draw_roofline`]). The browser app passes a canvas-backed
 //! area, the CLI and the tests an SVG-backed one, so every chart is tested natively as SVG text.
 //!
 //! # Example
@@ -27,6 +28,7 @@
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use servesim_core::perf::Roofline;
 use servesim_core::sim::RunReport;
 use servesim_core::stats::{Series, SeriesId};
 use servesim_core::workload::LengthHistogram;
@@ -259,6 +261,89 @@ where
     area.present().map_err(chart_error)
 }
 
+/// Colour of the roof in [`draw_roofline`].
+const ROOF_COLOR: RGBColor = RGBColor(60, 60, 60);
+
+/// FLOP/s per unit of the roofline's y axis (TFLOP/s).
+const TERA: f64 = 1e12;
+
+/// The power of ten at or below `value`, with a quarter of a decade of margin.
+fn decade_below(value: f64) -> f64 {
+    10f64.powf((value.log10() - 0.25).floor())
+}
+
+/// The power of ten at or above `value`, with a quarter of a decade of margin.
+fn decade_above(value: f64) -> f64 {
+    10f64.powf((value.log10() + 0.25).ceil())
+}
+
+/// Draws `roofline` into `area` on log-log axes: x the arithmetic intensity (FLOP per byte of
+/// HBM traffic), y the attained TFLOP/s. The roof is `min(peak, intensity × bandwidth)`, a
+/// line bending at the ridge point (`peak / bandwidth`); the prefill and the decode step are
+/// labelled points. The axes span whole decades around the points and the ridge.
+///
+/// # Errors
+///
+/// Returns a [`ChartError`] when the backend fails.
+pub fn draw_roofline<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, roofline: &Roofline) -> Result<(), ChartError> {
+    area.fill(&WHITE).map_err(chart_error)?;
+    let (peak, bandwidth) = (roofline.peak_flops, roofline.hbm_bandwidth);
+    let ridge = peak / bandwidth;
+    let roof_at = |intensity: f64| (intensity * bandwidth).min(peak) / TERA;
+    let usable = |value: f64| value.is_finite() && value > 0.0;
+    let steps: Vec<(&str, f64, f64)> = [("prefill", roofline.prefill), ("decode", roofline.decode)]
+        .into_iter()
+        .filter(|(_, point)| usable(point.intensity) && usable(point.attained_flops))
+        .map(|(label, point)| (label, point.intensity, point.attained_flops / TERA))
+        .collect();
+    let intensities = steps.iter().map(|&(_, x, _)| x).chain([ridge]).filter(|&x| usable(x));
+    let (x_min, x_max) = intensities.fold((f64::INFINITY, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let (x_low, x_high) = if x_max > 0.0 { (decade_below(x_min), decade_above(x_max)) } else { (0.1, 1e4) };
+    let y_min =
+        steps.iter().map(|&(_, _, y)| y).chain([roof_at(x_low)]).filter(|&y| usable(y)).fold(f64::INFINITY, f64::min);
+    let y_max = if usable(peak) { peak / TERA } else { 1e3 };
+    let y_low = if y_min.is_finite() { decade_below(y_min) } else { y_max / 1e4 };
+    let mut context = ChartBuilder::on(area)
+        .margin(12)
+        .margin_right(28)
+        .caption("Roofline (per GPU)", ("sans-serif", 18))
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d((x_low..x_high).log_scale(), (y_low..decade_above(y_max)).log_scale())
+        .map_err(chart_error)?;
+    context
+        .configure_mesh()
+        .x_desc("arithmetic intensity (FLOP/byte)")
+        .y_desc("attained TFLOP/s")
+        .x_label_formatter(&tick_label)
+        .y_label_formatter(&tick_label)
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(chart_error)?;
+    if usable(ridge) {
+        let roof = [(x_low, roof_at(x_low)), (ridge, peak / TERA), (x_high, peak / TERA)];
+        context
+            .draw_series(LineSeries::new(roof, ROOF_COLOR.stroke_width(2)))
+            .map_err(chart_error)?
+            .label(format!("roof: {:.0} TFLOP/s peak, {:.2} TB/s", peak / TERA, bandwidth / TERA))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], ROOF_COLOR.stroke_width(2)));
+    }
+    let points = steps.iter().zip(PALETTE).map(|(&(label, x, y), color)| {
+        EmptyElement::at((x, y))
+            + Circle::new((0, 0), 5, color.filled())
+            + Text::new(label, (8, -16), ("sans-serif", 14))
+    });
+    context.draw_series(points).map_err(chart_error)?;
+    context
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(chart_error)?;
+    area.present().map_err(chart_error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,5 +430,109 @@ mod tests {
         let flat = [Series { id: SeriesId::Running, points: vec![(5.0, 0.0), (5.0, 0.0)] }];
         let (x, y) = axis_ranges(&flat);
         assert!(x.end > x.start && y.end > y.start);
+    }
+
+    /// The attributes of every `<tag …>` in `svg`, in document order, with the text that follows
+    /// the tag (a `<text>`'s content).
+    fn svg_tags<'a>(svg: &'a str, tag: &str) -> Vec<(Vec<(&'a str, &'a str)>, &'a str)> {
+        svg.split(&format!("<{tag} "))
+            .skip(1)
+            .map(|rest| {
+                let (attributes, after) = rest.split_once('>').unwrap();
+                let pairs = attributes
+                    .trim_end_matches('/')
+                    .split("\" ")
+                    .filter_map(|pair| pair.trim().split_once("=\""))
+                    .map(|(name, value)| (name, value.trim_end_matches('"')))
+                    .collect();
+                (pairs, after.split('<').next().unwrap().trim())
+            })
+            .collect()
+    }
+
+    fn attribute(attributes: &[(&str, &str)], name: &str) -> f64 {
+        attributes.iter().find(|(key, _)| *key == name).unwrap().1.parse().unwrap()
+    }
+
+    /// `pixel = a + b · log10(value)` fitted by least squares to `(value, pixel)` ticks.
+    fn log_axis(ticks: &[(f64, f64)]) -> impl Fn(f64) -> f64 {
+        let n = ticks.len() as f64;
+        let (sx, sy) = ticks.iter().fold((0.0, 0.0), |(sx, sy), &(v, p)| (sx + v.log10(), sy + p));
+        let (mx, my) = (sx / n, sy / n);
+        let b = ticks.iter().map(|&(v, p)| (v.log10() - mx) * (p - my)).sum::<f64>()
+            / ticks.iter().map(|&(v, _)| (v.log10() - mx).powi(2)).sum::<f64>();
+        move |value: f64| my + b * (value.log10() - mx)
+    }
+
+    #[test]
+    fn the_roofline_puts_the_roof_and_both_steps_where_their_values_are_on_the_tick_scale() {
+        use servesim_core::perf::RooflinePoint;
+        // A GPU of 1,000 TFLOP/s and 1 TB/s: the ridge is at 1,000 FLOP/byte. The decode step
+        // (10 FLOP/byte, 5 TFLOP/s) is under the slope, the prefill (10,000, 800) under the flat
+        // roof.
+        let roofline = Roofline {
+            prefill: RooflinePoint { intensity: 1e4, attained_flops: 8e14 },
+            decode: RooflinePoint { intensity: 10.0, attained_flops: 5e12 },
+            peak_flops: 1e15,
+            hbm_bandwidth: 1e12,
+        };
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, (800, 360)).into_drawing_area();
+            draw_roofline(&area, &roofline).unwrap();
+        }
+        // Tick labels: the x axis's centred under their ticks, the y axis's right-aligned.
+        let (mut x_ticks, mut y_ticks) = (Vec::new(), Vec::new());
+        for (attributes, text) in svg_tags(&svg, "text") {
+            let Ok(value) = text.parse::<f64>() else { continue };
+            let anchor = attributes.iter().find(|(key, _)| *key == "text-anchor").unwrap().1;
+            match anchor {
+                "middle" => x_ticks.push((value, attribute(&attributes, "x"))),
+                "end" => y_ticks.push((value, attribute(&attributes, "y"))),
+                _ => {}
+            }
+        }
+        assert!(x_ticks.len() >= 4 && y_ticks.len() >= 4, "{x_ticks:?} {y_ticks:?}");
+        assert!(x_ticks.iter().any(|&(v, _)| v == 1.0) && x_ticks.iter().any(|&(v, _)| v == 100_000.0), "{x_ticks:?}");
+        let (x_pixel, y_pixel) = (log_axis(&x_ticks), log_axis(&y_ticks));
+        let near = |got: f64, want: f64| (got - want).abs() <= 1.5;
+
+        let circles: Vec<(f64, f64)> =
+            svg_tags(&svg, "circle").iter().map(|(a, _)| (attribute(a, "cx"), attribute(a, "cy"))).collect();
+        assert_eq!(circles.len(), 2, "{circles:?}");
+        for ((cx, cy), (intensity, tflops)) in circles.iter().zip([(1e4, 800.0), (10.0, 5.0)]) {
+            assert!(
+                near(*cx, x_pixel(intensity)) && near(*cy, y_pixel(tflops)),
+                "({cx}, {cy}) for ({intensity}, {tflops})"
+            );
+        }
+        for (label, (cx, cy)) in ["prefill", "decode"].iter().zip(&circles) {
+            let (attributes, _) = svg_tags(&svg, "text").into_iter().find(|(_, text)| text == label).unwrap();
+            let (x, y) = (attribute(&attributes, "x"), attribute(&attributes, "y"));
+            assert!((x - cx).abs() < 20.0 && (y - cy).abs() < 20.0, "{label} is written next to its point");
+        }
+
+        // The roof: from (1, 1 TFLOP/s) up the bandwidth slope to the ridge (1,000, 1,000), then
+        // flat at the peak to the axis's end (100,000).
+        let roof = svg_tags(&svg, "polyline")
+            .into_iter()
+            .find(|(a, _)| a.contains(&("stroke", "#3C3C3C")))
+            .map(|(a, _)| a.iter().find(|(key, _)| *key == "points").unwrap().1)
+            .unwrap()
+            .split_whitespace()
+            .map(|point| {
+                let (x, y) = point.split_once(',').unwrap();
+                (x.parse::<f64>().unwrap(), y.parse::<f64>().unwrap())
+            })
+            .collect::<Vec<_>>();
+        let expected = [(1.0, 1.0), (1_000.0, 1_000.0), (100_000.0, 1_000.0)];
+        assert_eq!(roof.len(), expected.len(), "{roof:?}");
+        for ((x, y), (intensity, tflops)) in roof.iter().zip(expected) {
+            assert!(
+                near(*x, x_pixel(intensity)) && near(*y, y_pixel(tflops)),
+                "roof vertex ({x}, {y}) for ({intensity}, {tflops})"
+            );
+        }
+        assert!(svg.contains("roof: 1000 TFLOP/s peak, 1.00 TB/s"));
     }
 }

@@ -8,7 +8,7 @@
 //! (all 1), with a fixed iteration budget: deterministic, so the same file always gives the
 //! same fit.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{BenchmarkRow, Load};
 use crate::perf::Factors;
@@ -25,7 +25,7 @@ const ITERATIONS: usize = 150;
 const FACTOR_BOUNDS: (f64, f64) = (0.05, 20.0);
 
 /// TTFT, TPOT and output throughput, measured or predicted.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     /// Median time to first token, ms.
     pub ttft_ms: Option<f64>,
@@ -55,7 +55,7 @@ impl Metrics {
 }
 
 /// One row's fit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RowFit {
     /// The row's label, e.g. `"concurrency 64"`.
     pub label: String,
@@ -68,7 +68,7 @@ pub struct RowFit {
 }
 
 /// The fitted factors and the error per row before and after.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FitReport {
     /// The fitted factors.
     pub factors: Factors,

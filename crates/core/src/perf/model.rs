@@ -174,7 +174,8 @@ impl ModelSpec {
     ///
     /// Returns a message naming the field when the JSON lacks a required field, states an
     /// impossible value, or describes an architecture this version does not model
-    /// (DeepSeek-V4's compressed attention).
+    /// (DeepSeek-V4's compressed attention). Callers prefix it with where the config came from
+    /// (a file name, `model.config`).
     ///
     /// # Example
     ///
@@ -189,7 +190,7 @@ impl ModelSpec {
     /// assert_eq!(model.kv_bytes_per_token(Dtype::Bf16), 131_072);
     /// ```
     pub fn from_hf_config(json: &str) -> Result<ModelSpec, String> {
-        let value: Value = serde_json::from_str(json).map_err(|e| format!("config.json: {e}"))?;
+        let value: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
         ModelSpec::from_hf_value(&value)
     }
 
@@ -200,9 +201,9 @@ impl ModelSpec {
     ///
     /// As [`ModelSpec::from_hf_config`].
     pub fn from_hf_value(value: &Value) -> Result<ModelSpec, String> {
-        let config = HfConfig::deserialize(value).map_err(|e| format!("config.json: {e}"))?;
+        let config = HfConfig::deserialize(value).map_err(|e| e.to_string())?;
         if config.compress_ratios.is_some() || config.model_type == "deepseek_v4" {
-            return Err("config.json: DeepSeek-V4's compressed attention (compress_ratios) is not modelled yet".into());
+            return Err("DeepSeek-V4's compressed attention (compress_ratios) is not modelled yet".into());
         }
         for (field, value) in [
             ("hidden_size", config.hidden_size),
@@ -213,7 +214,7 @@ impl ModelSpec {
         ] {
             let limit = if field == "max_position_embeddings" { MAX_CONTEXT } else { MAX_DIMENSION };
             if value == 0 || value > limit {
-                return Err(format!("config.json: {field} must be from 1 to {limit}, got {value}"));
+                return Err(format!("{field} must be from 1 to {limit}, got {value}"));
             }
         }
         let attention = read_attention(&config)?;
@@ -243,16 +244,14 @@ impl ModelSpec {
                 .is_some_and(|modules| modules.iter().any(|m| m.as_str().is_some_and(|m| m.contains("self_attn")))),
         };
         if model.dense_layers() > 0 && dense_intermediate == 0 {
-            return Err("config.json: intermediate_size is required for dense layers".into());
+            return Err("intermediate_size is required for dense layers".into());
         }
         if dense_intermediate > MAX_DIMENSION {
-            return Err(format!("config.json: intermediate_size must be at most {MAX_DIMENSION}"));
+            return Err(format!("intermediate_size must be at most {MAX_DIMENSION}"));
         }
         let estimate = model.estimated_params();
         if estimate > MAX_PARAMS {
-            return Err(format!(
-                "config.json: describes {estimate:.2e} parameters, more than the {MAX_PARAMS:.0e} modelled"
-            ));
+            return Err(format!("describes {estimate:.2e} parameters, more than the {MAX_PARAMS:.0e} modelled"));
         }
         Ok(model)
     }
@@ -457,7 +456,7 @@ fn read_attention(config: &HfConfig) -> Result<Attention, String> {
     let q_heads = config.num_attention_heads;
     if let Some(kv_lora_rank) = config.kv_lora_rank {
         let need = |name: &str, value: Option<u64>| {
-            value.filter(|&v| v > 0 && v <= MAX_DIMENSION).ok_or_else(|| format!("config.json: MLA needs {name}"))
+            value.filter(|&v| v > 0 && v <= MAX_DIMENSION).ok_or_else(|| format!("MLA needs {name}"))
         };
         return Ok(Attention::Mla {
             q_heads,
@@ -470,15 +469,13 @@ fn read_attention(config: &HfConfig) -> Result<Attention, String> {
     }
     let head_dim = match config.head_dim {
         Some(dim) if dim > 0 && dim <= MAX_DIMENSION => dim,
-        Some(dim) => return Err(format!("config.json: head_dim must be from 1 to {MAX_DIMENSION}, got {dim}")),
+        Some(dim) => return Err(format!("head_dim must be from 1 to {MAX_DIMENSION}, got {dim}")),
         None if config.hidden_size.is_multiple_of(q_heads) => config.hidden_size / q_heads,
-        None => return Err("config.json: num_attention_heads must divide hidden_size when head_dim is absent".into()),
+        None => return Err("num_attention_heads must divide hidden_size when head_dim is absent".into()),
     };
     let kv_heads = config.num_key_value_heads.unwrap_or(q_heads);
     if kv_heads == 0 || !q_heads.is_multiple_of(kv_heads) {
-        return Err(format!(
-            "config.json: num_key_value_heads must divide num_attention_heads ({q_heads}), got {kv_heads}"
-        ));
+        return Err(format!("num_key_value_heads must divide num_attention_heads ({q_heads}), got {kv_heads}"));
     }
     let gpt_oss = config.model_type == "gpt_oss";
     Ok(Attention::Gqa {
@@ -499,17 +496,15 @@ fn read_moe(config: &HfConfig) -> Result<Option<Moe>, String> {
     let experts_per_token = config
         .num_experts_per_tok
         .or(config.experts_per_token)
-        .ok_or("config.json: a mixture-of-experts config needs num_experts_per_tok")?;
+        .ok_or("a mixture-of-experts config needs num_experts_per_tok")?;
     if experts == 0 || experts > MAX_DIMENSION || experts_per_token == 0 || experts_per_token > experts {
-        return Err(format!(
-            "config.json: experts per token must be from 1 to the experts ({experts}), got {experts_per_token}"
-        ));
+        return Err(format!("experts per token must be from 1 to the experts ({experts}), got {experts_per_token}"));
     }
     let expert_intermediate = config
         .moe_intermediate_size
         .or(config.intermediate_size)
         .filter(|&size| size > 0 && size <= MAX_DIMENSION)
-        .ok_or("config.json: a mixture-of-experts config needs moe_intermediate_size")?;
+        .ok_or("a mixture-of-experts config needs moe_intermediate_size")?;
     let shared_intermediate = match (config.shared_expert_intermediate_size, config.n_shared_experts) {
         (Some(size), _) => size,
         (None, Some(count)) => count.min(MAX_DIMENSION) * expert_intermediate,
@@ -544,11 +539,7 @@ fn read_sliding_window(config: &HfConfig) -> Result<Option<SlidingWindow>, Strin
     };
     let layers = if let Some(types) = &config.layer_types {
         if types.len() as u64 != config.num_hidden_layers {
-            return Err(format!(
-                "config.json: layer_types has {} entries for {} layers",
-                types.len(),
-                config.num_hidden_layers
-            ));
+            return Err(format!("layer_types has {} entries for {} layers", types.len(), config.num_hidden_layers));
         }
         types.iter().filter(|kind| kind.as_str() == "sliding_attention").count() as u64
     } else {

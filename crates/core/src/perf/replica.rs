@@ -116,11 +116,24 @@ impl ReplicaConfig {
     ///
     /// # Errors
     ///
-    /// Returns the first [`FitError`]: FP4 weights without FP4 tensor cores, FP8 weights
+    /// Returns the first [`FitError`]: a custom GPU with impossible numbers, a parallel degree
+    /// of 0, FP4 weights without FP4 tensor cores, FP8 weights
     /// without FP8 tensor cores, a weight-only format for the KV cache, `ep` on a dense model or
     /// not dividing `tp` or the experts, a `tp` that does not divide the heads.
     pub fn check(&self, model: &ModelSpec, gpu: &GpuSpec) -> Result<(), FitError> {
         let fail = |path, message: String| Err(FitError { path, message });
+        if let Some((field, message)) = gpu.problems().into_iter().next() {
+            return fail("hardware.gpu", format!("{field} {message}"));
+        }
+        for (path, degree) in [
+            ("deployment.aggregated.tp", self.tp),
+            ("deployment.aggregated.pp", self.pp),
+            ("deployment.aggregated.ep", self.ep),
+        ] {
+            if degree == 0 {
+                return fail(path, "must be ≥ 1, got 0".to_owned());
+            }
+        }
         match self.weights {
             Dtype::Fp4 if gpu.fp4_tflops.is_none() => {
                 return fail(

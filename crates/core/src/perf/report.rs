@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::calibrate::StepProfile;
+
 use super::{BatchShape, GpuSpec, MemoryPlan, ModelSpec, PrefillChunk, ReplicaConfig, StepModel};
 
 /// The batch the sheet's step times are for.
@@ -82,7 +84,7 @@ pub struct RooflinePoint {
 
 impl ModelSheet {
     /// The sheet of `scenario`'s deployment (its model, GPU, parallelism, formats, engine
-    /// limits and calibration) at `shape`.
+    /// limits and calibration, a measured step profile included) at `shape`.
     ///
     /// # Errors
     ///
@@ -95,7 +97,8 @@ impl ModelSheet {
             .gpu
             .spec()
             .ok_or_else(|| super::FitError { path: "hardware.gpu", message: "unknown GPU".to_owned() })?;
-        ModelSheet::new(&model, gpu, scenario.replica_config(&model, gpu), shape)
+        let profile = scenario.calibration.as_ref().and_then(|calibration| calibration.profile.as_ref());
+        ModelSheet::build(&model, gpu, scenario.replica_config(&model, gpu), shape, profile)
     }
 
     /// The sheet of `model` on `gpu` with `config` at `shape`.
@@ -111,9 +114,20 @@ impl ModelSheet {
         config: ReplicaConfig,
         shape: SheetShape,
     ) -> Result<ModelSheet, super::FitError> {
+        ModelSheet::build(model, gpu, config, shape, None)
+    }
+
+    /// [`ModelSheet::new`], with a measured step-time `profile` replacing the roofline's times.
+    fn build(
+        model: &ModelSpec,
+        gpu: &GpuSpec,
+        config: ReplicaConfig,
+        shape: SheetShape,
+        profile: Option<&StepProfile>,
+    ) -> Result<ModelSheet, super::FitError> {
         config.check(model, gpu)?;
         let memory = MemoryPlan::new(model, gpu, &config);
-        let step_model = StepModel::new(model, gpu, config);
+        let step_model = StepModel::new(model, gpu, config).and_then(|step_model| step_model.with_profile(profile));
         let kv = config.kv_cache;
         let mut sheet = ModelSheet {
             params_total: model.num_params(),
