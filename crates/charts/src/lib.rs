@@ -59,6 +59,19 @@ fn chart_error<E: std::fmt::Display>(error: E) -> ChartError {
     ChartError(error.to_string())
 }
 
+/// The legend of the series drawn with labels, in the lower right corner.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    context: &mut ChartContext<'a, DB, CT>,
+) -> Result<(), ChartError> {
+    context
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(chart_error)
+}
+
 /// A line chart of one or more series over a shared x axis.
 #[derive(Clone, Copy, Debug)]
 pub struct LineChart<'a> {
@@ -250,13 +263,7 @@ where
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
     }
     if !chart.series.is_empty() {
-        context
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(chart_error)?;
+        draw_legend(&mut context)?;
     }
     area.present().map_err(chart_error)
 }
@@ -334,13 +341,7 @@ pub fn draw_roofline<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, roofline
             + Text::new(label, (8, -16), ("sans-serif", 14))
     });
     context.draw_series(points).map_err(chart_error)?;
-    context
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(chart_error)?;
+    draw_legend(&mut context)?;
     area.present().map_err(chart_error)
 }
 
