@@ -113,6 +113,7 @@ pub fn model(args: &ModelArgs) -> Result<(), String> {
             "model.kv_cache" => "--kv",
             "deployment.aggregated.ep" | "deployment.aggregated.redundant_experts" => "--ep",
             "deployment.aggregated.pp" => "--pp",
+            "hardware.gpu" => "--gpu",
             _ => "--tp",
         };
         format!("{flag}: {}", error.message)
