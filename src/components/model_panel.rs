@@ -69,9 +69,7 @@ fn step_profile(bytes: &[u8]) -> Result<StepProfile, String> {
 /// Adds a measured step `profile` (from the file `source`) to the scenario's calibration, or
 /// to a new one with factors of 1.
 fn add_profile(scenario: &mut Scenario, source: String, profile: StepProfile) {
-    let Factors { compute, memory, overhead } = Factors::default();
-    let calibration =
-        scenario.calibration.get_or_insert(Calibration { source, compute, memory, overhead, profile: None });
+    let calibration = scenario.calibration.get_or_insert_with(|| Calibration::new(&source, Factors::default(), None));
     calibration.profile = Some(profile);
 }
 

@@ -83,13 +83,7 @@ pub struct FitReport {
 impl FitReport {
     /// The calibration to put in the scenario.
     pub fn calibration(&self, source: &str) -> Calibration {
-        Calibration {
-            source: source.to_owned(),
-            compute: self.factors.compute,
-            memory: self.factors.memory,
-            overhead: self.factors.overhead,
-            profile: None,
-        }
+        Calibration::new(source, self.factors, None)
     }
 }
 
@@ -125,13 +119,7 @@ pub fn replay_scenario(base: &Scenario, row: &BenchmarkRow, factors: Factors) ->
     };
     scenario.workload = Workload::from(WorkloadSource::Generator(Generator { classes: vec![class] }));
     let profile = base.calibration.as_ref().and_then(|calibration| calibration.profile.clone());
-    scenario.calibration = Some(Calibration {
-        source: String::new(),
-        compute: factors.compute,
-        memory: factors.memory,
-        overhead: factors.overhead,
-        profile,
-    });
+    scenario.calibration = Some(Calibration::new("", factors, profile));
     scenario
 }
 

@@ -144,6 +144,17 @@ impl GpuSpec {
         }
     }
 
+    /// The dense tensor-core peak at `compute`, FLOP/s (`compute_for` only picks precisions the
+    /// GPU has).
+    pub fn peak_flops(&self, compute: Compute) -> f64 {
+        let tflops = match compute {
+            Compute::Bf16 => self.bf16_tflops,
+            Compute::Fp8 => self.fp8_tflops.unwrap_or(self.bf16_tflops),
+            Compute::Fp4 => self.fp4_tflops.unwrap_or(self.bf16_tflops),
+        };
+        tflops * 1e12
+    }
+
     /// Achieved GEMM throughput for `m` rows at `compute`, FLOP/s.
     ///
     /// FP8 and FP4 efficiency is measured only for m ≥ 1024; below that the BF16 curve's shape
@@ -151,14 +162,11 @@ impl GpuSpec {
     pub fn gemm_flops(&self, m: f64, compute: Compute) -> f64 {
         let curve = &self.efficiency.gemm_bf16;
         let bf16 = interpolate_log2(curve, m);
-        let low_precision_peak = match compute {
-            Compute::Bf16 => return self.bf16_tflops * 1e12 * bf16,
-            Compute::Fp8 => self.fp8_tflops,
-            Compute::Fp4 => self.fp4_tflops,
-        };
-        let peak = low_precision_peak.unwrap_or(self.bf16_tflops) * 1e12;
+        if compute == Compute::Bf16 {
+            return self.peak_flops(compute) * bf16;
+        }
         let shape = if m >= 1024.0 { 1.0 } else { (bf16 / interpolate_log2(curve, 1024.0)).min(1.0) };
-        peak * self.efficiency.gemm_fp8 * shape
+        self.peak_flops(compute) * self.efficiency.gemm_fp8 * shape
     }
 
     /// Achieved HBM bandwidth when streaming weights in `weights`, bytes/s.

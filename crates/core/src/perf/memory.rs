@@ -36,12 +36,6 @@ pub struct MemoryPlan {
     pub kv_capacity_tokens: u64,
 }
 
-/// Per-GPU sizes of one layer.
-struct LayerBytes {
-    weights: f64,
-    kv_per_token: f64,
-}
-
 impl MemoryPlan {
     /// The memory plan of `model` on `gpu` with `config` (which [`ReplicaConfig::check`] has
     /// accepted).
@@ -59,7 +53,7 @@ impl MemoryPlan {
                 + f64::from(config.max_num_seqs) * model.vocab as f64 / tp * 4.0;
         let reserved_bytes = RUNTIME_RESERVED_BYTES + if config.tp > 1 { NCCL_RESERVED_BYTES } else { 0.0 };
         let usable_bytes = gpu.memory_bytes() * config.gpu_memory_utilization;
-        let kv_bytes = config.kv_cache.kv_bytes().unwrap_or(2) as f64;
+        let kv_per_layer_token = config.kv_elements_per_gpu(model) * config.kv_cache.kv_bytes().unwrap_or(2) as f64;
         let sliding_fraction = model.sliding_window.map_or(0.0, |w| w.layers as f64 / model.layers as f64);
         let window = model.sliding_window.map_or(0.0, |w| w.window as f64);
         let sequences_per_gpu = (f64::from(config.max_num_seqs) / kv_sharing).ceil();
@@ -79,13 +73,8 @@ impl MemoryPlan {
         let mut capacity = f64::INFINITY;
         for (index, stage) in stages.into_iter().enumerate() {
             let len = (stage.end - stage.start) as f64;
-            let mut weights = 0.0;
-            let mut kv_per_layer_token = 0.0;
-            for layer in stage {
-                let bytes = layer_bytes(model, config, model.layer_is_moe[layer as usize], kv_bytes);
-                weights += bytes.weights;
-                kv_per_layer_token = bytes.kv_per_token;
-            }
+            let mut weights: f64 =
+                stage.map(|layer| layer_weight_bytes(model, config, model.layer_is_moe[layer as usize])).sum();
             let tables = match (index == 0, index == last) {
                 (true, true) if model.tied_embeddings => table,
                 (true, true) => 2.0 * table,
@@ -146,13 +135,12 @@ impl MemoryPlan {
     }
 }
 
-/// One layer's weights and per-token KV on one GPU.
-fn layer_bytes(model: &ModelSpec, config: &ReplicaConfig, is_moe: bool, kv_bytes: f64) -> LayerBytes {
+/// One layer's weights on one GPU, bytes.
+fn layer_weight_bytes(model: &ModelSpec, config: &ReplicaConfig, is_moe: bool) -> f64 {
     let (tp, ep) = (f64::from(config.tp), f64::from(config.ep));
     let weights = config.weights.weight_bytes();
     let attention_weights = config.attention_weights(model).weight_bytes();
     let attention = config.attention_params_per_gpu(model);
-    let kv_elements = config.kv_elements_per_gpu(model);
     let vectors = (model.layer_vector_params() as f64) * Dtype::Bf16.weight_bytes();
     let mlp = if is_moe {
         let moe = model.moe.as_ref().expect("an MoE layer has experts");
@@ -163,5 +151,5 @@ fn layer_bytes(model: &ModelSpec, config: &ReplicaConfig, is_moe: bool, kv_bytes
     } else {
         model.dense_mlp_params() as f64 / tp * weights
     };
-    LayerBytes { weights: attention * attention_weights + vectors + mlp, kv_per_token: kv_elements * kv_bytes }
+    attention * attention_weights + vectors + mlp
 }

@@ -160,15 +160,10 @@ impl ModelSheet {
                 sheet.kv_capacity_tokens = step_model.kv_capacity_tokens();
                 sheet.prefill_ms = Some(step_model.step_time(&prefill).as_millis_f64());
                 sheet.decode_step_ms = Some(step_model.step_time(&decode).as_millis_f64());
-                let compute = gpu.compute_for(config.weights);
                 sheet.roofline = Some(Roofline {
                     prefill: step_model.roofline_point(&prefill),
                     decode: step_model.roofline_point(&decode),
-                    peak_flops: match compute {
-                        super::Compute::Bf16 => gpu.bf16_tflops,
-                        super::Compute::Fp8 => gpu.fp8_tflops.unwrap_or(gpu.bf16_tflops),
-                        super::Compute::Fp4 => gpu.fp4_tflops.unwrap_or(gpu.bf16_tflops),
-                    } * 1e12,
+                    peak_flops: gpu.peak_flops(gpu.compute_for(config.weights)),
                     hbm_bandwidth: gpu.hbm_bandwidth(),
                 });
             }

@@ -181,9 +181,6 @@ pub struct StepModel {
     kv_read_bytes_per_layer_token: f64,
     /// Decode-attention FLOPs per context token per layer, per GPU.
     decode_flops_per_layer_token: f64,
-    dense_moe_split: (f64, f64),
-    experts_per_token: f64,
-    ep: f64,
     cross_node_hops: f64,
     stage_hops: f64,
     tp_over_nic: bool,
@@ -279,9 +276,6 @@ impl StepModel {
             attention_flops_per_pair,
             kv_read_bytes_per_layer_token,
             decode_flops_per_layer_token,
-            dense_moe_split: (model.dense_layers() as f64, model.moe_layers() as f64),
-            experts_per_token: model.moe.as_ref().map_or(0, |moe| moe.experts_per_token) as f64,
-            ep: f64::from(config.ep),
             cross_node_hops: f64::from(config.cross_node_hops()),
             stage_hops: f64::from(config.pp - 1),
             tp_over_nic: config.tp > config.gpus_per_node,
@@ -488,13 +482,13 @@ impl StepModel {
         let mut seconds = 0.0;
         if self.tp > 1.0 {
             let allreduce = self.allreduce_seconds(activation_bytes);
-            seconds += if !self.dp_attention {
-                2.0 * self.layers * allreduce
-            } else if self.ep > 1.0 {
-                let (dense, moe) = self.dense_moe_split;
-                dense * allreduce + moe * 2.0 * self.all_to_all_seconds(tokens)
-            } else {
-                self.layers * allreduce
+            seconds += match &self.experts {
+                _ if !self.dp_attention => 2.0 * self.layers * allreduce,
+                Some(experts) if experts.ep > 1.0 => {
+                    (self.layers - experts.layers) * allreduce
+                        + experts.layers * 2.0 * self.all_to_all_seconds(experts, tokens)
+                }
+                _ => self.layers * allreduce,
             };
         }
         let scale_up_hops = self.stage_hops - self.cross_node_hops;
@@ -514,9 +508,9 @@ impl StepModel {
 
     /// One expert-parallel all-to-all (dispatch or combine) of a GPU's `tokens / tp` tokens,
     /// each sent to `k` experts, the `(ep − 1)/ep` off-rank share crossing the fabric.
-    fn all_to_all_seconds(&self, tokens: f64) -> f64 {
+    fn all_to_all_seconds(&self, experts: &ExpertCost, tokens: f64) -> f64 {
         let efficiency = &self.gpu.efficiency;
-        let bytes = tokens / self.tp * self.experts_per_token * self.hidden * 2.0 * (self.ep - 1.0) / self.ep;
+        let bytes = tokens / self.tp * experts.per_token * self.hidden * 2.0 * (experts.ep - 1.0) / experts.ep;
         let bandwidth = if self.ep_over_nic {
             self.gpu.nic_bandwidth() * efficiency.all_to_all_nic
         } else {

@@ -2,6 +2,7 @@
 //! a share link reproduces a model or GPU that is not in the catalog.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -105,33 +106,65 @@ struct ModelFields {
     kv_cache: Dtype,
 }
 
+impl From<&str> for ModelChoice {
+    fn from(preset: &str) -> ModelChoice {
+        ModelChoice::preset(preset)
+    }
+}
+
+impl From<ModelFields> for ModelChoice {
+    fn from(fields: ModelFields) -> ModelChoice {
+        let preset = match (&fields.preset, &fields.config) {
+            (None, None) => Some(default_preset()),
+            _ => fields.preset,
+        };
+        ModelChoice { preset, config: fields.config, weights: fields.weights, kv_cache: fields.kv_cache }
+    }
+}
+
 impl<'de> Deserialize<'de> for ModelChoice {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ModelVisitor;
+        string_or_object::<_, ModelChoice, ModelFields>(
+            deserializer,
+            "a model preset id or {\"preset\" or \"config\", \"weights\", \"kv_cache\"}",
+        )
+    }
+}
 
-        impl<'de> serde::de::Visitor<'de> for ModelVisitor {
-            type Value = ModelChoice;
+/// Reads `T` from a string (an id) or from an object read as `M`, whose own errors (unknown
+/// fields, wrong types) come through with their paths.
+fn string_or_object<'de, D, T, M>(deserializer: D, expecting: &'static str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: for<'a> From<&'a str> + From<M>,
+    M: Deserialize<'de>,
+{
+    struct StringOrObject<T, M> {
+        expecting: &'static str,
+        read: PhantomData<fn() -> (T, M)>,
+    }
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a model preset id or {\"preset\" or \"config\", \"weights\", \"kv_cache\"}")
-            }
+    impl<'de, T, M> serde::de::Visitor<'de> for StringOrObject<T, M>
+    where
+        T: for<'a> From<&'a str> + From<M>,
+        M: Deserialize<'de>,
+    {
+        type Value = T;
 
-            fn visit_str<E: serde::de::Error>(self, preset: &str) -> Result<ModelChoice, E> {
-                Ok(ModelChoice::preset(preset))
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ModelChoice, A::Error> {
-                let fields = ModelFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                let preset = match (&fields.preset, &fields.config) {
-                    (None, None) => Some(default_preset()),
-                    _ => fields.preset,
-                };
-                Ok(ModelChoice { preset, config: fields.config, weights: fields.weights, kv_cache: fields.kv_cache })
-            }
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.expecting)
         }
 
-        deserializer.deserialize_any(ModelVisitor)
+        fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<T, E> {
+            Ok(T::from(id))
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            M::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(T::from)
+        }
     }
+
+    deserializer.deserialize_any(StringOrObject::<T, M> { expecting, read: PhantomData })
 }
 
 /// The GPU: a catalog id (`"h100-sxm"`) or a custom GPU written inline with [`GpuSpec`]'s
@@ -175,28 +208,15 @@ impl GpuChoice {
     }
 }
 
+impl From<GpuSpec> for GpuChoice {
+    fn from(spec: GpuSpec) -> GpuChoice {
+        GpuChoice::Custom(Box::new(spec))
+    }
+}
+
 impl<'de> Deserialize<'de> for GpuChoice {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct GpuVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for GpuVisitor {
-            type Value = GpuChoice;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a GPU id or an object with the catalog's GPU fields")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<GpuChoice, E> {
-                Ok(GpuChoice::Preset(id.to_owned()))
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<GpuChoice, A::Error> {
-                let spec = GpuSpec::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                Ok(GpuChoice::Custom(Box::new(spec)))
-            }
-        }
-
-        deserializer.deserialize_any(GpuVisitor)
+        string_or_object::<_, GpuChoice, GpuSpec>(deserializer, "a GPU id or an object with the catalog's GPU fields")
     }
 }
 
@@ -227,6 +247,12 @@ fn one() -> f64 {
 }
 
 impl Calibration {
+    /// A calibration from `source` applying `factors` and, when given, a measured step profile.
+    pub fn new(source: &str, factors: Factors, profile: Option<StepProfile>) -> Calibration {
+        let Factors { compute, memory, overhead } = factors;
+        Calibration { source: source.to_owned(), compute, memory, overhead, profile }
+    }
+
     /// The factors the performance model applies.
     pub fn factors(&self) -> Factors {
         Factors { compute: self.compute, memory: self.memory, overhead: self.overhead }
