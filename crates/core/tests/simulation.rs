@@ -4,7 +4,9 @@
 
 use servesim_core::metrics::{Outcome, RejectReason};
 use servesim_core::perf::{BatchShape, PrefillChunk, StepModel};
-use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, RouterSettings, Scenario, Workload};
+use servesim_core::scenario::{
+    Deployment, ReplicaPool, RouterKind, RouterSettings, Scenario, Scheduling, Speculative, SpeculativeMethod, Workload,
+};
 use servesim_core::sim::{RunResult, Simulation, Stepping};
 use servesim_core::time::{SimDuration, SimTime};
 use servesim_core::workload::{
@@ -272,8 +274,11 @@ mod properties {
             0.3f64..0.9,
             any::<u64>(),
         );
-        (requests, knobs).prop_map(
-            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed))| {
+        // Speculative draft tokens (0: off), priority scheduling, a queue timeout in ms (0: none).
+        let policies =
+            (prop::sample::select(vec![0u32, 0, 1, 3]), any::<bool>(), prop::sample::select(vec![0u32, 0, 200, 5_000]));
+        (requests, knobs, policies).prop_map(
+            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed), (drafts, priority, queue_ms))| {
                 let mut scenario = Scenario {
                     seed,
                     deployment: Deployment::Aggregated(ReplicaPool { replicas, ..ReplicaPool::default() }),
@@ -282,7 +287,20 @@ mod properties {
                 };
                 let engine = &mut scenario.engine;
                 engine.max_num_seqs = max_num_seqs;
-                engine.max_num_batched_tokens = budget.max(max_num_seqs);
+                engine.max_num_batched_tokens = budget.max(max_num_seqs * (drafts + 1));
+                if drafts > 0 {
+                    engine.speculative = Some(Speculative {
+                        method: SpeculativeMethod::Eagle,
+                        num_draft_tokens: drafts,
+                        acceptance: Some(vec![0.7; drafts as usize]),
+                        acceptance_lengths: None,
+                        draft: None,
+                    });
+                }
+                if priority {
+                    engine.scheduling = Scheduling::Priority;
+                }
+                engine.max_queue_time_s = (queue_ms > 0).then(|| f64::from(queue_ms) / 1e3);
                 engine.block_size = block_size;
                 engine.chunked_prefill = chunked;
                 engine.prefix_caching = caching;
@@ -344,6 +362,11 @@ mod properties {
                         prop_assert!(u64::from(requests.prompt_tokens[i]) > u64::from(scenario.max_model_len().unwrap()));
                         prop_assert_eq!(requests.first_scheduled_at[i], SimTime::MAX);
                         prop_assert_eq!(requests.finished_at[i], SimTime::MAX);
+                    }
+                    Outcome::Rejected(RejectReason::QueueTimeout) => {
+                        let limit = scenario.engine.max_queue_time_s.expect("only with a queue timeout");
+                        prop_assert_eq!(requests.first_scheduled_at[i], SimTime::MAX, "dropped before admission");
+                        prop_assert!(limit > 0.0);
                     }
                     Outcome::Pending => prop_assert!(false, "request {} never ended", i),
                 }

@@ -1,10 +1,11 @@
 //! The engine's settings, resolved from a scenario.
 
-use crate::scenario::Scenario;
+use crate::scenario::{Preemption, Scenario, Scheduling};
+use crate::time::SimDuration;
 
 /// The scheduler and KV-cache settings of one replica (vLLM's `SchedulerConfig` and
 /// `CacheConfig`), with `max_model_len` resolved.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SchedulerConfig {
     /// Most sequences in a step.
     pub max_num_seqs: u32,
@@ -20,6 +21,18 @@ pub struct SchedulerConfig {
     pub prefix_caching: bool,
     /// Fraction of KV blocks kept free when admitting while other requests are scheduled.
     pub watermark: f64,
+    /// The admission order.
+    pub scheduling: Scheduling,
+    /// Waiting this much longer counts as one priority level more urgent.
+    pub priority_ageing: SimDuration,
+    /// What preemption does with the victim's KV.
+    pub preemption: Preemption,
+    /// Requests never admitted this long after arriving are dropped.
+    pub max_queue_time: Option<SimDuration>,
+    /// Under speculative decoding, the probabilities of accepting 0..=k draft tokens.
+    pub accepted_distribution: Option<Vec<f64>>,
+    /// The scenario's seed (for the acceptance draws).
+    pub seed: u64,
 }
 
 impl SchedulerConfig {
@@ -38,6 +51,12 @@ impl SchedulerConfig {
             max_model_len: u64::from(scenario.max_model_len().expect("a validated model preset")),
             prefix_caching: engine.prefix_caching,
             watermark: engine.watermark,
+            scheduling: engine.scheduling,
+            priority_ageing: SimDuration::from_secs_f64(engine.priority_ageing_s),
+            preemption: engine.preemption,
+            max_queue_time: engine.max_queue_time_s.map(SimDuration::from_secs_f64),
+            accepted_distribution: engine.speculative.as_ref().and_then(|s| s.accepted_distribution()),
+            seed: scenario.seed,
         }
     }
 }

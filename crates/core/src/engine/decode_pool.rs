@@ -9,6 +9,12 @@
 //! block_size`): a sequence crosses a block boundary exactly when its phase equals
 //! `−step mod block_size`. Only joins, leaves and preemptions are explicit work. Each slot
 //! carries a payload (the engine's record of the request's KV runs) back out when it leaves.
+//!
+//! **Speculative decoding** advances each sequence by a random number of tokens, so a
+//! [`DecodePool::speculative`] pool keeps each context explicitly (the step counter stays put)
+//! and [`DecodePool::step_speculative`] walks the sequences: O(batch) per step, one draw and a
+//! few additions per sequence. The block phases still answer how many blocks the next step's
+//! verified tokens need, in O(block size).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -59,6 +65,20 @@ pub struct DecodePool<T> {
     context_sum: u64,
     finishes: BinaryHeap<Reverse<(u64, u32, u32)>>,
     by_phase: Vec<u32>,
+    /// Speculative pools: the blocks a sequence of each phase needs for the step's verified
+    /// tokens (empty for lockstep pools).
+    lookahead_blocks: Vec<u32>,
+}
+
+/// What a speculative step did to the pool.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpeculativeStep {
+    /// Tokens the sequences emitted (accepted drafts plus one each, up to what they had left).
+    pub emitted: u64,
+    /// Draft tokens accepted, as drawn.
+    pub accepted: u64,
+    /// Blocks the step reserved for verified tokens that were rejected: the caller frees them.
+    pub unused_blocks: u64,
 }
 
 impl<T> DecodePool<T> {
@@ -78,7 +98,26 @@ impl<T> DecodePool<T> {
             context_sum: 0,
             finishes: BinaryHeap::new(),
             by_phase: vec![0; block_size as usize],
+            lookahead_blocks: Vec::new(),
         }
+    }
+
+    /// An empty pool for speculative decoding, where each step verifies `tokens_per_step`
+    /// tokens per sequence.
+    ///
+    /// # Panics
+    ///
+    /// As [`DecodePool::new`].
+    pub fn speculative(block_size: u32, tokens_per_step: u32) -> DecodePool<T> {
+        let mut pool = DecodePool::new(block_size);
+        let (size, lookahead) = (u64::from(block_size), u64::from(tokens_per_step));
+        pool.lookahead_blocks =
+            (0..size).map(|phase| ((phase + lookahead).div_ceil(size) - phase.div_ceil(size)) as u32).collect();
+        pool
+    }
+
+    fn is_speculative(&self) -> bool {
+        !self.lookahead_blocks.is_empty()
     }
 
     /// Number of decoding sequences.
@@ -129,7 +168,9 @@ impl<T> DecodePool<T> {
             }
         };
         let slot = &self.slots[index as usize];
-        self.finishes.push(Reverse((slot.finishes_at_step, index, slot.generation)));
+        if !self.is_speculative() {
+            self.finishes.push(Reverse((slot.finishes_at_step, index, slot.generation)));
+        }
         let phase = self.phase(slot.joined_at_step, slot.context_at_join);
         self.by_phase[phase] += 1;
         self.num_live += 1;
@@ -137,10 +178,51 @@ impl<T> DecodePool<T> {
         SlotRef(index)
     }
 
-    /// How many sequences need a new KV block in the next step (their context is a multiple of
-    /// the block size before it grows by one).
+    /// How many new KV blocks the sequences need in the next step: one for each whose context
+    /// is a multiple of the block size before it grows by one; under speculative decoding,
+    /// those its verified tokens reach into.
     pub fn blocks_needed_next_step(&self) -> u64 {
+        if self.is_speculative() {
+            return self.by_phase.iter().zip(&self.lookahead_blocks).map(|(&n, &b)| u64::from(n * b)).sum();
+        }
         self.blocks_needed_ahead(0)
+    }
+
+    /// A speculative step's end: each sequence, in slot order, accepts `draw()` draft tokens
+    /// and emits them plus one (no more than it has left); the ones that emitted their last
+    /// leave into `finished`.
+    pub fn step_speculative(
+        &mut self,
+        draw: &mut dyn FnMut() -> u64,
+        finished: &mut Vec<Departed<T>>,
+    ) -> SpeculativeStep {
+        debug_assert!(self.is_speculative(), "a speculative pool");
+        let mut outcome = SpeculativeStep::default();
+        let mask = self.block_size - 1;
+        for index in 0..self.slots.len() {
+            if !self.slots[index].live {
+                continue;
+            }
+            let accepted = draw();
+            let slot = &mut self.slots[index];
+            let context = slot.context_at_join;
+            let remaining = slot.finishes_at_step - self.step;
+            let advance = (accepted + 1).min(remaining);
+            let phase = (context & mask) as usize;
+            outcome.unused_blocks += u64::from(self.lookahead_blocks[phase])
+                - ((context + advance).div_ceil(self.block_size) - context.div_ceil(self.block_size));
+            slot.context_at_join += advance;
+            slot.finishes_at_step -= advance;
+            self.by_phase[phase] -= 1;
+            self.by_phase[((context + advance) & mask) as usize] += 1;
+            self.context_sum += advance;
+            outcome.emitted += advance;
+            outcome.accepted += accepted;
+            if advance == remaining {
+                finished.push(self.remove(SlotRef(index as u32)));
+            }
+        }
+        outcome
     }
 
     /// The step after which the next sequence finishes, if any.

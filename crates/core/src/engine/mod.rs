@@ -34,9 +34,9 @@ mod request_kv;
 mod tests;
 
 pub use config::SchedulerConfig;
-pub use decode_pool::{DecodePool, Departed, SlotRef};
+pub use decode_pool::{DecodePool, Departed, SlotRef, SpeculativeStep};
 pub use kv_cache::{BlockKey, CachedRun, KvCacheManager, OutOfBlocks, RunId};
-pub use policy::{Fcfs, NewestFirst, PreemptionPolicy, Waiting, WaitingQueue};
+pub use policy::{ByRank, Fcfs, LowestRankFirst, NewestFirst, PreemptionPolicy, Waiting, WaitingQueue};
 pub use request_kv::{Hit, PrefixLayout, RequestKv};
 
 use std::collections::BTreeMap;
@@ -44,6 +44,8 @@ use std::collections::BTreeMap;
 use crate::ids::{ReplicaId, RequestId};
 use crate::metrics::{generated_tokens, DecodeSteps, Recorder, RejectReason};
 use crate::perf::{BatchShape, DecodeCost, PrefillChunk, StepModel};
+use crate::rng::{RngStream, StreamId};
+use crate::scenario::Scheduling;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
 
@@ -52,13 +54,44 @@ use crate::workload::Trace;
 pub struct Running {
     /// The request.
     pub request: RequestId,
+    /// Its rank under priority scheduling ([`Waiting::rank`]).
+    pub rank: i64,
     place: Place,
 }
 
 impl Running {
-    /// A running request that is computing its prompt.
-    pub fn prefilling(request: RequestId) -> Running {
-        Running { request, place: Place::Prefilling }
+    /// A running request of `rank` that is computing its prompt.
+    pub fn prefilling(request: RequestId, rank: i64) -> Running {
+        Running { request, rank, place: Place::Prefilling }
+    }
+}
+
+/// Speculative decoding's draws and counts on one replica.
+#[derive(Clone, Debug)]
+struct Speculation {
+    /// `thresholds[i]` = P(accepted ≤ i) × 2⁶⁴: a uniform draw's accepted count is the number
+    /// of thresholds at or below it.
+    thresholds: Vec<u64>,
+    rng: RngStream,
+}
+
+impl Speculation {
+    fn new(distribution: &[f64], seed: u64, replica: ReplicaId) -> Speculation {
+        let mut cumulative = 0.0;
+        let thresholds = distribution[..distribution.len() - 1]
+            .iter()
+            .map(|p| {
+                cumulative += p;
+                (cumulative.min(1.0) * 18_446_744_073_709_551_616.0) as u64
+            })
+            .collect();
+        Speculation { thresholds, rng: RngStream::new(seed, StreamId::SPEC_DECODE.child(u64::from(replica.0))) }
+    }
+
+    #[inline]
+    fn draw(&mut self) -> u64 {
+        let u = self.rng.next_u64();
+        self.thresholds.iter().take_while(|&&threshold| u >= threshold).count() as u64
     }
 }
 
@@ -86,7 +119,7 @@ struct StepPlan {
     in_flight: bool,
     ends_at: SimTime,
     duration: SimDuration,
-    /// Decoding sequences, one token each (the whole pool).
+    /// Decoding sequences, one token each, or their verified tokens (the whole pool).
     num_decodes: u32,
     /// `(index in prefilling, new tokens)` of each prefill chunk.
     chunks: Vec<(usize, u64)>,
@@ -141,25 +174,48 @@ pub struct Engine {
     scratch_departed: Vec<Departed<RequestKv>>,
     scratch_chunks: Vec<PrefillChunk>,
     scratch_hit: Hit,
+    scratch_expired: Vec<Waiting>,
+    /// Tokens each decode computes in a step (1, or the verified draft tokens plus one).
+    tokens_per_decode: u32,
+    speculation: Option<Speculation>,
+    /// Priority of each request class of the trace (lower first).
+    class_priorities: Vec<i32>,
 }
 
 impl Engine {
-    /// An idle engine whose KV cache holds `step_model.kv_capacity_tokens()` tokens, with
-    /// vLLM V1's default policies (FCFS admission, newest-first preemption).
+    /// An idle engine whose KV cache holds `step_model.kv_capacity_tokens()` tokens, with the
+    /// policies `config` names: FCFS admission and newest-first preemption (vLLM V1's
+    /// defaults), or by rank for priority scheduling; speculative decoding when the step model
+    /// verifies draft tokens.
     pub fn new(replica: ReplicaId, config: SchedulerConfig, step_model: StepModel) -> Engine {
         let num_blocks =
             u32::try_from(step_model.kv_capacity_tokens() / u64::from(config.block_size)).unwrap_or(u32::MAX);
+        let (waiting, preemption): (Box<dyn WaitingQueue>, Box<dyn PreemptionPolicy>) = match config.scheduling {
+            Scheduling::Fcfs => (Box::new(Fcfs::default()), Box::new(NewestFirst)),
+            Scheduling::Priority => (Box::new(ByRank::default()), Box::new(LowestRankFirst)),
+        };
+        let tokens_per_decode = step_model.tokens_per_decode();
+        let speculation = config
+            .accepted_distribution
+            .as_deref()
+            .filter(|_| tokens_per_decode > 1)
+            .map(|distribution| Speculation::new(distribution, config.seed, replica));
+        let decoding = if speculation.is_some() {
+            DecodePool::speculative(config.block_size, tokens_per_decode)
+        } else {
+            DecodePool::new(config.block_size)
+        };
         Engine {
             replica,
+            watermark_blocks: (f64::from(num_blocks) * config.watermark) as u32,
             config,
             step_model,
             kv: KvCacheManager::new(num_blocks),
-            watermark_blocks: (f64::from(num_blocks) * config.watermark) as u32,
-            waiting: Box::new(Fcfs::default()),
+            waiting,
             num_waiting: 0,
-            preemption: Box::new(NewestFirst),
+            preemption,
             prefilling: Vec::new(),
-            decoding: DecodePool::new(config.block_size),
+            decoding,
             running: BTreeMap::new(),
             next_admission: 0,
             now: SimTime::ZERO,
@@ -167,11 +223,30 @@ impl Engine {
             num_outstanding: 0,
             decode_costs: Vec::new(),
             num_steps: 0,
-            stretches: true,
+            stretches: speculation.is_none(),
             scratch_departed: Vec::new(),
             scratch_chunks: Vec::new(),
             scratch_hit: Hit::default(),
+            scratch_expired: Vec::new(),
+            tokens_per_decode,
+            speculation,
+            class_priorities: Vec::new(),
         }
+    }
+
+    /// Sets the priority of each request class of the trace (index = class id); classes
+    /// beyond the list have priority 0.
+    pub fn set_class_priorities(&mut self, priorities: Vec<i32>) {
+        self.class_priorities = priorities;
+    }
+
+    /// The rank of `request` under priority scheduling: its arrival plus its class priority
+    /// times the ageing interval, nanoseconds.
+    fn rank_of(&self, trace: &Trace, request: RequestId, arrived_at: SimTime) -> i64 {
+        let class = trace.classes.get(request.index()).map_or(0, |&class| usize::from(class));
+        let priority = self.class_priorities.get(class).copied().unwrap_or(0);
+        let ageing = self.config.priority_ageing.as_nanos() as i64;
+        (arrived_at.as_nanos() as i64).saturating_add(i64::from(priority).saturating_mul(ageing))
     }
 
     /// Makes the engine plan and apply every step on its own, never several steady decode steps
@@ -239,13 +314,33 @@ impl Engine {
         }
         self.num_outstanding += 1;
         self.num_waiting += 1;
+        let rank = self.rank_of(ctx.trace, request, at);
         self.waiting.push(Waiting {
             request,
             num_tokens: prompt,
             generated: 0,
             last_token_at: SimTime::MAX,
             private_start: 0,
+            arrived_at: at,
+            rank,
+            admitted_before: false,
         });
+    }
+
+    /// Drops the requests that waited longer than `max_queue_time` without ever being
+    /// admitted.
+    fn drop_expired(&mut self, ctx: &mut StepContext<'_>) {
+        let Some(limit) = self.config.max_queue_time else { return };
+        if self.num_waiting == 0 || self.now.as_nanos() < limit.as_nanos() {
+            return;
+        }
+        let arrived_by = SimTime::from_nanos(self.now.as_nanos() - limit.as_nanos());
+        self.waiting.remove_expired(arrived_by, &mut self.scratch_expired);
+        for expired in self.scratch_expired.drain(..) {
+            self.num_waiting -= 1;
+            self.num_outstanding -= 1;
+            ctx.recorder.reject(expired.request, RejectReason::QueueTimeout);
+        }
     }
 
     /// Applies every step that ends at or before `until`, and starts each next step whose start
@@ -296,6 +391,10 @@ impl Engine {
         if *ctx.events_left == 0 {
             return Err(Halt::EventBudget);
         }
+        self.drop_expired(ctx);
+        if !self.has_work() {
+            return Ok(());
+        }
         let mut plan = std::mem::take(&mut self.plan);
         plan.chunks.clear();
         let mut budget = u64::from(self.config.max_num_batched_tokens);
@@ -309,12 +408,12 @@ impl Engine {
                 self.kv.allocate(needed).expect("checked");
                 break;
             }
-            if self.preempt_victim(ctx).is_none() {
+            if self.preempt_victim(0, ctx).is_none() {
                 return Err(Halt::Stuck(self.replica));
             }
             preempted_any = true;
         }
-        budget -= u64::from(self.decoding.len());
+        budget -= u64::from(self.decoding.len()) * u64::from(self.tokens_per_decode);
         let mut index = 0;
         'running: while index < self.prefilling.len() && budget > 0 {
             let entry = &self.prefilling[index];
@@ -322,7 +421,7 @@ impl Engine {
             let chunk = (entry.waiting.num_tokens - entry.computed).min(budget);
             let needed = self.blocks_for(entry.computed + chunk).saturating_sub(entry.kv.held_blocks());
             while needed > self.kv.num_free_blocks() {
-                let victim = self.preempt_victim(ctx);
+                let victim = self.preempt_victim(current, ctx);
                 preempted_any = true;
                 debug_assert!(
                     !matches!(victim, Some(v) if v < current && self.prefilling.iter().all(|p| p.admitted != v)),
@@ -374,7 +473,7 @@ impl Engine {
             kv.grow(&mut self.kv, &layout, needed, cached_tokens + chunk, self.config.block_size);
             let admitted = self.next_admission;
             self.next_admission += 1;
-            self.running.insert(admitted, Running::prefilling(head.request));
+            self.running.insert(admitted, Running::prefilling(head.request, head.rank));
             ctx.recorder.on_admitted(head.request, self.now, cached_tokens);
             self.prefilling.push(Prefilling { waiting: head, computed: cached_tokens, kv, admitted });
             plan.chunks.push((self.prefilling.len() - 1, chunk));
@@ -444,7 +543,7 @@ impl Engine {
     /// runs).
     #[inline]
     fn start_decode_step(&mut self, ctx: &mut StepContext<'_>) -> bool {
-        if self.num_waiting != 0 || !self.prefilling.is_empty() || *ctx.events_left == 0 {
+        if self.num_waiting != 0 || !self.prefilling.is_empty() || *ctx.events_left == 0 || self.decoding.is_empty() {
             return false;
         }
         let needed = self.decoding.blocks_needed_next_step() as u32;
@@ -476,9 +575,14 @@ impl Engine {
     }
 
     /// A decode-only step's duration in O(1): a cached fixed part plus attention over the
-    /// contexts (each sequence attends its context and the token it writes).
+    /// contexts (each sequence attends its context and the tokens it writes).
     fn decode_step_time(&mut self, batch: u32) -> SimDuration {
-        self.decode_cost(batch).duration(self.decoding.context_sum() + u64::from(batch))
+        self.decode_cost(batch).duration(self.decode_context_tokens())
+    }
+
+    /// KV tokens the decodes' attention reads in a step: each context and its new tokens.
+    fn decode_context_tokens(&self) -> u64 {
+        self.decoding.context_sum() + u64::from(self.decoding.len()) * u64::from(self.tokens_per_decode)
     }
 
     fn mixed_step_time(&mut self, plan: &StepPlan) -> SimDuration {
@@ -488,10 +592,9 @@ impl Engine {
             new_tokens: new_tokens as u32,
             cached_tokens: self.prefilling[index].computed as u32,
         }));
-        let batch = self.decoding.len();
         let shape = BatchShape {
-            num_decode: batch,
-            decode_context_tokens: self.decoding.context_sum() + u64::from(batch),
+            num_decode: self.decoding.len(),
+            decode_context_tokens: self.decode_context_tokens(),
             prefills: &chunks,
         };
         let duration = self.step_model.step_time(&shape);
@@ -514,9 +617,7 @@ impl Engine {
     /// advance, completed prompts emit a token, finished requests free their blocks.
     fn finish_step(&mut self, ctx: &mut StepContext<'_>) {
         let end = self.plan.ends_at;
-        self.finish_decodes_without_recording(ctx);
-
-        let mut emitted = u64::from(self.plan.num_decodes);
+        let mut emitted = self.finish_decodes_without_recording(ctx);
         for &(index, chunk) in &self.plan.chunks {
             self.prefilling[index].computed += chunk;
         }
@@ -548,7 +649,8 @@ impl Engine {
             }
             let remaining = target - u64::from(generated);
             let slot = self.decoding.join(request, entry.admitted, entry.computed, remaining, entry.kv);
-            self.running.insert(entry.admitted, Running { request, place: Place::Decoding(slot) });
+            let rank = entry.waiting.rank;
+            self.running.insert(entry.admitted, Running { request, rank, place: Place::Decoding(slot) });
         }
         ctx.recorder.on_step(end, self.plan.duration, u64::from(self.plan.num_decodes), emitted);
         #[cfg(debug_assertions)]
@@ -568,24 +670,37 @@ impl Engine {
     /// Applies a decode-only step at its end.
     #[inline]
     fn finish_decodes(&mut self, ctx: &mut StepContext<'_>) {
-        self.finish_decodes_without_recording(ctx);
+        let emitted = self.finish_decodes_without_recording(ctx);
         let decoded = u64::from(self.plan.num_decodes);
-        ctx.recorder.on_step(self.plan.ends_at, self.plan.duration, decoded, decoded);
+        ctx.recorder.on_step(self.plan.ends_at, self.plan.duration, decoded, emitted);
         #[cfg(debug_assertions)]
         self.check_invariants_in_debug_builds();
     }
 
-    /// Ends the step in flight and advances its decodes: each emits a token; the ones that
-    /// emitted their last free their blocks.
+    /// Ends the step in flight and advances its decodes: each emits a token (under
+    /// speculative decoding, its accepted draft tokens plus one, and frees the blocks of the
+    /// rejected ones); the ones that emitted their last free their blocks. Returns the tokens
+    /// emitted.
     #[inline]
-    fn finish_decodes_without_recording(&mut self, ctx: &mut StepContext<'_>) {
+    fn finish_decodes_without_recording(&mut self, ctx: &mut StepContext<'_>) -> u64 {
         debug_assert!(self.plan.in_flight, "a step in flight");
         self.plan.in_flight = false;
         let end = self.plan.ends_at;
         self.now = end;
-        self.decoding.step(&mut self.scratch_departed);
+        let emitted = match &mut self.speculation {
+            None => {
+                self.decoding.step(&mut self.scratch_departed);
+                u64::from(self.plan.num_decodes)
+            }
+            Some(speculation) => {
+                let outcome = self.decoding.step_speculative(&mut || speculation.draw(), &mut self.scratch_departed);
+                self.kv.free(outcome.unused_blocks as u32);
+                ctx.recorder.on_verified(end, u64::from(self.plan.num_decodes), outcome.accepted);
+                outcome.emitted
+            }
+        };
         if self.scratch_departed.is_empty() {
-            return;
+            return emitted;
         }
         for done in self.scratch_departed.drain(..) {
             self.running.remove(&done.admitted);
@@ -593,6 +708,7 @@ impl Engine {
             self.num_outstanding -= 1;
             ctx.recorder.on_finished(done.request, end);
         }
+        emitted
     }
 
     /// How many output tokens `request` generates ([`generated_tokens`]).
@@ -601,11 +717,12 @@ impl Engine {
         u64::from(generated_tokens(prompt, output, self.config.max_model_len))
     }
 
-    /// Preempts the preemption policy's victim: its blocks go back to the cache (its prefix and
-    /// private blocks stay cached) and it returns to the front of the queue, to recompute its
-    /// prompt and the tokens it generated. Returns the victim's admission number.
-    fn preempt_victim(&mut self, ctx: &mut StepContext<'_>) -> Option<u64> {
-        let admitted = self.preemption.victim(&self.running)?;
+    /// Preempts the preemption policy's victim among the requests admitted at or after
+    /// `eligible_from` (those the step has not scheduled yet): its blocks go back to the cache
+    /// (its prefix and private blocks stay cached) and it returns to the queue, to recompute
+    /// its prompt and the tokens it generated. Returns the victim's admission number.
+    fn preempt_victim(&mut self, eligible_from: u64, ctx: &mut StepContext<'_>) -> Option<u64> {
+        let admitted = self.preemption.victim(&self.running, eligible_from)?;
         let running = self.running.remove(&admitted).expect("the victim runs");
         let caching = self.config.prefix_caching.then_some(running.request);
         let waiting = match running.place {
@@ -613,7 +730,7 @@ impl Engine {
                 let position = self.prefilling.iter().position(|p| p.admitted == admitted).expect("listed");
                 let entry = self.prefilling.remove(position);
                 let private_start = entry.kv.release(&mut self.kv, entry.computed, self.config.block_size, caching);
-                Waiting { private_start, ..entry.waiting }
+                Waiting { private_start, admitted_before: true, ..entry.waiting }
             }
             Place::Decoding(slot) => {
                 let departed = self.decoding.remove(slot);
@@ -628,6 +745,9 @@ impl Engine {
                     generated: generated as u32,
                     last_token_at: self.now,
                     private_start,
+                    arrived_at: SimTime::ZERO,
+                    rank: running.rank,
+                    admitted_before: true,
                 }
             }
         };
@@ -653,8 +773,9 @@ impl Engine {
         let bs = u64::from(self.config.block_size);
         let crossing = u64::from(self.plan.in_flight);
         let prefill_blocks: u64 = self.prefilling.iter().map(|p| u64::from(p.kv.held_blocks())).sum();
-        // A decode holds its context's blocks, plus the block its in-flight token needs.
-        let decode_blocks: u64 = self.decoding.live().map(|(context, _)| (context + crossing).div_ceil(bs)).sum();
+        // A decode holds its context's blocks, plus the blocks its in-flight tokens need.
+        let in_flight = crossing * u64::from(self.tokens_per_decode);
+        let decode_blocks: u64 = self.decoding.live().map(|(context, _)| (context + in_flight).div_ceil(bs)).sum();
         let referenced_twice = self.shared_blocks();
         assert_eq!(
             prefill_blocks + decode_blocks - referenced_twice,

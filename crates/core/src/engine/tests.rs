@@ -23,7 +23,7 @@ impl Harness {
         let scenario = Scenario::default();
         let mut config = SchedulerConfig::from_scenario(&scenario);
         tweak(&mut config);
-        let mut engine = Engine::new(ReplicaId(0), config, StepModel::from_scenario(&scenario).unwrap());
+        let mut engine = Engine::new(ReplicaId(0), config.clone(), StepModel::from_scenario(&scenario).unwrap());
         engine.kv = KvCacheManager::new(num_blocks);
         engine.watermark_blocks = (f64::from(num_blocks) * config.watermark) as u32;
         engine.step_one_at_a_time();

@@ -14,6 +14,7 @@ mod timeline;
 pub use histogram::Histogram;
 pub use recorder::{generated_tokens, DecodeSteps, Outcome, Recorder, RejectReason, RequestLog};
 pub use summary::{
-    DeploymentFacts, Goodput, LatencyColumns, PrefixCacheSummary, RequestCounts, Saturation, Summary, Throughput,
+    DeploymentFacts, Goodput, LatencyColumns, PrefixCacheSummary, RequestCounts, Saturation, SpeculativeSummary,
+    Summary, Throughput,
 };
 pub use timeline::{Timeline, MAX_POINTS};

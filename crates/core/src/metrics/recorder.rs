@@ -14,16 +14,19 @@ use crate::workload::Trace;
 pub enum RejectReason {
     /// The prompt is longer than `engine.max_model_len` (vLLM rejects it on arrival).
     PromptExceedsMaxModelLen,
+    /// It waited `engine.max_queue_time_s` without being admitted, and was dropped.
+    QueueTimeout,
 }
 
 impl RejectReason {
     /// Every reason, in the order reports list them.
-    pub const ALL: [RejectReason; 1] = [RejectReason::PromptExceedsMaxModelLen];
+    pub const ALL: [RejectReason; 2] = [RejectReason::PromptExceedsMaxModelLen, RejectReason::QueueTimeout];
 
     /// A short explanation for tables.
     pub fn describe(self) -> &'static str {
         match self {
             RejectReason::PromptExceedsMaxModelLen => "the prompt exceeds max_model_len",
+            RejectReason::QueueTimeout => "waited longer than max_queue_time_s",
         }
     }
 }
@@ -182,6 +185,10 @@ pub struct Recorder {
     pub timeline: Timeline,
     /// Engine steps executed over all replicas.
     pub num_steps: u64,
+    /// Speculative decoding: sequence verifications, and draft tokens they accepted.
+    pub num_verified: u64,
+    /// See `num_verified`.
+    pub num_accepted: u64,
     /// Requests that ended (completed, or refused on arrival) and when, kept only while
     /// someone waits for ends ([`Recorder::watch_ends`]).
     ended: Option<Vec<(RequestId, SimTime)>>,
@@ -196,6 +203,8 @@ impl Recorder {
             itl: Histogram::new(),
             timeline: Timeline::new(interval),
             num_steps: 0,
+            num_verified: 0,
+            num_accepted: 0,
             ended: None,
         }
     }
@@ -269,6 +278,14 @@ impl Recorder {
         self.requests.outcome[request.index()] = Outcome::Completed;
         self.timeline.add_completion(at);
         self.on_ended(request, at);
+    }
+
+    /// A speculative step ending at `end` verified the drafts of `sequences` sequences, which
+    /// accepted `accepted` draft tokens in all.
+    pub fn on_verified(&mut self, end: SimTime, sequences: u64, accepted: u64) {
+        self.num_verified += sequences;
+        self.num_accepted += accepted;
+        self.timeline.add_verified(end, sequences, accepted);
     }
 
     /// A step of `duration` ended at `end`, emitting `decoded` decode tokens (each `duration`

@@ -121,6 +121,42 @@ pub struct Summary {
     pub sim_time_s: f64,
     /// GPU-hours used: GPUs × simulated time.
     pub gpu_hours: f64,
+    /// Speculative decoding's achieved acceptance and speed-up (zeros when off).
+    pub speculative: SpeculativeSummary,
+}
+
+/// What speculative decoding achieved.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpeculativeSummary {
+    /// Draft tokens accepted per verification step (per sequence), 0 when off.
+    pub mean_accepted_tokens: f64,
+    /// Tokens emitted per verification step: accepted drafts plus one (0 when off).
+    pub acceptance_length: f64,
+    /// The acceptance the scenario states, E[accepted drafts] (0 when off).
+    pub expected_accepted_tokens: f64,
+    /// Mean TPOT of the same scenario without speculative decoding, ms.
+    pub baseline_tpot_ms: Option<f64>,
+    /// The speed-up over no speculation: the baseline's mean TPOT over this run's (below 1:
+    /// speculation costs more than it saves).
+    pub tpot_speedup: Option<f64>,
+}
+
+impl SpeculativeSummary {
+    /// The summary of `verified` sequence verifications that accepted `accepted` draft tokens,
+    /// against the stated expectation.
+    pub fn of(verified: u64, accepted: u64, expected_accepted_tokens: f64) -> SpeculativeSummary {
+        if verified == 0 {
+            return SpeculativeSummary { expected_accepted_tokens, ..SpeculativeSummary::default() };
+        }
+        let mean = accepted as f64 / verified as f64;
+        SpeculativeSummary {
+            mean_accepted_tokens: mean,
+            acceptance_length: mean + 1.0,
+            expected_accepted_tokens,
+            baseline_tpot_ms: None,
+            tpot_speedup: None,
+        }
+    }
 }
 
 /// The latency columns of the completed requests, each sorted ascending (ms).
@@ -244,6 +280,7 @@ impl Summary {
             duration_s,
             sim_time_s: sim_time.as_secs_f64(),
             gpu_hours: num_gpus as f64 * sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0,
+            speculative: SpeculativeSummary::default(),
         }
     }
 }

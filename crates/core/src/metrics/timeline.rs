@@ -20,6 +20,9 @@ struct Bucket {
     running: u64,
     waiting: u64,
     kv_used_blocks: u64,
+    /// Speculative decoding: sequences verified, and draft tokens they accepted.
+    verified: u64,
+    accepted: u64,
 }
 
 /// Counts bucketed by time, and replica samples at each bucket's start.
@@ -66,6 +69,14 @@ impl Timeline {
         bucket.cached_tokens += cached_tokens;
     }
 
+    /// A speculative step ending at `at` verified `sequences` sequences, which accepted
+    /// `accepted` draft tokens in all.
+    pub fn add_verified(&mut self, at: SimTime, sequences: u64, accepted: u64) {
+        let bucket = self.bucket(at);
+        bucket.verified += sequences;
+        bucket.accepted += accepted;
+    }
+
     /// The end of the bucket holding `at` (the next bucket's start).
     pub fn bucket_end(&self, at: SimTime) -> SimTime {
         let width = self.interval.as_nanos();
@@ -109,6 +120,8 @@ impl Timeline {
                     sum.running += bucket.running;
                     sum.waiting += bucket.waiting;
                     sum.kv_used_blocks += bucket.kv_used_blocks;
+                    sum.verified += bucket.verified;
+                    sum.accepted += bucket.accepted;
                 }
                 (index as f64 * width_s, sum, chunk.len() as u64)
             })
@@ -117,7 +130,8 @@ impl Timeline {
             id,
             points: groups.iter().map(|(x, bucket, len)| (*x, value(bucket, *len))).collect(),
         };
-        vec![
+        let speculative = groups.iter().any(|(_, bucket, _)| bucket.verified > 0);
+        let mut all = vec![
             series(SeriesId::ArrivalsPerS, &|b, len| b.arrivals as f64 / (len as f64 * bucket_s)),
             series(SeriesId::CompletionsPerS, &|b, len| b.completions as f64 / (len as f64 * bucket_s)),
             series(SeriesId::OutputTokensPerS, &|b, len| b.output_tokens as f64 / (len as f64 * bucket_s)),
@@ -133,6 +147,17 @@ impl Timeline {
                     100.0 * b.cached_tokens as f64 / b.admitted_prompt_tokens as f64
                 }
             }),
-        ]
+        ];
+        if speculative {
+            // 0 where nothing was verified, as the prefix-cache series.
+            all.push(series(SeriesId::AcceptanceLength, &|b, _| {
+                if b.verified == 0 {
+                    0.0
+                } else {
+                    1.0 + b.accepted as f64 / b.verified as f64
+                }
+            }));
+        }
+        all
     }
 }

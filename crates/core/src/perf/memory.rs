@@ -106,6 +106,30 @@ impl MemoryPlan {
         plan
     }
 
+    /// Weights of `model`'s decoder layers on one GPU (no embedding or LM head), bytes: what
+    /// an MTP layer or a draft head sharing the target's tables adds.
+    pub fn layer_weight_bytes(model: &ModelSpec, config: &ReplicaConfig) -> f64 {
+        model.layer_is_moe.iter().map(|&is_moe| layer_weight_bytes(model, config, is_moe)).sum()
+    }
+
+    /// Makes room for a speculative draft model on the binding stage: `weight_bytes` more
+    /// weights per GPU, and `kv_bytes_per_token` more KV per token (the draft's own layers'
+    /// cache, allocated with the target's blocks).
+    pub fn add_draft(&mut self, weight_bytes: f64, kv_bytes_per_token: f64) {
+        let (old_free, old_kv) = (self.kv_free_bytes, self.kv_bytes_per_token_per_gpu);
+        self.weight_bytes_per_gpu += weight_bytes;
+        self.kv_free_bytes -= weight_bytes;
+        self.kv_bytes_per_token_per_gpu += kv_bytes_per_token;
+        self.kv_capacity_tokens = if self.kv_free_bytes > 0.0 && old_free > 0.0 && self.kv_bytes_per_token_per_gpu > 0.0
+        {
+            (self.kv_capacity_tokens as f64
+                * (self.kv_free_bytes / old_free)
+                * (old_kv / self.kv_bytes_per_token_per_gpu)) as u64
+        } else {
+            0
+        };
+    }
+
     /// Whether a replica can start: its KV cache holds at least 16 tokens.
     pub fn fits(&self) -> bool {
         self.kv_free_bytes > 0.0 && self.kv_capacity_tokens as f64 >= MIN_KV_TOKENS

@@ -279,6 +279,21 @@ impl ModelSpec {
         layers * (attention + mlp) + 2.0 * (self.vocab as f64) * h
     }
 
+    /// One decoder layer of this model's shape, as a speculative draft: an MTP layer
+    /// (`mtp`: the checkpoint's own, an MoE layer when the model's last layer is) or a default
+    /// EAGLE head (a dense layer). It shares the target's embeddings and LM head.
+    pub fn draft_layer(&self, mtp: bool) -> ModelSpec {
+        let is_moe = mtp && self.layer_is_moe.last().copied().unwrap_or(false);
+        ModelSpec {
+            layers: 1,
+            layer_is_moe: vec![is_moe],
+            moe: if is_moe { self.moe.clone() } else { None },
+            mtp_layers: 0,
+            sliding_window: None,
+            ..self.clone()
+        }
+    }
+
     /// Layers whose MLP is mixture-of-experts.
     pub fn moe_layers(&self) -> u64 {
         self.layer_is_moe.iter().filter(|&&moe| moe).count() as u64

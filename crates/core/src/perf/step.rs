@@ -16,7 +16,7 @@ use super::replica::{Factors, FitError, ReplicaConfig};
 use super::report::RooflinePoint;
 use super::{Dtype, GpuSpec, ModelSpec};
 use crate::calibrate::{ProfileFit, StepProfile};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Speculative, SpeculativeMethod};
 use crate::time::SimDuration;
 
 /// CPU time of one engine step (scheduling, input preparation, CUDA-graph launch), seconds.
@@ -81,10 +81,12 @@ fn to_duration(seconds: f64) -> SimDuration {
 }
 
 /// The new tokens of a step and the KV tokens its attention reads (decode contexts, and each
-/// prefill chunk's cached and new tokens).
-fn totals(shape: &BatchShape<'_>) -> (f64, f64) {
+/// prefill chunk's cached and new tokens); each decode computes `tokens_per_decode` tokens (one,
+/// or the verified draft tokens plus one).
+fn totals(shape: &BatchShape<'_>, tokens_per_decode: f64) -> (f64, f64) {
     let chunks = shape.prefills.iter();
-    let new_tokens = f64::from(shape.num_decode) + chunks.clone().map(|chunk| f64::from(chunk.new_tokens)).sum::<f64>();
+    let new_tokens = f64::from(shape.num_decode) * tokens_per_decode
+        + chunks.clone().map(|chunk| f64::from(chunk.new_tokens)).sum::<f64>();
     let prefill_context: f64 = chunks.map(|c| f64::from(c.cached_tokens) + f64::from(c.new_tokens)).sum();
     (new_tokens, shape.decode_context_tokens as f64 + prefill_context)
 }
@@ -151,6 +153,16 @@ struct ExpertCost {
     shared_params: f64,
 }
 
+/// Speculative decoding as the step model costs it: every decode verifies `num_draft_tokens + 1`
+/// tokens, and the draft model runs once per draft token over the decodes (and once over the
+/// step's prefill chunks, whose hidden states it needs).
+#[derive(Clone, Debug)]
+struct Drafting {
+    num_draft_tokens: u32,
+    /// The draft model's GPU cost; `None` for n-gram lookup, which runs on the CPU.
+    draft: Option<Box<StepModel>>,
+}
+
 /// Step times, memory plan and KV capacity of one replica.
 #[derive(Clone, Debug)]
 pub struct StepModel {
@@ -190,6 +202,7 @@ pub struct StepModel {
     kernels: f64,
     memory: MemoryPlan,
     profile: Option<ProfileFit>,
+    drafting: Option<Drafting>,
 }
 
 impl StepModel {
@@ -208,7 +221,86 @@ impl StepModel {
             .ok_or_else(|| FitError { path: "hardware.gpu", message: "unknown GPU".into() })?;
         let config = scenario.replica_config(&model, gpu);
         let profile = scenario.calibration.as_ref().and_then(|calibration| calibration.profile.as_ref());
-        StepModel::new(&model, gpu, config)?.with_profile(profile)
+        StepModel::new(&model, gpu, config)?.with_profile(profile)?.with_speculation(
+            scenario.engine.speculative.as_ref(),
+            &model,
+            gpu,
+            &config,
+        )
+    }
+
+    /// Adds speculative decoding: the draft model's cost per step, and its weights and KV in
+    /// the memory plan (MTP and the default EAGLE head share the target's embeddings and LM
+    /// head; a draft model given by its config brings its own).
+    ///
+    /// # Errors
+    ///
+    /// Returns a [`FitError`] at `engine.speculative.draft` when the draft model does not read
+    /// or fit, or at `deployment.aggregated.tp` when the draft leaves no room for KV cache.
+    pub fn with_speculation(
+        self,
+        speculative: Option<&Speculative>,
+        target: &ModelSpec,
+        gpu: &GpuSpec,
+        config: &ReplicaConfig,
+    ) -> Result<StepModel, FitError> {
+        let Some(speculative) = speculative else { return Ok(self) };
+        let path = "engine.speculative.draft";
+        let draft_spec = match (speculative.method, &speculative.draft) {
+            (SpeculativeMethod::Ngram, _) => None,
+            (_, Some(choice)) => Some((choice.spec().map_err(|message| FitError { path, message })?, true)),
+            (SpeculativeMethod::Mtp, None) => Some((target.draft_layer(true), false)),
+            (SpeculativeMethod::Eagle, None) => Some((target.draft_layer(false), false)),
+        };
+        let mut model = self;
+        let draft = match draft_spec {
+            None => None,
+            Some((spec, own_tables)) => {
+                let draft_config = ReplicaConfig {
+                    pp: 1,
+                    ep: if spec.moe.is_some() { config.ep } else { 1 },
+                    redundant_experts: 0,
+                    weights: if own_tables { spec.native_weights } else { config.weights },
+                    ..*config
+                };
+                let draft = StepModel::new(&spec, gpu, draft_config)
+                    .map_err(|error| FitError { path, message: error.message })?;
+                let weight_bytes = if own_tables {
+                    draft.memory.weight_bytes_per_gpu
+                } else {
+                    MemoryPlan::layer_weight_bytes(&spec, &draft_config)
+                };
+                model.memory.add_draft(weight_bytes, draft.memory.kv_bytes_per_token_per_gpu);
+                if !model.memory.fits() {
+                    return Err(model.memory.why_not(&gpu.name, config.gpu_memory_utilization));
+                }
+                Some(Box::new(draft))
+            }
+        };
+        model.drafting = Some(Drafting { num_draft_tokens: speculative.num_draft_tokens, draft });
+        Ok(model)
+    }
+
+    /// Tokens each decoding sequence computes in a step: one, or with speculative decoding the
+    /// draft tokens it verifies plus one.
+    pub fn tokens_per_decode(&self) -> u32 {
+        self.drafting.as_ref().map_or(1, |drafting| drafting.num_draft_tokens + 1)
+    }
+
+    /// The draft model's share of a step, seconds: `k` passes over the decodes and one over
+    /// the prefill chunks.
+    fn draft_seconds(&self, shape: &BatchShape<'_>) -> f64 {
+        let Some(Drafting { num_draft_tokens, draft: Some(draft) }) = &self.drafting else { return 0.0 };
+        let mut seconds = 0.0;
+        if shape.num_decode > 0 {
+            let decodes = BatchShape { prefills: &[], ..*shape };
+            seconds += f64::from(*num_draft_tokens) * draft.gpu_seconds(&decodes);
+        }
+        if !shape.prefills.is_empty() {
+            let prefills = BatchShape { num_decode: 0, decode_context_tokens: 0, prefills: shape.prefills };
+            seconds += draft.gpu_seconds(&prefills);
+        }
+        seconds
     }
 
     /// Builds the model of a replica running `model` on `gpu` with `config`.
@@ -283,6 +375,7 @@ impl StepModel {
             kernels: kernels_per_pass(model),
             memory,
             profile: None,
+            drafting: None,
         })
     }
 
@@ -314,7 +407,8 @@ impl StepModel {
 
     /// The duration of a step computing `shape`, at least 1 ns.
     pub fn step_time(&self, shape: &BatchShape<'_>) -> SimDuration {
-        to_duration(combine(self.gpu_seconds(shape), self.cpu_seconds(shape), self.overlap_cpu))
+        let gpu = self.gpu_seconds(shape) + self.draft_seconds(shape);
+        to_duration(combine(gpu, self.cpu_seconds(shape), self.overlap_cpu))
     }
 
     /// The cost of a decode-only step of `num_decode` sequences, as a function of the tokens
@@ -322,7 +416,7 @@ impl StepModel {
     pub fn decode_cost(&self, num_decode: u32) -> DecodeCost {
         let shape = BatchShape { num_decode, decode_context_tokens: 0, prefills: &[] };
         DecodeCost {
-            gpu_fixed: self.gpu_seconds(&shape),
+            gpu_fixed: self.gpu_seconds(&shape) + self.draft_seconds(&shape),
             cpu: self.cpu_seconds(&shape),
             per_context_token: self.seconds_per_context_token(num_decode),
             overlap_cpu: self.overlap_cpu,
@@ -332,7 +426,7 @@ impl StepModel {
     /// The GPU's share of a step, seconds.
     pub fn gpu_seconds(&self, shape: &BatchShape<'_>) -> f64 {
         if let Some(profile) = &self.profile {
-            let (new_tokens, context) = totals(shape);
+            let (new_tokens, context) = totals(shape, f64::from(self.tokens_per_decode()));
             return profile.step_seconds(new_tokens, context);
         }
         let pass = self.pass(shape);
@@ -367,10 +461,17 @@ impl StepModel {
     /// Seconds per decode-context token in a step of `num_decode` sequences (attention reads its
     /// KV over the full-attention layers).
     pub fn seconds_per_context_token(&self, num_decode: u32) -> f64 {
-        match &self.profile {
+        let target = match &self.profile {
             Some(profile) => profile.seconds_per_context_token(),
             None => self.full_layers * self.decode_attention(1.0).seconds / self.micro_batches(num_decode),
-        }
+        };
+        let draft = match &self.drafting {
+            Some(Drafting { num_draft_tokens, draft: Some(draft) }) => {
+                f64::from(*num_draft_tokens) * draft.seconds_per_context_token(num_decode)
+            }
+            _ => 0.0,
+        };
+        target + draft
     }
 
     /// Pipeline micro-batches a step of `sequences` splits into: one per stage when there are
@@ -383,9 +484,11 @@ impl StepModel {
     fn pass(&self, shape: &BatchShape<'_>) -> Pass {
         let sequences = shape.num_decode + shape.prefills.len() as u32;
         let micro_batches = self.micro_batches(sequences);
-        let (new_tokens, _) = totals(shape);
+        let tokens_per_decode = f64::from(self.tokens_per_decode());
+        let (new_tokens, _) = totals(shape, tokens_per_decode);
         let tokens = new_tokens / micro_batches;
-        let logits = f64::from(sequences) / micro_batches;
+        // Verification computes logits at every verified position.
+        let logits = (f64::from(shape.num_decode) * tokens_per_decode + shape.prefills.len() as f64) / micro_batches;
         let mut work = self.linear(tokens);
         work += self.gemm(self.lm_head_params, logits, Dtype::Bf16, Compute::Bf16);
         for chunk in shape.prefills {
@@ -400,11 +503,15 @@ impl StepModel {
     /// Decode attention over `layer_tokens` (context tokens × layers) on one GPU: the larger of
     /// reading their KV and the attention FLOPs (which bind for MLA's many heads over one
     /// latent).
+    ///
+    /// Under speculative decoding each sequence attends with its verified tokens as queries:
+    /// the KV is read once, the FLOPs grow with the queries.
     fn decode_attention(&self, layer_tokens: f64) -> Work {
+        let queries = f64::from(self.tokens_per_decode());
         let efficiency = &self.gpu.efficiency;
         let peak_attention = efficiency.prefill_attention.last().map_or(0.5, |point| point[1]);
         Work::bound(
-            self.decode_flops_per_layer_token * layer_tokens,
+            self.decode_flops_per_layer_token * layer_tokens * queries,
             self.gpu.bf16_tflops * 1e12 * peak_attention * self.factors.compute,
             self.kv_read_bytes_per_layer_token * layer_tokens,
             self.gpu.hbm_bandwidth() * efficiency.decode_attention_hbm * self.factors.memory,

@@ -31,8 +31,10 @@ use serde::{Deserialize, Serialize};
 use crate::perf::{GpuSpec, ModelSpec, ReplicaConfig, StepModel};
 pub use crate::workload::{FileRef, Workload, WorkloadSource};
 
+mod engine;
 mod model;
 
+pub use engine::{EnginePreset, EngineSettings, Preemption, PresetContext, Scheduling, Speculative, SpeculativeMethod};
 pub use model::{Calibration, GpuChoice, ModelChoice};
 
 /// The scenario format version this build reads and writes.
@@ -182,52 +184,6 @@ impl Default for ReplicaPool {
     }
 }
 
-/// Per-replica engine settings, named as in vLLM.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct EngineSettings {
-    /// Most sequences in one batch. Default 256 (vLLM's `max_num_seqs`).
-    pub max_num_seqs: u32,
-    /// Token budget of one step (vLLM's `max_num_batched_tokens`). Default 8192.
-    pub max_num_batched_tokens: u32,
-    /// Split long prompts into chunks that fit the token budget. Default true.
-    pub chunked_prefill: bool,
-    /// Tokens per KV-cache block. Default 16.
-    pub block_size: u32,
-    /// Fraction of GPU memory the engine may use for weights, activations and KV. Default 0.9.
-    pub gpu_memory_utilization: f64,
-    /// Reuse the KV blocks of prompt prefixes already computed (vLLM V1's automatic prefix
-    /// caching, on by default there too). Default true.
-    pub prefix_caching: bool,
-    /// The longest sequence (prompt + output) a request may reach, tokens; `null` (the default)
-    /// takes the model's context length. Longer prompts are rejected and outputs stop there,
-    /// as in vLLM.
-    pub max_model_len: Option<u32>,
-    /// Fraction of KV blocks kept free when admitting a waiting or preempted request while
-    /// other requests are scheduled in the step (vLLM V1's optional KV-cache watermark).
-    /// Default 0, as in vLLM V1.
-    pub watermark: f64,
-    /// Overlap the CPU's scheduling and sampling with the GPU's step (vLLM's
-    /// `--async-scheduling`). Default false, as in vLLM.
-    pub async_scheduling: bool,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        EngineSettings {
-            max_num_seqs: 256,
-            max_num_batched_tokens: 8192,
-            chunked_prefill: true,
-            block_size: 16,
-            gpu_memory_utilization: 0.9,
-            prefix_caching: true,
-            max_model_len: None,
-            watermark: 0.0,
-            async_scheduling: false,
-        }
-    }
-}
-
 /// The router section: `{"kind": "round_robin"}`; later knobs (signal staleness…) join it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -349,10 +305,23 @@ impl Scenario {
     /// known presets) are [`Scenario::validate`]'s job.
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
-        let scenario: Scenario = serde_path_to_error::deserialize(&mut deserializer)
+        let scenario = serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|error| ScenarioError { path: error.path().to_string(), message: error.inner().to_string() })?;
         deserializer.end().map_err(|error| ScenarioError { path: ".".to_owned(), message: error.to_string() })?;
+        let mut scenario: Scenario = scenario;
+        if scenario.engine.preset.is_some() {
+            let document: serde_json::Value = serde_json::from_str(text).expect("read once already");
+            let given = document.get("engine").and_then(|engine| engine.as_object()).cloned().unwrap_or_default();
+            let context = scenario.preset_context();
+            scenario.engine.resolve_preset(&given, &context);
+        }
         Ok(scenario)
+    }
+
+    /// What the engine presets' rules read: the GPU and the GPUs per replica.
+    pub fn preset_context(&self) -> PresetContext {
+        let Deployment::Aggregated(pool) = &self.deployment;
+        PresetContext { gpu: self.hardware.gpu.spec().cloned(), gpus_per_replica: pool.tp * pool.pp }
     }
 
     /// The canonical JSON text: compact, every field present, fields in declaration order.
@@ -462,7 +431,7 @@ impl Scenario {
             }
         }
         let context = model.as_ref().map(|model| model.max_context);
-        self.validate_engine(&mut check, context);
+        self.engine.check(&mut check, model.as_ref());
         self.validate_workload(&mut check);
         for (path, target) in
             [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms), ("slo.e2e_ms", self.slo.e2e_ms)]
@@ -487,52 +456,6 @@ impl Scenario {
             self.validate_fit(&mut check, u64::from(self.max_model_len_within(context)));
         }
         check.finish()
-    }
-
-    fn validate_engine(&self, check: &mut Checker, model_context: Option<u64>) {
-        let engine = &self.engine;
-        check.range("engine.max_num_seqs", engine.max_num_seqs, 1, 65_536);
-        check.range("engine.max_num_batched_tokens", engine.max_num_batched_tokens, 1, 1 << 20);
-        if engine.max_num_batched_tokens < engine.max_num_seqs {
-            check.fail(
-                "engine.max_num_batched_tokens",
-                format!(
-                    "must be ≥ engine.max_num_seqs ({}), got {}",
-                    engine.max_num_seqs, engine.max_num_batched_tokens
-                ),
-            );
-        }
-        check.power_of_two("engine.block_size", engine.block_size, 1024);
-        let utilization = engine.gpu_memory_utilization;
-        if !(utilization > 0.0 && utilization <= 1.0) {
-            check.fail("engine.gpu_memory_utilization", format!("must be in (0, 1], got {utilization}"));
-        }
-        if let (Some(len), Some(context)) = (engine.max_model_len, model_context) {
-            if len == 0 {
-                check.fail("engine.max_model_len", "must be ≥ 1, got 0".to_owned());
-            } else if u64::from(len) > context {
-                check.fail(
-                    "engine.max_model_len",
-                    format!("must not exceed the model's context length ({context}), got {len}"),
-                );
-            }
-        }
-        if let Some(max_model_len) = model_context.map(|context| self.max_model_len_within(context)) {
-            if !engine.chunked_prefill && engine.max_num_batched_tokens < max_model_len {
-                check.fail(
-                    "engine.max_num_batched_tokens",
-                    format!(
-                        "{} is smaller than max_model_len ({max_model_len}) with chunked prefill off, which would \
-                         reject longer prompts (as vLLM refuses to start); raise it, lower engine.max_model_len or \
-                         turn chunked prefill on",
-                        engine.max_num_batched_tokens
-                    ),
-                );
-            }
-        }
-        if !(engine.watermark.is_finite() && (0.0..1.0).contains(&engine.watermark)) {
-            check.fail("engine.watermark", format!("must be in [0, 1), got {}", engine.watermark));
-        }
     }
 
     fn validate_workload(&self, check: &mut Checker) {

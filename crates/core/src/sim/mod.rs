@@ -60,7 +60,7 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::{policy_for, Cluster};
 use crate::engine::{Engine, Halt, SchedulerConfig, StepContext};
 use crate::ids::{ReplicaId, RequestId};
-use crate::metrics::{DeploymentFacts, LatencyColumns, Recorder, RequestLog, Summary};
+use crate::metrics::{DeploymentFacts, LatencyColumns, Recorder, RequestLog, SpeculativeSummary, Summary};
 use crate::perf::StepModel;
 use crate::scenario::{Deployment, Problem, Scenario};
 use crate::stats::{bucket_width_s, Series, SeriesId};
@@ -165,6 +165,9 @@ pub struct Simulation {
     finished: bool,
     num_gpus: u64,
     kv_capacity_tokens: u64,
+    /// With speculative decoding: the same scenario without it, which the speed-up is
+    /// measured against (run after this one).
+    baseline: Option<Box<Simulation>>,
 }
 
 /// For each row, the rows that follow it, as offsets and a flat list (empty without chains).
@@ -222,11 +225,17 @@ impl Simulation {
         let (released_starts, released) = released_by(&trace);
         let step_model = StepModel::from_scenario(scenario).expect("validated: the model fits");
         let config = SchedulerConfig::from_scenario(scenario);
+        let class_priorities: Vec<i32> = trace
+            .class_names
+            .iter()
+            .map(|name| scenario.engine.class_priorities.get(name).copied().unwrap_or(0))
+            .collect();
         let Deployment::Aggregated(pool) = &scenario.deployment;
         let kv_capacity_tokens = step_model.kv_capacity_tokens();
         let engines: Vec<Engine> = (0..pool.replicas)
             .map(|i| {
-                let mut engine = Engine::new(ReplicaId(i), config, step_model.clone());
+                let mut engine = Engine::new(ReplicaId(i), config.clone(), step_model.clone());
+                engine.set_class_priorities(class_priorities.clone());
                 if stepping == Stepping::Eager {
                     engine.step_one_at_a_time();
                 }
@@ -258,6 +267,7 @@ impl Simulation {
             finished: false,
             num_gpus: u64::from(pool.replicas) * u64::from(pool.tp) * u64::from(pool.pp),
             kv_capacity_tokens,
+            baseline: Simulation::baseline_of(scenario, &trace, stepping),
             trace,
         })
     }
@@ -275,6 +285,26 @@ impl Simulation {
     /// Returns [`Cancelled`] when the callback cancelled; the run can be resumed by calling
     /// this again.
     pub fn run_with_progress(&mut self, on_progress: &mut dyn FnMut(f64) -> bool) -> Result<(), Cancelled> {
+        let Some(mut baseline) = self.baseline.take() else { return self.run_own(on_progress) };
+        let outcome = self
+            .run_own(&mut |fraction| on_progress(0.5 * fraction))
+            .and_then(|()| baseline.run_own(&mut |fraction| on_progress(0.5 + 0.5 * fraction)));
+        self.baseline = Some(baseline);
+        outcome
+    }
+
+    /// The run without speculative decoding that a speculative scenario is compared with.
+    fn baseline_of(scenario: &Scenario, trace: &Trace, stepping: Stepping) -> Option<Box<Simulation>> {
+        scenario.engine.speculative.as_ref()?;
+        let mut without = scenario.clone();
+        without.engine.speculative = None;
+        let baseline = Simulation::with_stepping(&without, trace.clone(), stepping)
+            .expect("the scenario validated, and without speculation it still does");
+        Some(Box::new(baseline))
+    }
+
+    /// Runs this simulation's own events to the end.
+    fn run_own(&mut self, on_progress: &mut dyn FnMut(f64) -> bool) -> Result<(), Cancelled> {
         let total = self.trace.num_requests();
         let report_every = (total / 200).max(1);
         while !self.finished {
@@ -410,8 +440,19 @@ impl Simulation {
             num_replicas: pool.replicas,
             prefix_caching: self.scenario.engine.prefix_caching,
         };
+        let mut summary = Summary::of(&recorder.requests, &columns, &recorder.itl, &self.scenario.slo, &facts);
+        if let Some(speculative) = &self.scenario.engine.speculative {
+            summary.speculative =
+                SpeculativeSummary::of(recorder.num_verified, recorder.num_accepted, speculative.expected_accepted());
+            let baseline = self.baseline.as_ref().filter(|baseline| baseline.finished);
+            let baseline_tpot_ms = baseline.and_then(|baseline| baseline.report().summary.tpot_ms).map(|t| t.mean);
+            summary.speculative.baseline_tpot_ms = baseline_tpot_ms;
+            summary.speculative.tpot_speedup = baseline_tpot_ms
+                .zip(summary.tpot_ms.as_ref())
+                .map(|(baseline, tpot)| baseline / tpot.mean.max(f64::MIN_POSITIVE));
+        }
         RunReport {
-            summary: Summary::of(&recorder.requests, &columns, &recorder.itl, &self.scenario.slo, &facts),
+            summary,
             series: recorder.timeline.series(cluster_blocks),
             latency_cdfs: vec![
                 Series::cdf_of_sorted(SeriesId::TtftCdf, &columns.ttft_ms, CDF_POINTS),

@@ -20,6 +20,9 @@ pub enum SeriesId {
     KvCacheUsedPercent,
     /// Prompt tokens served from the prefix cache, percent of the prompt tokens admitted.
     PrefixCacheHitPercent,
+    /// Tokens emitted per verification step under speculative decoding (accepted drafts plus
+    /// one), averaged over the bucket's verifications.
+    AcceptanceLength,
     /// CDF of time to first token (x in ms).
     TtftCdf,
     /// CDF of time per output token (x in ms).
@@ -43,6 +46,7 @@ impl SeriesId {
             SeriesId::Waiting => "waiting",
             SeriesId::KvCacheUsedPercent => "KV cache used (%)",
             SeriesId::PrefixCacheHitPercent => "prefix cache hits (% of prompt tokens)",
+            SeriesId::AcceptanceLength => "acceptance length (tokens per verification)",
             SeriesId::TtftCdf => "TTFT",
             SeriesId::TpotCdf => "TPOT",
             SeriesId::E2eCdf => "E2E",
