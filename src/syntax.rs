@@ -1,6 +1,9 @@
-//! The compact text forms the workload fields use: `lognormal 1000 0.8 8192` for a length
-//! distribution, `gamma 5 2` for an arrival process, `0 600` for a time window. Each form
+//! The compact text forms the workload and engine fields use: `lognormal 1000 0.8 8192` for a
+//! length distribution, `gamma 5 2` for an arrival process, `0 600` for a time window,
+//! `0.8, 0.6, 0.4` for a list of numbers, `chat=0, batch=5` for class priorities. Each form
 //! reads back what it writes.
+
+use std::collections::BTreeMap;
 
 use servesim_core::workload::{Arrivals, Lengths};
 
@@ -120,6 +123,50 @@ pub fn show_optional<T>(value: Option<T>, show: impl Fn(T) -> String) -> String 
     value.map_or_else(String::new, show)
 }
 
+/// Numbers as a field shows them: `0.8, 0.6, 0.4`.
+pub fn numbers_text(values: &[f64]) -> String {
+    values.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Reads comma-separated numbers (see [`numbers_text`]); range checks are the scenario's.
+///
+/// # Errors
+///
+/// Says comma-separated numbers were expected.
+pub fn parse_numbers(text: &str) -> Result<Vec<f64>, &'static str> {
+    text.split(',').map(|word| decimal(word).map_err(|_| "comma-separated numbers")).collect()
+}
+
+/// Class priorities as a field shows them: `batch=5, chat=0` (in name order).
+pub fn priorities_text(priorities: &BTreeMap<String, i32>) -> String {
+    priorities.iter().map(|(class, priority)| format!("{class}={priority}")).collect::<Vec<_>>().join(", ")
+}
+
+/// What a class-priorities field accepts.
+pub const PRIORITIES_FORM: &str = "class=priority pairs separated by commas (whole numbers, lower first)";
+
+/// Reads class priorities (see [`priorities_text`]); empty text is none.
+///
+/// # Errors
+///
+/// Returns [`PRIORITIES_FORM`] when a pair has no name or a priority that is not a whole
+/// number.
+pub fn parse_priorities(text: &str) -> Result<BTreeMap<String, i32>, &'static str> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (class, priority) = pair.split_once('=').ok_or(PRIORITIES_FORM)?;
+            let class = class.trim();
+            let priority = priority.trim().parse::<i32>().map_err(|_| PRIORITIES_FORM)?;
+            if class.is_empty() {
+                return Err(PRIORITIES_FORM);
+            }
+            Ok((class.to_owned(), priority))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +202,21 @@ mod tests {
         assert_eq!(parse_arrivals("poisson"), Err(ARRIVALS_FORMS));
         assert_eq!(parse_arrivals("closed_loop 1.5 0"), Err(ARRIVALS_FORMS));
         assert_eq!(optional("", parse_arrivals), Ok(None));
+    }
+
+    #[test]
+    fn number_lists_and_class_priorities_round_trip_and_bad_ones_say_what_is_expected() {
+        assert_eq!(parse_numbers("0.8, 0.6,0.4"), Ok(vec![0.8, 0.6, 0.4]));
+        assert_eq!(parse_numbers(&numbers_text(&[0.8, 1.5])), Ok(vec![0.8, 1.5]));
+        assert!(parse_numbers("0.8,,0.4").is_err());
+        assert!(parse_numbers("0.8, x").is_err());
+        let priorities = BTreeMap::from([("chat".to_owned(), 0), ("batch".to_owned(), 5), ("vip".to_owned(), -2)]);
+        assert_eq!(priorities_text(&priorities), "batch=5, chat=0, vip=-2");
+        assert_eq!(parse_priorities(&priorities_text(&priorities)), Ok(priorities));
+        assert_eq!(parse_priorities(" chat = 1 ,"), Ok(BTreeMap::from([("chat".to_owned(), 1)])));
+        assert_eq!(parse_priorities(""), Ok(BTreeMap::new()));
+        assert_eq!(parse_priorities("chat"), Err(PRIORITIES_FORM));
+        assert_eq!(parse_priorities("=1"), Err(PRIORITIES_FORM));
+        assert_eq!(parse_priorities("chat=1.5"), Err(PRIORITIES_FORM));
     }
 }

@@ -30,6 +30,32 @@ fn latency(quantiles: &Option<Quantiles>, p: fn(&Quantiles) -> f64) -> String {
     quantiles.as_ref().map_or_else(|| "–".to_owned(), |q| format!("{:.1} ms", p(q)))
 }
 
+/// Whether the run decoded speculatively (its summary states an acceptance).
+fn speculative(report: &RunReport) -> bool {
+    let speculative = &report.summary.speculative;
+    speculative.acceptance_length > 0.0 || speculative.expected_accepted_tokens > 0.0
+}
+
+/// The TPOT speed-up over the same run without speculation and the draft tokens accepted per
+/// verification, e.g. `1.62× (accept 1.47/step)`, or `off`.
+fn spec_speedup(report: &RunReport) -> String {
+    if !speculative(report) {
+        return "off".to_owned();
+    }
+    let speculative = &report.summary.speculative;
+    let speedup = speculative.tpot_speedup.map_or_else(|| "–".to_owned(), |speedup| format!("{speedup:.2}×"));
+    format!("{speedup} (accept {:.2}/step)", speculative.mean_accepted_tokens)
+}
+
+/// Tokens per verification, measured and as the stated acceptance expects, or `off`.
+fn acceptance_length(report: &RunReport) -> String {
+    if !speculative(report) {
+        return "off".to_owned();
+    }
+    let speculative = &report.summary.speculative;
+    format!("{:.2} (expected {:.2})", speculative.acceptance_length, speculative.expected_accepted_tokens + 1.0)
+}
+
 /// The cards for the latest run and for its trace.
 #[component]
 pub fn Kpis() -> impl IntoView {
@@ -88,6 +114,8 @@ pub fn Kpis() -> impl IntoView {
                 })/>
                 <Kpi label="Stopped at max length / unfinished" testid="kpi-truncated"
                     value=run(|r| format!("{} / {}", format::thousands(r.summary.requests.truncated), format::thousands(r.summary.requests.unfinished)))/>
+                <Kpi label="Speculative speed-up (TPOT)" testid="kpi-spec-speedup" value=run(spec_speedup)/>
+                <Kpi label="Acceptance length (tokens / step)" testid="kpi-acceptance-length" value=run(acceptance_length)/>
                 <Kpi label="KV per replica" testid="kpi-kv" value=run(|r| format!("{} tokens", format::thousands(r.kv_capacity_tokens_per_replica)))/>
                 <Kpi label="GPU-hours" testid="kpi-gpu-hours" value=run(|r| format!("{:.2}", r.summary.gpu_hours))/>
                 <Kpi label="Run digest" testid="kpi-run-digest" small=true value=run(|r| format!("{:016x}", r.digest))/>

@@ -2,6 +2,7 @@
 //! context) and never compute on results themselves.
 
 mod chart_canvas;
+mod engine_panel;
 mod explorer;
 pub mod fields;
 mod file_drop;

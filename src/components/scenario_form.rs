@@ -1,9 +1,11 @@
-//! The scenario editor: deployment, engine, router, SLO and seed, with inline validation of
-//! the whole scenario (the model and GPU are edited in [`super::ModelPanel`]).
+//! The scenario editor: deployment, engine (in [`super::engine_panel`]), router, SLO and seed,
+//! with inline validation of the whole scenario (the model and GPU are edited in
+//! [`super::ModelPanel`]).
 
 use leptos::prelude::*;
 use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, Scenario};
 
+use super::engine_panel::EnginePanel;
 use super::fields::{CheckField, InputField, SelectField};
 use crate::use_app_state;
 
@@ -30,15 +32,6 @@ fn optional_ms(text: &str) -> Result<Option<f64>, &'static str> {
 
 fn show_optional(value: Option<f64>) -> String {
     value.map_or_else(String::new, |v| v.to_string())
-}
-
-/// A token count, or nothing for "the model's context length".
-fn optional_tokens(text: &str) -> Result<Option<u32>, &'static str> {
-    if text.is_empty() {
-        Ok(None)
-    } else {
-        whole(text).map(Some).map_err(|_| "a whole number of tokens, or nothing for the model's context length")
-    }
 }
 
 fn numbers(values: &[u32]) -> Vec<(String, String)> {
@@ -82,31 +75,7 @@ pub fn ScenarioForm() -> impl IntoView {
                 <CheckField label="Data-parallel attention" testid="dp-attention"
                     get=|s| pool(s).dp_attention set=|s, v| pool_mut(s).dp_attention = v/>
             </div>
-            <h2>"Engine"</h2>
-            <div class="fields">
-                <InputField label="Max sequences" testid="max-num-seqs" get=|s| s.engine.max_num_seqs.to_string()
-                    set=|s, v| { s.engine.max_num_seqs = whole(v)?; Ok(()) }/>
-                <InputField label="Token budget / step" testid="max-num-batched-tokens"
-                    get=|s| s.engine.max_num_batched_tokens.to_string()
-                    set=|s, v| { s.engine.max_num_batched_tokens = whole(v)?; Ok(()) }/>
-                <SelectField label="KV block size" testid="block-size" options=numbers(&[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
-                    get=|s| s.engine.block_size.to_string() set=|s, v| s.engine.block_size = v.parse().unwrap_or(16)/>
-                <InputField label="GPU memory utilization" testid="gpu-memory-utilization"
-                    get=|s| s.engine.gpu_memory_utilization.to_string()
-                    set=|s, v| { s.engine.gpu_memory_utilization = decimal(v)?; Ok(()) }/>
-                <InputField label="Max model length (tokens; empty: the model's)" testid="max-model-len"
-                    get=|s| s.engine.max_model_len.map_or_else(String::new, |len| len.to_string())
-                    set=|s, v| { s.engine.max_model_len = optional_tokens(v)?; Ok(()) }/>
-                <InputField label="KV watermark (fraction)" testid="watermark"
-                    get=|s| s.engine.watermark.to_string()
-                    set=|s, v| { s.engine.watermark = decimal(v)?; Ok(()) }/>
-                <CheckField label="Chunked prefill" testid="chunked-prefill"
-                    get=|s| s.engine.chunked_prefill set=|s, v| s.engine.chunked_prefill = v/>
-                <CheckField label="Prefix caching" testid="prefix-caching"
-                    get=|s| s.engine.prefix_caching set=|s, v| s.engine.prefix_caching = v/>
-                <CheckField label="Async scheduling (CPU overlaps the GPU step)" testid="async-scheduling"
-                    get=|s| s.engine.async_scheduling set=|s, v| s.engine.async_scheduling = v/>
-            </div>
+            <EnginePanel/>
             <h2>"SLO, seed and limits"</h2>
             <div class="fields">
                 <InputField label="TTFT target (ms)" testid="slo-ttft" get=|s| show_optional(s.slo.ttft_ms)

@@ -103,9 +103,18 @@ pub struct ReportChart {
     pub series: Vec<Series>,
     /// Whether the x axis is logarithmic (latency CDFs, whose tails span decades).
     pub log_x: bool,
+    /// Whether the chart only exists for some runs (the acceptance length, measured only with
+    /// speculative decoding): it is shown only when its series are present.
+    pub optional: bool,
 }
 
 impl ReportChart {
+    /// Whether to show the chart: always, unless it is [`ReportChart::optional`] and has no
+    /// series.
+    pub fn is_shown(&self) -> bool {
+        !self.optional || !self.series.is_empty()
+    }
+
     /// The chart as a [`LineChart`] to draw.
     pub fn line_chart(&self) -> LineChart<'_> {
         LineChart {
@@ -119,8 +128,9 @@ impl ReportChart {
 }
 
 /// The charts of a run, in display order: TTFT, TPOT and E2E CDFs, throughput, queue depth,
-/// KV-cache use and prefix-cache hits over time. Without a report the charts come with no
-/// series (empty axes).
+/// KV-cache use, prefix-cache hits and (with speculative decoding; [`ReportChart::optional`])
+/// the acceptance length over time. Without a report the charts come with no series (empty
+/// axes). The list is the same for every report, so a chart's index names it.
 pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
     let pick = |list: Option<&Vec<Series>>, ids: &[SeriesId]| {
         list.into_iter().flatten().filter(|s| ids.contains(&s.id)).cloned().collect::<Vec<_>>()
@@ -134,6 +144,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
         y_label: "fraction of requests",
         log_x: true,
         series: cdf(series),
+        optional: false,
     };
     let time_chart = |id: &'static str, title: &'static str, y_label: &'static str, ids: &[SeriesId]| ReportChart {
         id,
@@ -142,6 +153,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
         y_label,
         log_x: false,
         series: series(ids),
+        optional: false,
     };
     vec![
         cdf_chart("ttft-cdf", "Time to first token (CDF)", "TTFT (ms)", SeriesId::TtftCdf),
@@ -156,6 +168,15 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
             "% of prompt tokens",
             &[SeriesId::PrefixCacheHitPercent],
         ),
+        ReportChart {
+            optional: true,
+            ..time_chart(
+                "acceptance",
+                "Speculative acceptance length",
+                "tokens / verification",
+                &[SeriesId::AcceptanceLength],
+            )
+        },
     ]
 }
 
@@ -393,6 +414,54 @@ mod tests {
         let svg = svg_of(&LineChart { title: "Nothing yet", x_label: "x", y_label: "y", series: &[], log_x: false });
         assert!(svg.contains("Nothing yet"));
         assert!(!svg.contains("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\""));
+    }
+
+    /// The report of a small run of a 2-request trace, with or without speculative decoding.
+    fn small_run(speculative: bool) -> RunReport {
+        use servesim_core::scenario::{Scenario, Speculative, SpeculativeMethod};
+        use servesim_core::sim::Simulation;
+        let trace = servesim_core::workload::parse_trace(
+            "arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,200\n0.5,2000,100\n",
+            &mut |_| {},
+        )
+        .unwrap();
+        let mut scenario = Scenario::default();
+        if speculative {
+            scenario.engine.speculative = Some(Speculative {
+                method: SpeculativeMethod::Ngram,
+                num_draft_tokens: 3,
+                acceptance: Some(vec![0.8, 0.6, 0.4]),
+                acceptance_lengths: None,
+                draft: None,
+            });
+        }
+        let mut simulation = Simulation::new(&scenario, trace).unwrap();
+        simulation.run();
+        simulation.results().report
+    }
+
+    #[test]
+    fn the_acceptance_chart_is_shown_only_with_speculative_decoding_and_draws_its_series() {
+        let acceptance = |report: Option<&RunReport>| {
+            report_charts(report).into_iter().find(|chart| chart.id == "acceptance").expect("listed for every report")
+        };
+        assert!(!acceptance(None).is_shown(), "no report: nothing to show");
+        assert!(!acceptance(Some(&small_run(false))).is_shown(), "no speculation: no acceptance series");
+        assert!(report_charts(Some(&small_run(false)))
+            .iter()
+            .filter(|c| c.id != "acceptance")
+            .all(ReportChart::is_shown));
+        let chart = acceptance(Some(&small_run(true)));
+        assert!(chart.is_shown());
+        assert_eq!(chart.series.len(), 1);
+        assert_eq!(chart.series[0].id, SeriesId::AcceptanceLength);
+        // Each verification emits 1 to k + 1 = 4 tokens.
+        assert!(chart.series[0].points.iter().all(|&(_, y)| (1.0..=4.0).contains(&y)), "{:?}", chart.series[0]);
+        let svg = svg_of(&chart.line_chart());
+        for text in ["Speculative acceptance length", "tokens / verification"] {
+            assert!(svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<")), "missing {text}");
+        }
+        assert!(svg.lines().any(|l| l.contains("<polyline") && l.contains("stroke=\"#0072B2\"")), "one data line");
     }
 
     #[test]

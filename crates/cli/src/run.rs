@@ -254,7 +254,7 @@ fn write_out_dir(dir: &Path, output: &RunOutput<'_>, result: &RunResult) -> Resu
     std::fs::write(&summary_path, serde_json::to_string_pretty(&full).expect("serialises"))
         .map_err(|e| describe(&summary_path, e.to_string()))?;
     write_requests_csv(&dir.join("requests.csv"), &result.requests)?;
-    for chart in servesim_charts::report_charts(Some(&result.report)) {
+    for chart in servesim_charts::report_charts(Some(&result.report)).into_iter().filter(|chart| chart.is_shown()) {
         let path = dir.join(format!("{}.svg", chart.id));
         let mut svg = String::new();
         {
