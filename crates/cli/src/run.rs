@@ -204,6 +204,15 @@ fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
     } else {
         println!("prefix cache   off");
     }
+    let speculative = &summary.speculative;
+    if speculative.acceptance_length > 0.0 {
+        let speedup = speculative.tpot_speedup.map_or_else(|| "n/a".to_owned(), |s| format!("{s:.2}×"));
+        println!(
+            "speculative    {:.2} draft tokens accepted per step (stated {:.2}); TPOT speed-up {speedup} over no \
+             speculation",
+            speculative.mean_accepted_tokens, speculative.expected_accepted_tokens
+        );
+    }
     println!(
         "time           {:.1} s simulated, {:.3} s wall ({:.0}× real time); {:.2} GPU-hours",
         summary.sim_time_s,

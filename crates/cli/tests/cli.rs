@@ -58,6 +58,27 @@ fn run_json_has_the_documented_fields_and_is_reproducible() {
     first_json.as_object_mut().unwrap().remove("wall_time_s");
     again.as_object_mut().unwrap().remove("wall_time_s");
     assert_eq!(first_json, again, "everything but wall_time_s is identical across runs");
+    assert_eq!(first_json["speculative"]["mean_accepted_tokens"], 0.0, "0 when speculation is off");
+}
+
+#[test]
+fn run_json_reports_speculative_acceptance_and_speed_up_for_an_engine_preset() {
+    let scenario = temp_file(
+        "speculative.json",
+        r#"{"version": 1, "engine": {"preset": "sglang",
+            "speculative": {"method": "eagle", "num_draft_tokens": 3, "acceptance": [0.8, 0.6, 0.4]}},
+            "workload": {"generator": {"num_requests": 40, "arrivals": {"poisson": {"rate_per_s": 2}}}}}"#,
+    );
+    let output = servesim(&["run", scenario.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let speculative = &json["speculative"];
+    // E[accepted] = 0.8 + 0.48 + 0.192 = 1.472; 40 requests give thousands of draws.
+    let mean = speculative["mean_accepted_tokens"].as_f64().unwrap();
+    assert!((mean - 1.472).abs() < 0.1, "{speculative}");
+    assert!(speculative["tpot_speedup"].as_f64().unwrap() > 1.0, "light load: speculation pays");
+    let table = servesim(&["run", scenario.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("TPOT speed-up"));
 }
 
 #[test]

@@ -312,10 +312,50 @@ impl Scenario {
         if scenario.engine.preset.is_some() {
             let document: serde_json::Value = serde_json::from_str(text).expect("read once already");
             let given = document.get("engine").and_then(|engine| engine.as_object()).cloned().unwrap_or_default();
-            let context = scenario.preset_context();
-            scenario.engine.resolve_preset(&given, &context);
+            scenario.apply_engine_preset(&given);
         }
         Ok(scenario)
+    }
+
+    /// Switches the engine to `preset`'s defaults (the page's preset choice), keeping the
+    /// policies that no preset sets: speculative decoding, the host tier, scheduling,
+    /// preemption and queue timeouts. `None` keeps every field and drops the preset's name.
+    pub fn set_engine_preset(&mut self, preset: Option<EnginePreset>) {
+        self.engine.preset = preset;
+        if preset.is_none() {
+            return;
+        }
+        let engine = serde_json::to_value(&self.engine).expect("settings serialise");
+        let kept = [
+            "preset",
+            "speculative",
+            "host_kv_cache_gb",
+            "scheduling",
+            "class_priorities",
+            "priority_ageing_s",
+            "preemption",
+            "max_queue_time_s",
+        ];
+        let given = kept.iter().map(|&field| (field.to_owned(), engine[field].clone())).collect();
+        self.apply_engine_preset(&given);
+    }
+
+    /// Fills the engine fields not in `given` from the engine's preset. Where the model's
+    /// full context would not fit the KV cache (the engine would refuse to start), the preset
+    /// sets `max_model_len` to what fits, as the engines' start-up errors tell one to.
+    fn apply_engine_preset(&mut self, given: &serde_json::Map<String, serde_json::Value>) {
+        let context = self.preset_context();
+        self.engine.resolve_preset(given, &context);
+        if given.contains_key("max_model_len") {
+            return;
+        }
+        let (Ok(model), Ok(step_model)) = (self.model.spec(), StepModel::from_scenario(self)) else { return };
+        let block_size = u64::from(self.engine.block_size);
+        let fits = step_model.kv_capacity_tokens() / block_size * block_size;
+        let wanted = self.engine.max_model_len.map_or(model.max_context, u64::from);
+        if wanted > fits && fits > 0 {
+            self.engine.max_model_len = u32::try_from(fits).ok();
+        }
     }
 
     /// What the engine presets' rules read: the GPU and the GPUs per replica.
