@@ -5,9 +5,11 @@
 use std::time::Instant;
 
 use peak_alloc::PeakAlloc;
-use servesim_core::scenario::{Deployment, ReplicaPool, Scenario, Workload, WorkloadSource};
+use servesim_core::scenario::{
+    Deployment, ReplicaPool, Scenario, Speculative, SpeculativeMethod, Workload, WorkloadSource,
+};
 use servesim_core::sim::{RunReport, Simulation};
-use servesim_core::workload::{import_bytes, samples, Arrivals, Generator, GeneratorClass, ImportOptions};
+use servesim_core::workload::{import_bytes, samples, Arrivals, Generator, GeneratorClass, ImportOptions, Trace};
 
 use crate::run::sample_bytes;
 
@@ -87,6 +89,7 @@ pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Resul
     let wall_s = median(&mut walls);
     let report = last.expect("at least one run");
     let events = report.summary.requests.total + report.engine_steps;
+    let speculative = bench_speculative(&trace, repeat, update_golden)?;
     let million = if repeat_million == 0 { None } else { Some(bench_million(repeat_million, update_golden)?) };
     let output = serde_json::json!({
         "scenario": "reference replay: mooncake-conversation, 8 x llama-3.1-8b on h100-sxm, tp 1, round_robin, prefix caching on",
@@ -109,10 +112,91 @@ pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Resul
         "peak_rss_mib": peak_rss_mib(),
     });
     println!("{output}");
+    println!("{speculative}");
     if let Some(million) = million {
         println!("{million}");
     }
     Ok(())
+}
+
+/// The pinned result of the speculative reference replay (rewritten by `--update-golden`).
+const SPECULATIVE_GOLDEN_PATH: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/golden/reference-replay-speculative.json");
+
+/// The speed floor of the reference replay with speculative decoding on (issue 10).
+const SPECULATIVE_FLOOR: f64 = 10_000.0;
+
+/// The reference replay with EAGLE speculative decoding (k = 3, α = 0.8, 0.6, 0.4).
+pub fn speculative_reference_scenario() -> Scenario {
+    let mut scenario = Scenario::reference();
+    scenario.engine.speculative = Some(Speculative {
+        method: SpeculativeMethod::Eagle,
+        num_draft_tokens: 3,
+        acceptance: Some(vec![0.8, 0.6, 0.4]),
+        acceptance_lengths: None,
+        draft: None,
+    });
+    scenario
+}
+
+/// Replays the reference trace with speculative decoding `repeat` times. Each run includes
+/// the run without speculation that its speed-up is measured against, so the wall time is of
+/// both; the floor is checked on the speculative run alone.
+///
+/// # Errors
+///
+/// Fails when the digest differs from the pinned one, or the speculative run is slower than
+/// 10,000× real time.
+fn bench_speculative(trace: &Trace, repeat: usize, update_golden: bool) -> Result<serde_json::Value, String> {
+    let scenario = speculative_reference_scenario();
+    let mut walls = Vec::new();
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        // Timed without the baseline: the floor is the speculative replay's.
+        let mut alone = Simulation::new(&scenario, trace.clone()).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        alone.run_without_baseline();
+        walls.push(started.elapsed().as_secs_f64());
+        let mut simulation = Simulation::new(&scenario, trace.clone()).map_err(|e| e.to_string())?;
+        simulation.run();
+        last = Some(simulation.report());
+    }
+    let report = last.expect("at least one run");
+    let digest = format!("{:016x}", report.digest);
+    if update_golden {
+        let pinned = serde_json::json!({ "digest": digest, "speculative": report.summary.speculative });
+        std::fs::write(SPECULATIVE_GOLDEN_PATH, serde_json::to_string_pretty(&pinned).expect("serialises") + "\n")
+            .map_err(|e| format!("{SPECULATIVE_GOLDEN_PATH}: {e}"))?;
+    } else {
+        let pinned =
+            std::fs::read_to_string(SPECULATIVE_GOLDEN_PATH).map_err(|e| format!("{SPECULATIVE_GOLDEN_PATH}: {e}"))?;
+        let expected = golden_digest(&pinned).ok_or_else(|| format!("{SPECULATIVE_GOLDEN_PATH}: no digest"))?;
+        if digest != expected {
+            return Err(format!(
+                "the speculative replay's digest is {digest}, the pinned one {expected}: behaviour changed \
+                 (rerun with --update-golden once the change is understood)"
+            ));
+        }
+    }
+    let wall_s = median(&mut walls);
+    let speed = report.summary.sim_time_s / wall_s;
+    if speed < SPECULATIVE_FLOOR {
+        return Err(format!(
+            "the speculative replay ran at {speed:.0}× real time, below the {SPECULATIVE_FLOOR}× floor"
+        ));
+    }
+    Ok(serde_json::json!({
+        "scenario": "reference replay with EAGLE speculative decoding, k = 3, acceptance 0.8/0.6/0.4",
+        "sim_s": report.summary.sim_time_s,
+        "wall_s_median": wall_s,
+        "wall_s_all": walls,
+        "sim_s_per_wall_s": speed,
+        "engine_steps": report.engine_steps,
+        "mean_accepted_tokens": report.summary.speculative.mean_accepted_tokens,
+        "tpot_speedup": report.summary.speculative.tpot_speedup,
+        "tpot_ms_p50": report.summary.tpot_ms.as_ref().map(|q| q.p50),
+        "digest": digest,
+    }))
 }
 
 /// Generates and simulates a million requests on 64 replicas `repeat` times: the median wall

@@ -293,6 +293,13 @@ impl Simulation {
         outcome
     }
 
+    /// Runs to the end without the comparison run a speculative scenario makes (its report
+    /// then has no speed-up): what the bench times.
+    pub fn run_without_baseline(&mut self) {
+        self.baseline = None;
+        let _ = self.run_own(&mut |_| true);
+    }
+
     /// The run without speculative decoding that a speculative scenario is compared with.
     fn baseline_of(scenario: &Scenario, trace: &Trace, stepping: Stepping) -> Option<Box<Simulation>> {
         scenario.engine.speculative.as_ref()?;
