@@ -23,7 +23,7 @@ fn preset_options() -> Vec<(String, String)> {
         EnginePreset::Sglang => "SGLang",
         EnginePreset::Trtllm => "TensorRT-LLM",
     };
-    std::iter::once((NONE.to_owned(), "none (servesim's defaults)".to_owned()))
+    std::iter::once((NONE.to_owned(), "none".to_owned()))
         .chain(EnginePreset::ALL.into_iter().map(|preset| (preset.id().to_owned(), names(preset).to_owned())))
         .collect()
 }
@@ -74,15 +74,10 @@ fn method_id(method: SpeculativeMethod) -> &'static str {
 }
 
 fn method_options() -> Vec<(String, String)> {
-    [
-        (NONE, "off"),
-        ("mtp", "MTP (the model's own layers)"),
-        ("eagle", "EAGLE (draft head)"),
-        ("ngram", "n-gram lookup"),
-    ]
-    .into_iter()
-    .map(|(value, text)| (value.to_owned(), text.to_owned()))
-    .collect()
+    [(NONE, "off"), ("mtp", "MTP"), ("eagle", "EAGLE"), ("ngram", "n-gram")]
+        .into_iter()
+        .map(|(value, text)| (value.to_owned(), text.to_owned()))
+        .collect()
 }
 
 /// The acceptance used when none is given: α = 0.8, 0.6, 0.4, then 0.4 for further draft
@@ -216,10 +211,7 @@ fn scheduling_id(scheduling: Scheduling) -> &'static str {
 /// The admission order: FCFS or by class priority with ageing, and the queue timeout.
 #[component]
 fn SchedulingFields() -> impl IntoView {
-    let options = vec![
-        ("fcfs".to_owned(), "first come, first served".to_owned()),
-        ("priority".to_owned(), "by class priority".to_owned()),
-    ];
+    let options = vec![("fcfs".to_owned(), "FCFS".to_owned()), ("priority".to_owned(), "class priority".to_owned())];
     view! {
         <h2>"Scheduling"</h2>
         <div class="fields" data-testid="scheduling-fields">
