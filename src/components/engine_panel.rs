@@ -3,7 +3,7 @@
 //! decoding and the admission order (FCFS or class priorities with ageing, queue timeouts).
 
 use leptos::prelude::*;
-use servesim_core::scenario::{EnginePreset, EngineSettings, Scenario, Scheduling, Speculative, SpeculativeMethod};
+use servesim_core::scenario::{EnginePreset, Scenario, Scheduling, Speculative, SpeculativeMethod};
 
 use super::fields::{CheckField, InputField, SelectField};
 use crate::syntax::{
@@ -29,40 +29,10 @@ fn preset_options() -> Vec<(String, String)> {
 }
 
 /// Applies the preset named `id`: the engine's defaults on this scenario's GPU and
-/// parallelism, keeping the fields no preset sets (speculative decoding and scheduling). The
-/// scenario is re-read as a file stating just those fields would be, so the presets' derived
-/// rules (TensorRT-LLM's `max_model_len`, SGLang's limits with speculation) apply too.
-/// `"none"` only clears the preset.
+/// parallelism, keeping the policies no preset sets (speculative decoding, scheduling, queue
+/// timeouts), as [`Scenario::set_engine_preset`] does. `"none"` only clears the preset.
 fn choose_preset(scenario: &mut Scenario, id: &str) {
-    let Some(preset) = EnginePreset::from_id(id) else {
-        scenario.engine.preset = None;
-        return;
-    };
-    let kept = &scenario.engine;
-    let engine = serde_json::json!({
-        "preset": preset,
-        "speculative": kept.speculative,
-        "scheduling": kept.scheduling,
-        "class_priorities": kept.class_priorities,
-        "priority_ageing_s": kept.priority_ageing_s,
-        "max_queue_time_s": kept.max_queue_time_s,
-    });
-    let mut document = serde_json::to_value(&*scenario).expect("a Scenario always serialises");
-    document["engine"] = engine;
-    let engine = match Scenario::from_json(&document.to_string()) {
-        Ok(resolved) => resolved.engine,
-        Err(_) => {
-            let mut engine = EngineSettings::for_preset(Some(preset), &scenario.preset_context());
-            let kept = scenario.engine.clone();
-            engine.speculative = kept.speculative;
-            engine.scheduling = kept.scheduling;
-            engine.class_priorities = kept.class_priorities;
-            engine.priority_ageing_s = kept.priority_ageing_s;
-            engine.max_queue_time_s = kept.max_queue_time_s;
-            engine
-        }
-    };
-    scenario.engine = engine;
+    scenario.set_engine_preset(EnginePreset::from_id(id));
 }
 
 fn method_id(method: SpeculativeMethod) -> &'static str {
@@ -274,7 +244,8 @@ mod tests {
 
         choose_preset(&mut scenario, "trtllm");
         assert_eq!(scenario.engine.block_size, 32);
-        assert_eq!(scenario.engine.max_model_len, Some(scenario.engine.max_num_batched_tokens), "derived rule applies");
+        assert!(!scenario.engine.chunked_prefill);
+        assert!(scenario.validate().is_ok(), "{:?}", scenario.validate());
         choose_preset(&mut scenario, NONE);
         assert_eq!(scenario.engine.preset, None);
         assert_eq!(scenario.engine.block_size, 32, "fields stay");
