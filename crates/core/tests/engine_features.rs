@@ -321,3 +321,125 @@ fn every_preset_is_valid_on_its_own_for_every_catalog_model() {
         }
     }
 }
+
+/// Llama-3.1-8B on one H100 with little memory for KV, and a host tier of `host_gb`.
+fn small_gpu_cache(host_gb: f64) -> (Scenario, u64) {
+    let mut scenario = Scenario::default();
+    scenario.engine.gpu_memory_utilization = 0.3;
+    scenario.engine.host_kv_cache_gb = host_gb;
+    let capacity = StepModel::from_scenario(&scenario).unwrap().kv_capacity_tokens() / 16 * 16;
+    scenario.engine.max_model_len = Some(capacity as u32);
+    (scenario, capacity)
+}
+
+/// Mooncake rows: `(arrival s, prompt, output, hash ids)`.
+fn hashed_trace(rows: &[(f64, u32, u32, &[u64])]) -> Trace {
+    let mut block_starts = vec![0];
+    let mut block_hashes = Vec::new();
+    for row in rows {
+        block_hashes.extend_from_slice(row.3);
+        block_starts.push(block_hashes.len() as u32);
+    }
+    Trace {
+        hash_block_tokens: 512,
+        block_starts,
+        block_hashes,
+        ..trace(&rows.iter().map(|row| (row.0, row.1, row.2, 0)).collect::<Vec<_>>(), &[])
+    }
+}
+
+#[test]
+fn a_prefix_evicted_to_the_host_tier_is_loaded_back_at_the_host_links_speed() {
+    let (scenario, capacity) = small_gpu_cache(10.0);
+    // A computes a 1,024-token prompt (two spans of 512: 64 blocks); B's prompt takes every
+    // block, evicting all of A's to the host; C repeats A's prompt.
+    let rows: [(f64, u32, u32, &[u64]); 3] =
+        [(0.0, 1_024, 1, &[1, 2]), (10.0, capacity as u32, 1, &[]), (200.0, 1_024, 1, &[1, 2])];
+    let result = run(&scenario, hashed_trace(&rows));
+    let requests = &result.requests;
+    assert!(requests.outcome.iter().all(|&outcome| outcome == Outcome::Completed));
+    // By hand: C may count at most 1,023 tokens as cached, 63 whole blocks = 1,008 tokens, all
+    // from the host; it computes 16 tokens on top and first copies 1,008 tokens' KV (128 KiB per
+    // token for Llama-3.1-8B in BF16) over PCIe Gen5 at 80 % of 64 GB/s.
+    assert_eq!(requests.cached_tokens[2], 1_008);
+    let model = StepModel::from_scenario(&scenario).unwrap();
+    let copy_s = 1_008.0 * 131_072.0 / (64e9 * 0.8);
+    assert!((model.host_copy_seconds(1_008) - copy_s).abs() < 1e-12);
+    let prefill = model.step_time(&BatchShape {
+        num_decode: 0,
+        decode_context_tokens: 0,
+        prefills: &[servesim_core::perf::PrefillChunk { new_tokens: 16, cached_tokens: 1_008 }],
+    });
+    let ttft = requests.first_token_at[2].as_secs_f64() - requests.arrived_at[2].as_secs_f64();
+    assert!((ttft - (prefill.as_secs_f64() + copy_s)).abs() < 2e-9, "TTFT {ttft} = prefill + copy");
+    let summary = &result.report.summary;
+    let host = summary.host_kv.as_ref().expect("a host tier");
+    assert_eq!(host.loaded_blocks, 63);
+    assert!(host.loaded_blocks <= host.stored_blocks, "hits never exceed what was evicted");
+    assert_eq!(summary.prefix_cache.host_cached_tokens, 1_008);
+
+    // Without the host tier C recomputes everything.
+    let (without, _) = small_gpu_cache(0.0);
+    let recomputed = run(&without, hashed_trace(&rows));
+    assert_eq!(recomputed.requests.cached_tokens[2], 0);
+    assert!(recomputed.report.summary.host_kv.is_none());
+}
+
+#[test]
+fn host_tier_hits_never_exceed_the_blocks_evicted_into_it() {
+    // The bundled Mooncake conversation trace's first 1,500 requests on one small replica.
+    let bytes =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/samples/mooncake-conversation.jsonl")).unwrap();
+    let all = servesim_core::workload::import_bytes(&bytes, Default::default(), &mut |_| {}).unwrap().trace;
+    // The first rows (the sample has no sessions, classes or chains).
+    let n = 1_500;
+    let full = Trace {
+        arrived_at: all.arrived_at[..n].to_vec(),
+        prompt_tokens: all.prompt_tokens[..n].to_vec(),
+        output_tokens: all.output_tokens[..n].to_vec(),
+        block_starts: all.block_starts[..=n].to_vec(),
+        block_hashes: all.block_hashes[..all.block_starts[n] as usize].to_vec(),
+        ..all.clone()
+    };
+    assert!(all.sessions.is_empty() && all.classes.is_empty() && all.follows.is_empty());
+    for host_gb in [1.0, 8.0, 64.0] {
+        let (mut scenario, _) = small_gpu_cache(host_gb);
+        scenario.engine.gpu_memory_utilization = 0.4;
+        scenario.engine.max_model_len = Some(65_536);
+        let result = run(&scenario, full.clone());
+        let summary = &result.report.summary;
+        let host = summary.host_kv.clone().unwrap();
+        assert!(host.loaded_blocks > 0, "the host tier serves hits at {host_gb} GB");
+        assert!(host.loaded_blocks <= host.stored_blocks, "{host:?}");
+        assert!(summary.prefix_cache.host_hit_rate <= summary.prefix_cache.hit_rate);
+        assert_eq!(summary.requests.completed + summary.requests.rejected, summary.requests.total);
+    }
+}
+
+#[test]
+fn swap_and_recompute_preemption_both_finish_every_request_once_with_its_arrival_kept() {
+    // Long outputs on a small KV cache: decodes outgrow it and preempt.
+    let (mut scenario, _) = small_gpu_cache(20.0);
+    scenario.engine.gpu_memory_utilization = 0.26; // about 13,700 tokens of KV
+    scenario.engine.max_model_len = Some(8_192);
+    let rows: Vec<(f64, u32, u32, u16)> = (0..60).map(|i| (f64::from(i) * 0.05, 2_000, 1_500, 0)).collect();
+    let arrivals: Vec<SimTime> = rows.iter().map(|row| SimTime::from_secs_f64(row.0)).collect();
+    let mut results = Vec::new();
+    for preemption in [servesim_core::scenario::Preemption::Recompute, servesim_core::scenario::Preemption::Swap] {
+        scenario.engine.preemption = preemption;
+        let result = run(&scenario, trace(&rows, &[]));
+        let requests = &result.requests;
+        assert!(result.report.summary.preemptions > 0, "{preemption:?}: the cache is small enough to preempt");
+        assert!(requests.outcome.iter().all(|&outcome| outcome == Outcome::Completed), "{preemption:?}");
+        assert_eq!(requests.arrived_at, arrivals, "{preemption:?}: arrival times are kept");
+        for i in 0..requests.len() {
+            assert_eq!(requests.generated_tokens(i), 1_500, "{preemption:?}: every token once");
+        }
+        results.push(result);
+    }
+    let swap = results[1].report.summary.host_kv.clone().unwrap();
+    assert!(swap.swapped_out_blocks > 0, "{swap:?}");
+    assert!(swap.swapped_in_blocks <= swap.swapped_out_blocks);
+    let recompute = results[0].report.summary.host_kv.clone().unwrap();
+    assert_eq!(recompute.swapped_out_blocks, 0, "recompute never swaps");
+}

@@ -274,11 +274,17 @@ mod properties {
             0.3f64..0.9,
             any::<u64>(),
         );
-        // Speculative draft tokens (0: off), priority scheduling, a queue timeout in ms (0: none).
-        let policies =
-            (prop::sample::select(vec![0u32, 0, 1, 3]), any::<bool>(), prop::sample::select(vec![0u32, 0, 200, 5_000]));
+        // Speculative draft tokens (0: off), priority scheduling, a queue timeout in ms (0: none),
+        // a host tier in MB (0: none) and swap preemption.
+        let policies = (
+            prop::sample::select(vec![0u32, 0, 1, 3]),
+            any::<bool>(),
+            prop::sample::select(vec![0u32, 0, 200, 5_000]),
+            prop::sample::select(vec![0u32, 0, 50, 2_000]),
+            any::<bool>(),
+        );
         (requests, knobs, policies).prop_map(
-            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed), (drafts, priority, queue_ms))| {
+            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed), (drafts, priority, queue_ms, host_mb, swap))| {
                 let mut scenario = Scenario {
                     seed,
                     deployment: Deployment::Aggregated(ReplicaPool { replicas, ..ReplicaPool::default() }),
@@ -301,6 +307,10 @@ mod properties {
                     engine.scheduling = Scheduling::Priority;
                 }
                 engine.max_queue_time_s = (queue_ms > 0).then(|| f64::from(queue_ms) / 1e3);
+                engine.host_kv_cache_gb = f64::from(host_mb) / 1e3;
+                if swap && host_mb > 0 {
+                    engine.preemption = servesim_core::scenario::Preemption::Swap;
+                }
                 engine.block_size = block_size;
                 engine.chunked_prefill = chunked;
                 engine.prefix_caching = caching;

@@ -33,6 +33,8 @@ pub struct SchedulerConfig {
     pub accepted_distribution: Option<Vec<f64>>,
     /// The scenario's seed (for the acceptance draws).
     pub seed: u64,
+    /// Host memory for evicted KV blocks, GB (0: no host tier).
+    pub host_kv_cache_gb: f64,
 }
 
 impl SchedulerConfig {
@@ -57,6 +59,7 @@ impl SchedulerConfig {
             max_queue_time: engine.max_queue_time_s.map(SimDuration::from_secs_f64),
             accepted_distribution: engine.speculative.as_ref().and_then(|s| s.accepted_distribution()),
             seed: scenario.seed,
+            host_kv_cache_gb: engine.host_kv_cache_gb,
         }
     }
 }

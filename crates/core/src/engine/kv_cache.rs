@@ -46,6 +46,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
+use super::host_tier::HostTier;
 use crate::ids::RequestId;
 
 /// What a run of blocks caches.
@@ -115,7 +116,7 @@ struct Run {
 
 /// A fast hasher for [`BlockKey`]s (SplitMix64's finaliser); keys never reach an adversary.
 #[derive(Default)]
-struct KeyHasher(u64);
+pub(super) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
@@ -147,6 +148,8 @@ pub struct KvCacheManager {
     /// The free queue, head first (evicted first).
     head: u32,
     tail: u32,
+    /// Where evicted blocks go, when the replica has host memory for KV.
+    host: Option<HostTier>,
 }
 
 impl KvCacheManager {
@@ -160,9 +163,26 @@ impl KvCacheManager {
             index: HashMap::default(),
             head: NIL,
             tail: NIL,
+            host: None,
         };
         manager.free(num_blocks);
         manager
+    }
+
+    /// A cache of `num_blocks` blocks whose evicted blocks go to a host tier of `host_blocks`
+    /// blocks.
+    pub fn with_host_tier(num_blocks: u32, host_blocks: u64) -> KvCacheManager {
+        KvCacheManager { host: Some(HostTier::new(host_blocks)), ..KvCacheManager::new(num_blocks) }
+    }
+
+    /// The host tier, if the replica has one.
+    pub fn host(&self) -> Option<&HostTier> {
+        self.host.as_ref()
+    }
+
+    /// The host tier, to load from or swap into.
+    pub fn host_mut(&mut self) -> Option<&mut HostTier> {
+        self.host.as_mut()
     }
 
     /// Blocks in the cache.
@@ -251,6 +271,9 @@ impl KvCacheManager {
             let taken = needed.min(run.num_blocks);
             run.num_blocks -= taken;
             needed -= taken;
+            if let (Some(host), Some(key)) = (&mut self.host, run.key) {
+                host.store(key, run.num_blocks, run.num_blocks + taken);
+            }
             if run.num_blocks == 0 {
                 self.unlink(head);
                 self.forget(head);
@@ -399,6 +422,9 @@ impl KvCacheManager {
             assert_eq!(self.runs[index as usize].key, Some(*key), "key map points at run {index} of another key");
         }
         assert!(self.num_free_blocks <= self.num_total_blocks, "more blocks free than exist");
+        if let Some(host) = &self.host {
+            host.check_invariants();
+        }
     }
 }
 

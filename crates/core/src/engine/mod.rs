@@ -27,6 +27,7 @@
 
 mod config;
 mod decode_pool;
+pub mod host_tier;
 pub mod kv_cache;
 pub mod policy;
 mod request_kv;
@@ -35,6 +36,7 @@ mod tests;
 
 pub use config::SchedulerConfig;
 pub use decode_pool::{DecodePool, Departed, SlotRef, SpeculativeStep};
+pub use host_tier::{HostCounts, HostTier};
 pub use kv_cache::{BlockKey, CachedRun, KvCacheManager, OutOfBlocks, RunId};
 pub use policy::{ByRank, Fcfs, LowestRankFirst, NewestFirst, PreemptionPolicy, Waiting, WaitingQueue};
 pub use request_kv::{Hit, PrefixLayout, RequestKv};
@@ -45,7 +47,7 @@ use crate::ids::{ReplicaId, RequestId};
 use crate::metrics::{generated_tokens, DecodeSteps, Recorder, RejectReason};
 use crate::perf::{BatchShape, DecodeCost, PrefillChunk, StepModel};
 use crate::rng::{RngStream, StreamId};
-use crate::scenario::Scheduling;
+use crate::scenario::{Preemption, Scheduling};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
 
@@ -123,6 +125,9 @@ struct StepPlan {
     num_decodes: u32,
     /// `(index in prefilling, new tokens)` of each prefill chunk.
     chunks: Vec<(usize, u64)>,
+    /// KV tokens the step copies over the host link first: host-tier hits loaded, swaps in
+    /// and out.
+    host_copied_tokens: u64,
 }
 
 /// What an engine reads and writes while it advances: the requests' lengths and prefix hashes,
@@ -180,6 +185,8 @@ pub struct Engine {
     speculation: Option<Speculation>,
     /// Priority of each request class of the trace (lower first).
     class_priorities: Vec<i32>,
+    /// KV tokens swapped out while the step being planned preempted.
+    swapped_out_tokens: u64,
 }
 
 impl Engine {
@@ -205,12 +212,20 @@ impl Engine {
         } else {
             DecodePool::new(config.block_size)
         };
+        let host_blocks = (config.host_kv_cache_gb * 1e9
+            / (f64::from(config.block_size) * step_model.kv_bytes_per_token_per_replica()))
+            as u64;
+        let kv = if host_blocks > 0 {
+            KvCacheManager::with_host_tier(num_blocks, host_blocks)
+        } else {
+            KvCacheManager::new(num_blocks)
+        };
         Engine {
             replica,
             watermark_blocks: (f64::from(num_blocks) * config.watermark) as u32,
             config,
             step_model,
-            kv: KvCacheManager::new(num_blocks),
+            kv,
             waiting,
             num_waiting: 0,
             preemption,
@@ -231,6 +246,7 @@ impl Engine {
             tokens_per_decode,
             speculation,
             class_priorities: Vec::new(),
+            swapped_out_tokens: 0,
         }
     }
 
@@ -397,6 +413,7 @@ impl Engine {
         }
         let mut plan = std::mem::take(&mut self.plan);
         plan.chunks.clear();
+        plan.host_copied_tokens = 0;
         let mut budget = u64::from(self.config.max_num_batched_tokens);
         let mut preempted_any = false;
 
@@ -443,10 +460,14 @@ impl Engine {
         while !preempted_any && budget > 0 && (self.running.len() as u32) < self.config.max_num_seqs {
             let Some(&head) = self.waiting.peek() else { break };
             let layout = layout_of(ctx.trace, head.request, self.config.block_size);
-            if self.config.prefix_caching {
+            let swapped = head.admitted_before && self.config.preemption == Preemption::Swap;
+            if self.config.prefix_caching || swapped {
+                // Without prefix caching a swapped request still finds its own blocks.
+                let lookup =
+                    if self.config.prefix_caching { layout } else { PrefixLayout::empty(self.config.block_size) };
                 let private = Some((head.private_start, head.request));
                 let max_cached_blocks = ((head.num_tokens - 1) / u64::from(self.config.block_size)) as u32;
-                self.scratch_hit.look_up(&self.kv, &layout, private, max_cached_blocks);
+                self.scratch_hit.look_up(&self.kv, &lookup, private, max_cached_blocks);
             } else {
                 self.scratch_hit = Hit::default();
             }
@@ -470,23 +491,41 @@ impl Engine {
             self.waiting.pop();
             self.num_waiting -= 1;
             let mut kv = RequestKv::admit(&mut self.kv, hit, &layout, self.config.prefix_caching);
+            let host_tokens = u64::from(hit.num_host_blocks) * u64::from(self.config.block_size);
+            if let Some(host) = self.kv.host_mut() {
+                for &(key, blocks) in hit.host_loads() {
+                    host.on_loaded(key, blocks);
+                }
+                if swapped {
+                    let key = BlockKey::Private { request: head.request, start: head.private_start };
+                    let loaded = hit.host_loads().iter().filter(|load| load.0 == key).map(|load| load.1).sum();
+                    host.swap_in(key, loaded);
+                }
+            }
+            plan.host_copied_tokens += host_tokens;
             kv.grow(&mut self.kv, &layout, needed, cached_tokens + chunk, self.config.block_size);
             let admitted = self.next_admission;
             self.next_admission += 1;
             self.running.insert(admitted, Running::prefilling(head.request, head.rank));
-            ctx.recorder.on_admitted(head.request, self.now, cached_tokens);
+            ctx.recorder.on_admitted(head.request, self.now, cached_tokens, host_tokens);
             self.prefilling.push(Prefilling { waiting: head, computed: cached_tokens, kv, admitted });
             plan.chunks.push((self.prefilling.len() - 1, chunk));
             budget -= chunk;
         }
 
+        plan.host_copied_tokens += std::mem::take(&mut self.swapped_out_tokens);
         let num_decodes = self.decoding.len();
         if num_decodes == 0 && plan.chunks.is_empty() {
             self.plan = plan;
             return Err(Halt::Stuck(self.replica));
         }
-        let duration =
+        let mut duration =
             if plan.chunks.is_empty() { self.decode_step_time(num_decodes) } else { self.mixed_step_time(&plan) };
+        if plan.host_copied_tokens > 0 {
+            // Loads and swaps over the host link precede the step's compute.
+            duration =
+                duration + SimDuration::from_secs_f64(self.step_model.host_copy_seconds(plan.host_copied_tokens));
+        }
         self.plan = plan;
         self.put_in_flight(duration, num_decodes, ctx);
         Ok(())
@@ -724,7 +763,8 @@ impl Engine {
     fn preempt_victim(&mut self, eligible_from: u64, ctx: &mut StepContext<'_>) -> Option<u64> {
         let admitted = self.preemption.victim(&self.running, eligible_from)?;
         let running = self.running.remove(&admitted).expect("the victim runs");
-        let caching = self.config.prefix_caching.then_some(running.request);
+        let swap = self.config.preemption == Preemption::Swap;
+        let caching = (self.config.prefix_caching || swap).then_some(running.request);
         let waiting = match running.place {
             Place::Prefilling => {
                 let position = self.prefilling.iter().position(|p| p.admitted == admitted).expect("listed");
@@ -751,10 +791,24 @@ impl Engine {
                 }
             }
         };
+        if swap {
+            self.swap_out(&waiting);
+        }
         ctx.recorder.on_preempted(waiting.request);
         self.num_waiting += 1;
         self.waiting.push_preempted(waiting);
         Some(admitted)
+    }
+
+    /// Swap preemption: copies the victim's private blocks (just cached under its own key) to
+    /// the host tier, pinned until it returns, during the step being planned. Without room
+    /// there, they stay as recompute would leave them.
+    fn swap_out(&mut self, waiting: &Waiting) {
+        let key = BlockKey::Private { request: waiting.request, start: waiting.private_start };
+        let Some(blocks) = self.kv.lookup(key).map(|cached| cached.num_blocks) else { return };
+        if self.kv.host_mut().is_some_and(|host| host.swap_out(key, 0, blocks)) {
+            self.swapped_out_tokens += u64::from(blocks) * u64::from(self.config.block_size);
+        }
     }
 
     /// KV blocks in use (referenced by requests), including those of the step in progress.

@@ -41,6 +41,12 @@ impl<'t> PrefixLayout<'t> {
         PrefixLayout { hashes, blocks_per_span, hashes_per_span, hashed_blocks }
     }
 
+    /// The layout of a prompt without prefix hashes (nothing is keyed), in blocks of
+    /// `block_size` tokens.
+    pub fn empty(block_size: u32) -> PrefixLayout<'static> {
+        PrefixLayout::new(&[], 0, block_size, 0)
+    }
+
     /// Number of spans (runs) the prompt's hashed blocks form.
     pub fn num_spans(&self) -> u32 {
         self.hashed_blocks.div_ceil(self.blocks_per_span)
@@ -74,8 +80,13 @@ pub struct Hit {
     /// but places its own after them as plain blocks.
     stops_claiming: bool,
     private_run: Option<RunId>,
-    /// Blocks counted as computed (at most `num_tokens − 1` tokens' worth).
+    /// Blocks counted as computed (at most `num_tokens − 1` tokens' worth), the host tier's
+    /// included.
     pub num_cached_blocks: u32,
+    /// Of those, blocks to load from the host tier (after the GPU's, in block order).
+    pub num_host_blocks: u32,
+    /// The host ranges they come from: `(key, blocks)`.
+    host_loads: Vec<(BlockKey, u32)>,
     /// Blocks the acquired runs hold (the request's blocks once admitted).
     pub num_held_blocks: u32,
     /// Of those, blocks that are free now (acquiring takes them out of the free count).
@@ -99,11 +110,21 @@ impl Hit {
         max_cached_blocks: u32,
     ) {
         self.runs.clear();
-        *self = Hit { runs: std::mem::take(&mut self.runs), ..Hit::default() };
+        self.host_loads.clear();
+        *self = Hit {
+            runs: std::mem::take(&mut self.runs),
+            host_loads: std::mem::take(&mut self.host_loads),
+            ..Hit::default()
+        };
+        // Where the GPU's hits end, the host tier may go on: `(span, its blocks on the GPU)`.
+        let mut host_from = None;
         for span in 0..layout.num_spans() {
             let (start, end) = layout.span_blocks(span);
             let span_blocks = end - start;
-            let Some(cached) = kv.lookup(layout.key(span)) else { break };
+            let Some(cached) = kv.lookup(layout.key(span)) else {
+                host_from = Some((span, 0));
+                break;
+            };
             // A run held twice would be counted twice (a record repeating a hash id).
             if cached.num_blocks > span_blocks
                 || self.num_cached_blocks >= max_cached_blocks
@@ -115,23 +136,88 @@ impl Hit {
             self.runs.push(cached.run);
             self.num_prefix_blocks += cached.num_blocks;
             if cached.num_blocks < span_blocks {
-                // Partially evicted: this request computes and appends the rest, unless another
-                // request holds the run (only traces whose hashes do not chain the prefix, with
-                // one hash for prompts of different lengths, get there).
+                // Partially evicted: this request computes (or loads) and appends the rest,
+                // unless another request holds the run (only traces whose hashes do not chain
+                // the prefix, with one hash for prompts of different lengths, get there).
                 self.fills_last = cached.is_free;
                 self.stops_claiming = !cached.is_free;
+                if cached.is_free {
+                    self.load_prefix_from_host(kv, layout, span, cached.num_blocks, max_cached_blocks);
+                }
                 return;
             }
             self.num_spans += 1;
         }
+        if let Some((span, on_gpu)) = host_from {
+            self.load_prefix_from_host(kv, layout, span, on_gpu, max_cached_blocks);
+        }
         if let Some((start, request)) = private {
-            if self.num_held_blocks == start && self.num_cached_blocks < max_cached_blocks {
-                if let Some(cached) = kv.lookup(BlockKey::Private { request, start }) {
+            if self.num_held_blocks == start && self.num_cached_blocks < max_cached_blocks && self.num_host_blocks == 0
+            {
+                let key = BlockKey::Private { request, start };
+                let mut on_gpu = 0;
+                if let Some(cached) = kv.lookup(key) {
                     self.take(cached.num_blocks, cached.is_free, max_cached_blocks);
                     self.private_run = Some(cached.run);
+                    on_gpu = cached.num_blocks;
                 }
+                self.load_from_host(kv, key, on_gpu, u32::MAX, max_cached_blocks);
             }
         }
+    }
+
+    /// Extends the hit with the host tier's blocks of span `span` and the spans after it
+    /// (while they are wholly in host memory and not on the GPU), from block `on_gpu` of the
+    /// span.
+    fn load_prefix_from_host(
+        &mut self,
+        kv: &KvCacheManager,
+        layout: &PrefixLayout<'_>,
+        mut span: u32,
+        mut on_gpu: u32,
+        max_cached_blocks: u32,
+    ) {
+        while span < layout.num_spans() {
+            let (start, end) = layout.span_blocks(span);
+            if !self.load_from_host(kv, layout.key(span), on_gpu, end - start, max_cached_blocks) {
+                return;
+            }
+            span += 1;
+            on_gpu = 0;
+            if span < layout.num_spans() && kv.lookup(layout.key(span)).is_some() {
+                return; // the GPU holds the next span: this request computes what lies between
+            }
+        }
+    }
+
+    /// Counts the host tier's blocks of `key` from block `from` up to `until` as cached, to
+    /// be loaded. Returns whether they reach `until`.
+    fn load_from_host(
+        &mut self,
+        kv: &KvCacheManager,
+        key: BlockKey,
+        from: u32,
+        until: u32,
+        max_cached_blocks: u32,
+    ) -> bool {
+        let Some((start, end)) = kv.host().and_then(|host| host.range(key)) else { return false };
+        if start > from || end <= from {
+            return false;
+        }
+        let available = end.min(until) - from;
+        let taken = available.min(max_cached_blocks - self.num_cached_blocks);
+        if taken == 0 {
+            return false;
+        }
+        self.num_cached_blocks += taken;
+        self.num_host_blocks += taken;
+        self.host_loads.push((key, taken));
+        taken == until - from
+    }
+
+    /// The host ranges the hit loads from, `(key, blocks)`.
+    pub fn host_loads(&self) -> &[(BlockKey, u32)] {
+        &self.host_loads
     }
 
     fn take(&mut self, blocks: u32, is_free: bool, max_cached_blocks: u32) {

@@ -14,7 +14,7 @@ mod timeline;
 pub use histogram::Histogram;
 pub use recorder::{generated_tokens, DecodeSteps, Outcome, Recorder, RejectReason, RequestLog};
 pub use summary::{
-    DeploymentFacts, Goodput, LatencyColumns, PrefixCacheSummary, RequestCounts, Saturation, SpeculativeSummary,
-    Summary, Throughput,
+    DeploymentFacts, Goodput, HostKvSummary, LatencyColumns, PrefixCacheSummary, RequestCounts, Saturation,
+    SpeculativeSummary, Summary, Throughput,
 };
 pub use timeline::{Timeline, MAX_POINTS};

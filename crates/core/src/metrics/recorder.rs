@@ -185,6 +185,8 @@ pub struct Recorder {
     pub timeline: Timeline,
     /// Engine steps executed over all replicas.
     pub num_steps: u64,
+    /// Prompt tokens loaded from the host tier at first admissions (part of the cached tokens).
+    pub host_cached_tokens: u64,
     /// Speculative decoding: sequence verifications, and draft tokens they accepted.
     pub num_verified: u64,
     /// See `num_verified`.
@@ -203,6 +205,7 @@ impl Recorder {
             itl: Histogram::new(),
             timeline: Timeline::new(interval),
             num_steps: 0,
+            host_cached_tokens: 0,
             num_verified: 0,
             num_accepted: 0,
             ended: None,
@@ -243,13 +246,15 @@ impl Recorder {
     }
 
     /// The request entered a batch at `at` with `cached_tokens` of its prompt served from the
-    /// prefix cache. Only its first admission is recorded (a recompute after a preemption is
+    /// prefix cache, `host_tokens` of them loaded from the host tier. Only its first admission is recorded (a recompute after a preemption is
     /// not a new request).
-    pub fn on_admitted(&mut self, request: RequestId, at: SimTime, cached_tokens: u64) {
+    pub fn on_admitted(&mut self, request: RequestId, at: SimTime, cached_tokens: u64, host_tokens: u64) {
         let i = request.index();
         if self.requests.first_scheduled_at[i] != SimTime::MAX {
             return;
         }
+        self.host_cached_tokens += host_tokens;
+        self.timeline.add_host_hits(at, host_tokens);
         self.requests.first_scheduled_at[i] = at;
         let cached = u32::try_from(cached_tokens).unwrap_or(u32::MAX);
         self.requests.cached_tokens[i] = cached;

@@ -42,6 +42,42 @@ pub struct PrefixCacheSummary {
     pub prompt_tokens: u64,
     /// The hit rate of each replica, by replica index.
     pub per_replica_hit_rate: Vec<f64>,
+    /// Of the cached prompt tokens, those loaded from the host tier (0 without one).
+    pub host_cached_tokens: u64,
+    /// `host_cached_tokens` / `prompt_tokens`: the host tier's share of `hit_rate` (the GPUs'
+    /// is the rest).
+    pub host_hit_rate: f64,
+}
+
+/// The host KV tier over the run, summed over replicas.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostKvSummary {
+    /// Blocks it holds, all replicas.
+    pub capacity_blocks: u64,
+    /// Blocks written to it when the GPUs evicted them.
+    pub stored_blocks: u64,
+    /// Blocks loaded back for prefix hits.
+    pub loaded_blocks: u64,
+    /// Blocks swap preemptions copied out, and back in.
+    pub swapped_out_blocks: u64,
+    /// See `swapped_out_blocks`.
+    pub swapped_in_blocks: u64,
+    /// Swap preemptions that found no room and recomputed instead.
+    pub swap_fallbacks: u64,
+}
+
+impl HostKvSummary {
+    /// The summary of tiers of `capacity_blocks` in all with these counts.
+    pub fn of(capacity_blocks: u64, counts: impl Iterator<Item = crate::engine::HostCounts>) -> HostKvSummary {
+        counts.fold(HostKvSummary { capacity_blocks, ..HostKvSummary::default() }, |sum, c| HostKvSummary {
+            stored_blocks: sum.stored_blocks + c.stored_blocks,
+            loaded_blocks: sum.loaded_blocks + c.loaded_blocks,
+            swapped_out_blocks: sum.swapped_out_blocks + c.swapped_out_blocks,
+            swapped_in_blocks: sum.swapped_in_blocks + c.swapped_in_blocks,
+            swap_fallbacks: sum.swap_fallbacks + c.swap_fallbacks,
+            ..sum
+        })
+    }
 }
 
 /// Throughput over the run's duration (first arrival to last completion).
@@ -123,6 +159,8 @@ pub struct Summary {
     pub gpu_hours: f64,
     /// Speculative decoding's achieved acceptance and speed-up (zeros when off).
     pub speculative: SpeculativeSummary,
+    /// The host KV tier's traffic; `null` without one.
+    pub host_kv: Option<HostKvSummary>,
 }
 
 /// What speculative decoding achieved.
@@ -281,6 +319,7 @@ impl Summary {
             sim_time_s: sim_time.as_secs_f64(),
             gpu_hours: num_gpus as f64 * sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0,
             speculative: SpeculativeSummary::default(),
+            host_kv: None,
         }
     }
 }
@@ -315,6 +354,8 @@ fn prefix_cache(requests: &RequestLog, deployment: &DeploymentFacts) -> PrefixCa
         cached_tokens: total.0,
         prompt_tokens: total.1,
         per_replica_hit_rate: per_replica.into_iter().map(rate).collect(),
+        host_cached_tokens: 0,
+        host_hit_rate: 0.0,
     }
 }
 

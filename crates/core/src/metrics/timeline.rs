@@ -16,10 +16,13 @@ struct Bucket {
     /// served from the prefix cache.
     admitted_prompt_tokens: u64,
     cached_tokens: u64,
+    /// Of the cached tokens, those loaded from the host tier.
+    host_cached_tokens: u64,
     /// Sums over the replica samples taken at this bucket's start.
     running: u64,
     waiting: u64,
     kv_used_blocks: u64,
+    host_used_blocks: u64,
     /// Speculative decoding: sequences verified, and draft tokens they accepted.
     verified: u64,
     accepted: u64,
@@ -69,6 +72,13 @@ impl Timeline {
         bucket.cached_tokens += cached_tokens;
     }
 
+    /// `tokens` of the prompt tokens first admitted at `at` were loaded from the host tier.
+    pub fn add_host_hits(&mut self, at: SimTime, tokens: u64) {
+        if tokens > 0 {
+            self.bucket(at).host_cached_tokens += tokens;
+        }
+    }
+
     /// A speculative step ending at `at` verified `sequences` sequences, which accepted
     /// `accepted` draft tokens in all.
     pub fn add_verified(&mut self, at: SimTime, sequences: u64, accepted: u64) {
@@ -90,18 +100,23 @@ impl Timeline {
 
     /// One replica's state at the sample instant `at` (a bucket start). Idle replicas do not
     /// sample: they count as zero.
-    pub fn sample(&mut self, at: SimTime, running: u64, waiting: u64, kv_used_blocks: u64) {
+    pub fn sample(&mut self, at: SimTime, running: u64, waiting: u64, kv_used_blocks: u64, host_used_blocks: u64) {
         let bucket = self.bucket(at);
         bucket.running += running;
         bucket.waiting += waiting;
         bucket.kv_used_blocks += kv_used_blocks;
+        bucket.host_used_blocks += host_used_blocks;
     }
 
     /// The chart series, each with at most [`MAX_POINTS`] points (buckets are merged in equal
     /// groups when there are more; a shorter last group is averaged over its own length): arrivals, completions and output tokens per second; running
     /// and waiting requests and KV use (percent of the cluster's `cluster_kv_blocks`); the share
     /// of admitted prompt tokens served from the prefix cache (0 where nothing was admitted).
-    pub fn series(&self, cluster_kv_blocks: u64) -> Vec<Series> {
+    ///
+    /// With a host tier (`cluster_host_blocks` > 0), also its use (percent of its blocks) and
+    /// the share of admitted prompt tokens loaded from it; with speculative decoding, the
+    /// acceptance length.
+    pub fn series(&self, cluster_kv_blocks: u64, cluster_host_blocks: u64) -> Vec<Series> {
         let group = self.buckets.len().div_ceil(MAX_POINTS).max(1);
         let bucket_s = self.interval.as_secs_f64();
         let width_s = bucket_s * group as f64;
@@ -117,6 +132,8 @@ impl Timeline {
                     sum.output_tokens += bucket.output_tokens;
                     sum.admitted_prompt_tokens += bucket.admitted_prompt_tokens;
                     sum.cached_tokens += bucket.cached_tokens;
+                    sum.host_cached_tokens += bucket.host_cached_tokens;
+                    sum.host_used_blocks += bucket.host_used_blocks;
                     sum.running += bucket.running;
                     sum.waiting += bucket.waiting;
                     sum.kv_used_blocks += bucket.kv_used_blocks;
@@ -148,6 +165,18 @@ impl Timeline {
                 }
             }),
         ];
+        if cluster_host_blocks > 0 {
+            all.push(series(SeriesId::HostKvUsedPercent, &|b, len| {
+                100.0 * b.host_used_blocks as f64 / (len as f64 * cluster_host_blocks as f64)
+            }));
+            all.push(series(SeriesId::HostCacheHitPercent, &|b, _| {
+                if b.admitted_prompt_tokens == 0 {
+                    0.0
+                } else {
+                    100.0 * b.host_cached_tokens as f64 / b.admitted_prompt_tokens as f64
+                }
+            }));
+        }
         if speculative {
             // 0 where nothing was verified, as the prefix-cache series.
             all.push(series(SeriesId::AcceptanceLength, &|b, _| {

@@ -99,6 +99,16 @@ pub fn gpus() -> &'static [GpuPreset] {
     GPUS.get_or_init(gpu_table)
 }
 
+/// The host link per direction, GB/s: PCIe Gen4 x16 on A100 and L40S, NVLink-C2C (900 GB/s both
+/// ways) to the Grace CPU on GB200/GB300, PCIe Gen5 x16 elsewhere.
+fn host_link_gb_s(id: &str) -> f64 {
+    match id {
+        "a100-80gb" | "l40s" => 32.0,
+        "gb200" | "gb300" => 450.0,
+        _ => 64.0,
+    }
+}
+
 /// `[x, y]` points from pairs.
 fn curve(points: &[(f64, f64)]) -> Vec<[f64; 2]> {
     points.iter().map(|&(x, y)| [x, y]).collect()
@@ -268,6 +278,7 @@ fn gpu_table() -> Vec<GpuPreset> {
                 scale_up_gb_s,
                 nic_gb_s,
                 power_w,
+                host_gb_s: host_link_gb_s(id),
                 efficiency: efficiency.clone(),
             },
         }

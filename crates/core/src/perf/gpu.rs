@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use super::Dtype;
 
+/// The share of a host link's datasheet bandwidth that large KV-block copies achieve (PCIe
+/// Gen5 x16 moves about 50 of its 64 GB/s per direction in pinned-memory copies).
+pub const HOST_LINK_EFFICIENCY: f64 = 0.8;
+
+fn default_host_gb_s() -> f64 {
+    64.0
+}
+
 /// One GPU type: peaks from the vendor datasheet and the efficiency its kernels achieve.
 ///
 /// Sources are in `docs/model.md` §GPUs (from `shared/reference/perf-model-data.md` §1, §5).
@@ -36,6 +44,10 @@ pub struct GpuSpec {
     pub nic_gb_s: f64,
     /// Board power, W.
     pub power_w: f64,
+    /// Host link per GPU per direction (PCIe, or NVLink-C2C on Grace parts), GB/s: what moves
+    /// KV blocks to and from the host tier. Default 64 (PCIe Gen5 x16).
+    #[serde(default = "default_host_gb_s")]
+    pub host_gb_s: f64,
     /// What its kernels achieve; the H100's curves when omitted.
     #[serde(default = "Efficiency::h100")]
     pub efficiency: Efficiency,
@@ -129,6 +141,12 @@ impl GpuSpec {
         self.scale_up_gb_s * 1e9
     }
 
+    /// Host-link bandwidth per direction that KV copies achieve, bytes/s:
+    /// [`HOST_LINK_EFFICIENCY`] of the datasheet figure.
+    pub fn host_bandwidth(&self) -> f64 {
+        self.host_gb_s * 1e9 * HOST_LINK_EFFICIENCY
+    }
+
     /// NIC bandwidth per direction, bytes/s.
     pub fn nic_bandwidth(&self) -> f64 {
         self.nic_gb_s * 1e9
@@ -190,6 +208,7 @@ impl GpuSpec {
         positive("hbm_tb_s", self.hbm_tb_s);
         positive("scale_up_gb_s", self.scale_up_gb_s);
         positive("nic_gb_s", self.nic_gb_s);
+        positive("host_gb_s", self.host_gb_s);
         positive("power_w", self.power_w);
         positive("memory_mib", self.memory_mib as f64);
         if let Some(fp8) = self.fp8_tflops {

@@ -281,6 +281,19 @@ impl StepModel {
         Ok(model)
     }
 
+    /// Seconds to copy `tokens` tokens of KV between the GPUs and host memory: each GPU moves
+    /// its share over its own host link, all at once.
+    pub fn host_copy_seconds(&self, tokens: u64) -> f64 {
+        tokens as f64 * self.memory.kv_bytes_per_token_per_gpu / self.gpu.host_bandwidth()
+    }
+
+    /// KV bytes one token takes over the whole replica: every GPU's share (the memory plan's
+    /// binding stage taken for every stage).
+    pub fn kv_bytes_per_token_per_replica(&self) -> f64 {
+        let holders = if self.dp_attention { 1.0 } else { self.tp };
+        self.memory.kv_bytes_per_token_per_gpu * holders * f64::from(self.pp)
+    }
+
     /// Tokens each decoding sequence computes in a step: one, or with speculative decoding the
     /// draft tokens it verifies plus one.
     pub fn tokens_per_decode(&self) -> u32 {

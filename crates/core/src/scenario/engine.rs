@@ -451,13 +451,11 @@ impl EngineSettings {
         if !(host.is_finite() && (0.0..=1e6).contains(&host)) {
             check.fail("engine.host_kv_cache_gb", format!("must be from 0 to 1000000 GB, got {host}"));
         }
-        // The host tier and swapping are specified but not modelled yet: refuse rather than
-        // ignore them.
-        if host > 0.0 {
-            check.fail("engine.host_kv_cache_gb", "the host KV tier is not modelled yet; leave it at 0".to_owned());
-        }
-        if self.preemption == Preemption::Swap {
-            check.fail("engine.preemption", "\"swap\" is not modelled yet; use \"recompute\"".to_owned());
+        if self.preemption == Preemption::Swap && host <= 0.0 {
+            check.fail(
+                "engine.preemption",
+                "\"swap\" copies preempted requests to host memory: set engine.host_kv_cache_gb".to_owned(),
+            );
         }
         let ageing = self.priority_ageing_s;
         if !(ageing.is_finite() && ageing > 0.0) {

@@ -58,9 +58,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{policy_for, Cluster};
-use crate::engine::{Engine, Halt, SchedulerConfig, StepContext};
+use crate::engine::{Engine, Halt, HostTier, SchedulerConfig, StepContext};
 use crate::ids::{ReplicaId, RequestId};
-use crate::metrics::{DeploymentFacts, LatencyColumns, Recorder, RequestLog, SpeculativeSummary, Summary};
+use crate::metrics::{
+    DeploymentFacts, HostKvSummary, LatencyColumns, Recorder, RequestLog, SpeculativeSummary, Summary,
+};
 use crate::perf::StepModel;
 use crate::scenario::{Deployment, Problem, Scenario};
 use crate::stats::{bucket_width_s, Series, SeriesId};
@@ -381,6 +383,7 @@ impl Simulation {
                             engine.num_running() as u64,
                             engine.num_waiting() as u64,
                             u64::from(engine.num_used_blocks()),
+                            engine.kv_cache().host().map_or(0, |host| host.used_blocks()),
                         );
                     }
                 }
@@ -440,6 +443,13 @@ impl Simulation {
         let recorder = &self.recorder;
         let cluster_blocks: u64 =
             self.cluster.engines().iter().map(|engine| u64::from(engine.kv_cache().num_total_blocks())).sum();
+        let cluster_host_blocks: u64 = self
+            .cluster
+            .engines()
+            .iter()
+            .filter_map(|engine| engine.kv_cache().host())
+            .map(HostTier::capacity_blocks)
+            .sum();
         let columns = LatencyColumns::of(&recorder.requests);
         let Deployment::Aggregated(pool) = &self.scenario.deployment;
         let facts = DeploymentFacts {
@@ -448,6 +458,18 @@ impl Simulation {
             prefix_caching: self.scenario.engine.prefix_caching,
         };
         let mut summary = Summary::of(&recorder.requests, &columns, &recorder.itl, &self.scenario.slo, &facts);
+        if cluster_host_blocks > 0 {
+            let cache = &mut summary.prefix_cache;
+            cache.host_cached_tokens = recorder.host_cached_tokens;
+            cache.host_hit_rate = if cache.prompt_tokens == 0 {
+                0.0
+            } else {
+                recorder.host_cached_tokens as f64 / cache.prompt_tokens as f64
+            };
+            let counts =
+                self.cluster.engines().iter().filter_map(|engine| engine.kv_cache().host()).map(HostTier::counts);
+            summary.host_kv = Some(HostKvSummary::of(cluster_host_blocks, counts));
+        }
         if let Some(speculative) = &self.scenario.engine.speculative {
             summary.speculative =
                 SpeculativeSummary::of(recorder.num_verified, recorder.num_accepted, speculative.expected_accepted());
@@ -460,7 +482,7 @@ impl Simulation {
         }
         RunReport {
             summary,
-            series: recorder.timeline.series(cluster_blocks),
+            series: recorder.timeline.series(cluster_blocks, cluster_host_blocks),
             latency_cdfs: vec![
                 Series::cdf_of_sorted(SeriesId::TtftCdf, &columns.ttft_ms, CDF_POINTS),
                 Series::cdf_of_sorted(SeriesId::TpotCdf, &columns.tpot_ms, CDF_POINTS),

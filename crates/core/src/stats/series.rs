@@ -20,6 +20,10 @@ pub enum SeriesId {
     KvCacheUsedPercent,
     /// Prompt tokens served from the prefix cache, percent of the prompt tokens admitted.
     PrefixCacheHitPercent,
+    /// Host-tier KV blocks in use, percent of the cluster's host blocks.
+    HostKvUsedPercent,
+    /// Prompt tokens loaded from the host tier, percent of the prompt tokens admitted.
+    HostCacheHitPercent,
     /// Tokens emitted per verification step under speculative decoding (accepted drafts plus
     /// one), averaged over the bucket's verifications.
     AcceptanceLength,
@@ -47,6 +51,8 @@ impl SeriesId {
             SeriesId::KvCacheUsedPercent => "KV cache used (%)",
             SeriesId::PrefixCacheHitPercent => "prefix cache hits (% of prompt tokens)",
             SeriesId::AcceptanceLength => "acceptance length (tokens per verification)",
+            SeriesId::HostKvUsedPercent => "host KV tier used (%)",
+            SeriesId::HostCacheHitPercent => "host-tier hits (% of prompt tokens)",
             SeriesId::TtftCdf => "TTFT",
             SeriesId::TpotCdf => "TPOT",
             SeriesId::E2eCdf => "E2E",
