@@ -204,6 +204,18 @@ fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
     } else {
         println!("prefix cache   off");
     }
+    if let Some(host) = &summary.host_kv {
+        println!(
+            "host KV tier   {:.1} % of prompt tokens loaded from host ({} blocks of {} stored); {} blocks swapped \
+             out, {} back in, {} swaps fell back to recompute",
+            cache.host_hit_rate * 100.0,
+            host.loaded_blocks,
+            host.stored_blocks,
+            host.swapped_out_blocks,
+            host.swapped_in_blocks,
+            host.swap_fallbacks
+        );
+    }
     let speculative = &summary.speculative;
     if speculative.acceptance_length > 0.0 {
         let speedup = speculative.tpot_speedup.map_or_else(|| "n/a".to_owned(), |s| format!("{s:.2}×"));

@@ -352,3 +352,24 @@ fn calibrate_fits_a_benchmark_and_writes_the_calibrated_scenario() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn run_reports_the_host_kv_tier_per_tier_hit_rates_and_swaps() {
+    let scenario = temp_file(
+        "host_tier.json",
+        r#"{"version": 1, "deployment": {"aggregated": {"replicas": 8}},
+            "engine": {"gpu_memory_utilization": 0.35, "max_model_len": 65536, "host_kv_cache_gb": 50,
+                       "preemption": "swap"}}"#,
+    );
+    let output = servesim(&["run", scenario.to_str().unwrap(), "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let host = &json["host_kv"];
+    let (loaded, stored) = (host["loaded_blocks"].as_u64().unwrap(), host["stored_blocks"].as_u64().unwrap());
+    assert!(loaded > 0 && loaded <= stored, "{host}");
+    let cache = &json["prefix_cache"];
+    let host_rate = cache["host_hit_rate"].as_f64().unwrap();
+    assert!(host_rate > 0.0 && host_rate <= cache["hit_rate"].as_f64().unwrap(), "{cache}");
+    let table = servesim(&["run", scenario.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("host KV tier"));
+}
