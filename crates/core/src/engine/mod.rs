@@ -19,6 +19,11 @@
 //! cached prefix. A preempted request frees its blocks (its prefix and private blocks stay
 //! cached) and is recomputed later: its prompt plus the tokens it had generated.
 //!
+//! **Beyond vLLM V1's defaults**, the engine takes the scenario's policies: priority scheduling
+//! ([`ByRank`], [`LowestRankFirst`]), queue timeouts, speculative decoding (each decode verifies
+//! `k + 1` tokens and accepts a seeded random number of them), a host KV tier behind the cache
+//! ([`HostTier`]: evicted blocks, loaded back over the host link) and swap preemption.
+//!
 //! **Steady decoding costs O(1) per step** ([`DecodePool`]): in any reachable state the decoding
 //! sequences are all older than any partial prefill (a prompt left unfinished took the last of
 //! the budget, so nothing was admitted after it), so the running walk gives every decode its

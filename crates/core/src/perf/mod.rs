@@ -24,7 +24,7 @@ mod report;
 mod step;
 
 pub use dtype::Dtype;
-pub use gpu::{AllReduceCurve, Compute, Efficiency, GpuSpec};
+pub use gpu::{AllReduceCurve, Compute, Efficiency, GpuSpec, HOST_LINK_EFFICIENCY};
 pub use memory::MemoryPlan;
 pub use model::ModelSpec;
 pub use replica::{Factors, FitError, ReplicaConfig};
