@@ -259,6 +259,8 @@ fn each_preset_has_its_documented_defaults() {
     let trtllm = EngineSettings::for_preset(Some(EnginePreset::Trtllm), &preset_context("h100-sxm", 1));
     assert_eq!((trtllm.max_num_seqs, trtllm.max_num_batched_tokens, trtllm.block_size), (2048, 8192, 32));
     assert!(!trtllm.chunked_prefill && trtllm.prefix_caching);
+    assert!(trtllm.reserve_kv_for_output, "GUARANTEED_NO_EVICT");
+    assert!(!vllm.reserve_kv_for_output && !sglang.reserve_kv_for_output);
 }
 
 #[test]
@@ -442,4 +444,28 @@ fn swap_and_recompute_preemption_both_finish_every_request_once_with_its_arrival
     assert!(swap.swapped_in_blocks <= swap.swapped_out_blocks);
     let recompute = results[0].report.summary.host_kv.clone().unwrap();
     assert_eq!(recompute.swapped_out_blocks, 0, "recompute never swaps");
+}
+
+#[test]
+fn reserving_kv_for_the_whole_output_admits_fewer_and_never_preempts() {
+    let (mut scenario, _) = small_gpu_cache(0.0);
+    scenario.engine.gpu_memory_utilization = 0.26;
+    scenario.engine.max_model_len = Some(8_192);
+    let total_blocks = StepModel::from_scenario(&scenario).unwrap().kv_capacity_tokens() / 16;
+    // Ten requests of 1,000 + 1,000 tokens at once: each reserves ⌈2,001 / 16⌉ = 126 blocks.
+    let rows: Vec<(f64, u32, u32, u16)> = (0..10).map(|_| (0.0, 1_000, 1_000, 0)).collect();
+    let fit = (total_blocks / 126) as usize;
+    assert!((1..10).contains(&fit), "the cache holds {total_blocks} blocks");
+
+    let on_demand = run(&scenario, trace(&rows, &[]));
+    assert!(on_demand.report.summary.preemptions > 0, "taking blocks as needed overcommits and preempts");
+    scenario.engine.reserve_kv_for_output = true;
+    let reserved = run(&scenario, trace(&rows, &[]));
+    let requests = &reserved.requests;
+    assert_eq!(reserved.report.summary.preemptions, 0, "reservations never preempt");
+    assert!(requests.outcome.iter().all(|&outcome| outcome == Outcome::Completed));
+    // By hand: the first `fit` start at once; the next waits for one of them to finish.
+    let first_finish = (0..fit).map(|i| requests.finished_at[i]).min().unwrap();
+    assert!((0..fit).all(|i| requests.first_scheduled_at[i] == SimTime::ZERO));
+    assert!(requests.first_scheduled_at[fit] >= first_finish);
 }

@@ -282,9 +282,10 @@ mod properties {
             prop::sample::select(vec![0u32, 0, 200, 5_000]),
             prop::sample::select(vec![0u32, 0, 50, 2_000]),
             any::<bool>(),
+            any::<bool>(),
         );
         (requests, knobs, policies).prop_map(
-            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed), (drafts, priority, queue_ms, host_mb, swap))| {
+            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed), (drafts, priority, queue_ms, host_mb, swap, reserve))| {
                 let mut scenario = Scenario {
                     seed,
                     deployment: Deployment::Aggregated(ReplicaPool { replicas, ..ReplicaPool::default() }),
@@ -308,6 +309,7 @@ mod properties {
                 }
                 engine.max_queue_time_s = (queue_ms > 0).then(|| f64::from(queue_ms) / 1e3);
                 engine.host_kv_cache_gb = f64::from(host_mb) / 1e3;
+                engine.reserve_kv_for_output = reserve;
                 if swap && host_mb > 0 {
                     engine.preemption = servesim_core::scenario::Preemption::Swap;
                 }

@@ -35,6 +35,8 @@ pub struct SchedulerConfig {
     pub seed: u64,
     /// Host memory for evicted KV blocks, GB (0: no host tier).
     pub host_kv_cache_gb: f64,
+    /// Admit only when the prompt's and the whole output's KV fit beside the running requests'.
+    pub reserve_kv_for_output: bool,
 }
 
 impl SchedulerConfig {
@@ -60,6 +62,7 @@ impl SchedulerConfig {
             accepted_distribution: engine.speculative.as_ref().and_then(|s| s.accepted_distribution()),
             seed: scenario.seed,
             host_kv_cache_gb: engine.host_kv_cache_gb,
+            reserve_kv_for_output: engine.reserve_kv_for_output,
         }
     }
 }

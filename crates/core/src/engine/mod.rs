@@ -192,6 +192,8 @@ pub struct Engine {
     class_priorities: Vec<i32>,
     /// KV tokens swapped out while the step being planned preempted.
     swapped_out_tokens: u64,
+    /// With `reserve_kv_for_output`: the blocks the running requests reserved in all.
+    reserved_blocks: u64,
 }
 
 impl Engine {
@@ -252,6 +254,23 @@ impl Engine {
             speculation,
             class_priorities: Vec::new(),
             swapped_out_tokens: 0,
+            reserved_blocks: 0,
+        }
+    }
+
+    /// The blocks `request` reserves under `reserve_kv_for_output`: its prompt, its whole
+    /// output and the tokens a step verifies beyond it.
+    fn reservation(&self, trace: &Trace, request: RequestId) -> u64 {
+        let prompt = u64::from(trace.prompt_tokens[request.index()]);
+        let tokens = prompt + self.output_target(trace, request) + u64::from(self.tokens_per_decode);
+        // A request alone may always run.
+        tokens.div_ceil(u64::from(self.config.block_size)).min(u64::from(self.kv.num_total_blocks()))
+    }
+
+    /// A request stops running (finished or preempted): its reservation is released.
+    fn on_left_running(&mut self, trace: &Trace, request: RequestId) {
+        if self.config.reserve_kv_for_output {
+            self.reserved_blocks -= self.reservation(trace, request);
         }
     }
 
@@ -493,6 +512,16 @@ impl Engine {
             if u64::from(needed) + u64::from(watermark) > u64::from(available) {
                 break;
             }
+            let reservation = if self.config.reserve_kv_for_output {
+                let reservation = self.reservation(ctx.trace, head.request);
+                if self.reserved_blocks + reservation > u64::from(self.kv.num_total_blocks()) {
+                    break; // its whole output would not fit beside the running requests'
+                }
+                reservation
+            } else {
+                0
+            };
+            self.reserved_blocks += reservation;
             self.waiting.pop();
             self.num_waiting -= 1;
             let mut kv = RequestKv::admit(&mut self.kv, hit, &layout, self.config.prefix_caching);
@@ -688,6 +717,7 @@ impl Engine {
                 self.running.remove(&entry.admitted);
                 entry.kv.release(&mut self.kv, entry.computed, self.config.block_size, None);
                 self.num_outstanding -= 1;
+                self.on_left_running(ctx.trace, request);
                 ctx.recorder.on_finished(request, end);
                 continue;
             }
@@ -746,12 +776,15 @@ impl Engine {
         if self.scratch_departed.is_empty() {
             return emitted;
         }
-        for done in self.scratch_departed.drain(..) {
+        let mut departed = std::mem::take(&mut self.scratch_departed);
+        for done in departed.drain(..) {
             self.running.remove(&done.admitted);
             done.payload.release(&mut self.kv, done.context, self.config.block_size, None);
             self.num_outstanding -= 1;
+            self.on_left_running(ctx.trace, done.request);
             ctx.recorder.on_finished(done.request, end);
         }
+        self.scratch_departed = departed;
         emitted
     }
 
@@ -768,6 +801,7 @@ impl Engine {
     fn preempt_victim(&mut self, eligible_from: u64, ctx: &mut StepContext<'_>) -> Option<u64> {
         let admitted = self.preemption.victim(&self.running, eligible_from)?;
         let running = self.running.remove(&admitted).expect("the victim runs");
+        self.on_left_running(ctx.trace, running.request);
         let swap = self.config.preemption == Preemption::Swap;
         let caching = (self.config.prefix_caching || swap).then_some(running.request);
         let waiting = match running.place {

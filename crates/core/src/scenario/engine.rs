@@ -69,6 +69,11 @@ pub struct EngineSettings {
     /// A request still waiting for its first admission this many seconds after it arrived is
     /// dropped with reason `queue_timeout`; `null` (the default) waits for ever.
     pub max_queue_time_s: Option<f64>,
+    /// Admit a request only when the KV for its prompt and its whole output fits beside every
+    /// running request's, so nothing is ever preempted (TensorRT-LLM's `GUARANTEED_NO_EVICT`).
+    /// Default false: blocks are taken as tokens are computed, and preemption makes room
+    /// (vLLM, SGLang).
+    pub reserve_kv_for_output: bool,
 }
 
 impl Default for EngineSettings {
@@ -91,6 +96,7 @@ impl Default for EngineSettings {
             priority_ageing_s: 10.0,
             preemption: Preemption::Recompute,
             max_queue_time_s: None,
+            reserve_kv_for_output: false,
         }
     }
 }
@@ -339,6 +345,7 @@ impl EngineSettings {
                 chunked_prefill: false,
                 block_size: 32,
                 async_scheduling: true,
+                reserve_kv_for_output: true,
                 ..base
             },
         }
