@@ -60,8 +60,10 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Time the reference replay (Mooncake conversation trace, 8 Llama-3.1-8B H100 replicas,
-    /// round-robin, prefix caching on) and a million generated requests on 64 replicas; print
-    /// speed and memory per request as JSON. Fails if either run's results changed.
+    /// round-robin, prefix caching on), the same replay with EAGLE speculative decoding, and a
+    /// million generated requests on 64 replicas; print speed and memory per request as JSON.
+    /// Fails if any run's results changed, or the speculative replay runs below 10,000× real
+    /// time.
     Bench {
         /// Runs of the reference replay to take the median of.
         #[arg(long, default_value_t = 10)]
@@ -69,7 +71,7 @@ enum Command {
         /// Runs of the million-request scenario to take the median of (0 skips it).
         #[arg(long, default_value_t = 3)]
         repeat_million: usize,
-        /// Pin the million-request run's digest anew instead of checking it.
+        /// Pin the million-request and speculative runs' digests anew instead of checking them.
         #[arg(long)]
         update_golden: bool,
     },
