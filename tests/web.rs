@@ -45,7 +45,14 @@ fn the_line_chart_paints_its_series_on_a_canvas() {
     let backend = CanvasBackend::with_canvas_object(canvas.clone()).unwrap();
     draw_line_chart(
         &backend.into_drawing_area(),
-        &LineChart { title: "Arrival rate", x_label: "s", y_label: "req/s", series: &series, log_x: false },
+        &LineChart {
+            title: "Arrival rate",
+            x_label: "s",
+            y_label: "req/s",
+            series: &series,
+            log_x: false,
+            legend: &[],
+        },
     )
     .unwrap();
 

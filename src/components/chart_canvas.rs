@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use servesim_charts::{draw_line_chart, report_charts, ChartError, LineChart};
-use servesim_core::stats::Series;
+use servesim_core::stats::{Series, SeriesId};
 
 use crate::use_app_state;
 
@@ -44,6 +44,9 @@ pub fn ChartCanvas(
     x_label: &'static str,
     y_label: &'static str,
     series: Signal<Vec<Series>>,
+    /// Legend texts replacing series labels (none by default).
+    #[prop(optional)]
+    legend: &'static [(SeriesId, &'static str)],
     /// A logarithmic x axis.
     #[prop(optional)]
     log_x: bool,
@@ -57,7 +60,7 @@ pub fn ChartCanvas(
                 return None;
             }
             drawn.set_value(true);
-            Some(draw_line_chart(area, &LineChart { title, x_label, y_label, series, log_x }))
+            Some(draw_line_chart(area, &LineChart { title, x_label, y_label, series, log_x, legend }))
         })
     };
     view! { <PlotCanvas testid width=620 height=300 draw/> }
@@ -80,7 +83,7 @@ pub fn ChartPanel() -> impl IntoView {
         view! {
             <Show when=shown>
                 <ChartCanvas testid=format!("chart-{}", chart.id) title=chart.title x_label=chart.x_label
-                    y_label=chart.y_label series log_x=chart.log_x/>
+                    y_label=chart.y_label series legend=chart.legend log_x=chart.log_x/>
             </Show>
         }
     });

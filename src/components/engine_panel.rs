@@ -1,9 +1,10 @@
 //! The scenario's engine section: an engine preset (vLLM, SGLang, TensorRT-LLM) that fills
-//! the batch and KV fields with that engine's defaults, the fields themselves, speculative
-//! decoding and the admission order (FCFS or class priorities with ageing, queue timeouts).
+//! the batch and KV fields with that engine's defaults, the fields themselves (with the host KV
+//! tier and what preemption does with the victim's KV), speculative decoding and the admission
+//! order (FCFS or class priorities with ageing, queue timeouts).
 
 use leptos::prelude::*;
-use servesim_core::scenario::{EnginePreset, Scenario, Scheduling, Speculative, SpeculativeMethod};
+use servesim_core::scenario::{EnginePreset, Preemption, Scenario, Scheduling, Speculative, SpeculativeMethod};
 
 use super::fields::{CheckField, InputField, SelectField};
 use crate::syntax::{
@@ -98,7 +99,21 @@ fn set_acceptance(speculative: &mut Speculative, text: &str) -> Result<(), &'sta
     Ok(())
 }
 
-/// The engine preset and the batch and KV-cache fields.
+fn preemption_id(preemption: Preemption) -> &'static str {
+    match preemption {
+        Preemption::Recompute => "recompute",
+        Preemption::Swap => "swap",
+    }
+}
+
+fn preemption_options() -> Vec<(String, String)> {
+    [("recompute", "recompute"), ("swap", "swap to host")]
+        .into_iter()
+        .map(|(value, text)| (value.to_owned(), text.to_owned()))
+        .collect()
+}
+
+/// The engine preset and the batch and KV-cache fields, the host KV tier and preemption.
 #[component]
 fn EngineFields() -> impl IntoView {
     view! {
@@ -126,6 +141,12 @@ fn EngineFields() -> impl IntoView {
             <InputField label="KV watermark (fraction)" testid="watermark"
                 get=|s| s.engine.watermark.to_string()
                 set=|s, v| { s.engine.watermark = decimal(v)?; Ok(()) }/>
+            <InputField label="Host KV tier (GB per replica; 0: none)" testid="host-kv-cache-gb"
+                get=|s| s.engine.host_kv_cache_gb.to_string()
+                set=|s, v| { s.engine.host_kv_cache_gb = decimal(v)?; Ok(()) }/>
+            <SelectField label="Preemption" testid="preemption" options=preemption_options()
+                get=|s| preemption_id(s.engine.preemption).to_owned()
+                set=|s, v| s.engine.preemption = if v == "swap" { Preemption::Swap } else { Preemption::Recompute }/>
             <CheckField label="Chunked prefill" testid="chunked-prefill"
                 get=|s| s.engine.chunked_prefill set=|s, v| s.engine.chunked_prefill = v/>
             <CheckField label="Prefix caching" testid="prefix-caching"
@@ -226,12 +247,14 @@ mod tests {
     }
 
     #[test]
-    fn choosing_a_preset_fills_the_engine_fields_and_keeps_speculation_and_scheduling() {
+    fn choosing_a_preset_fills_the_engine_fields_and_keeps_speculation_scheduling_and_the_host_tier() {
         let mut scenario = Scenario::default();
         choose_method(&mut scenario, "eagle");
         scenario.engine.scheduling = Scheduling::Priority;
         scenario.engine.max_queue_time_s = Some(30.0);
         scenario.engine.class_priorities.insert("chat".to_owned(), -1);
+        scenario.engine.host_kv_cache_gb = 64.0;
+        scenario.engine.preemption = Preemption::Swap;
         let kept = scenario.engine.clone();
         choose_preset(&mut scenario, "sglang");
         assert_eq!(scenario.engine.preset, Some(EnginePreset::Sglang));
@@ -240,6 +263,7 @@ mod tests {
         assert_eq!(scenario.engine.scheduling, Scheduling::Priority);
         assert_eq!(scenario.engine.max_queue_time_s, Some(30.0));
         assert_eq!(scenario.engine.class_priorities, kept.class_priorities);
+        assert_eq!((scenario.engine.host_kv_cache_gb, scenario.engine.preemption), (64.0, Preemption::Swap));
         assert!(scenario.validate().is_ok(), "{:?}", scenario.validate());
 
         choose_preset(&mut scenario, "trtllm");

@@ -56,6 +56,17 @@ fn acceptance_length(report: &RunReport) -> String {
     format!("{:.2} (expected {:.2})", speculative.acceptance_length, speculative.expected_accepted_tokens + 1.0)
 }
 
+/// The prefix-cache hit rate by tier, e.g. `12.3 % host · 5.9 % GPU` (the GPU's share is the
+/// total's rest), or `off` without a host tier or without prefix caching.
+fn host_hit_rate(report: &RunReport) -> String {
+    let cache = &report.summary.prefix_cache;
+    if report.summary.host_kv.is_none() || !cache.enabled {
+        return "off".to_owned();
+    }
+    let gpu = (cache.hit_rate - cache.host_hit_rate).max(0.0);
+    format!("{:.1} % host · {:.1} % GPU", cache.host_hit_rate * 100.0, gpu * 100.0)
+}
+
 /// The cards for the latest run and for its trace.
 #[component]
 pub fn Kpis() -> impl IntoView {
@@ -112,6 +123,7 @@ pub fn Kpis() -> impl IntoView {
                     let cache = &r.summary.prefix_cache;
                     if cache.enabled { format!("{:.1} %", cache.hit_rate * 100.0) } else { "off".to_owned() }
                 })/>
+                <Kpi label="Prefix hits by tier" testid="kpi-host-hit-rate" value=run(host_hit_rate)/>
                 <Kpi label="Stopped at max length / unfinished" testid="kpi-truncated"
                     value=run(|r| format!("{} / {}", format::thousands(r.summary.requests.truncated), format::thousands(r.summary.requests.unfinished)))/>
                 <Kpi label="Speculative speed-up (TPOT)" testid="kpi-spec-speedup" value=run(spec_speedup)/>

@@ -17,7 +17,7 @@
 //! {
 //!     let area = SVGBackend::with_string(&mut svg, (640, 320)).into_drawing_area();
 //!     let chart = LineChart { title: "Arrival rate", x_label: "time (s)", y_label: "req/s",
-//!                             series: std::slice::from_ref(&series), log_x: false };
+//!                             series: std::slice::from_ref(&series), log_x: false, legend: &[] };
 //!     draw_line_chart(&area, &chart).unwrap();
 //! }
 //! assert!(svg.contains("Arrival rate"));
@@ -85,6 +85,18 @@ pub struct LineChart<'a> {
     pub series: &'a [Series],
     /// Whether the x axis is logarithmic (points with x ≤ 0 are then left out).
     pub log_x: bool,
+    /// Legend texts that replace [`Series::label`] for these series while the chart draws more
+    /// than one series, to tell them apart (the GPU's KV use next to the host tier's).
+    pub legend: &'a [(SeriesId, &'a str)],
+}
+
+impl LineChart<'_> {
+    /// The legend text of `series`: this chart's own for its id when the chart draws several
+    /// series, otherwise the series' label.
+    pub fn label_of(&self, series: &Series) -> String {
+        let own = self.legend.iter().find(|(id, _)| *id == series.id).filter(|_| self.series.len() > 1);
+        own.map_or(series.label(), |(_, text)| text).to_owned()
+    }
 }
 
 /// One chart of a run report: an id (used for file names and `data-testid`s), labels and its
@@ -106,6 +118,8 @@ pub struct ReportChart {
     /// Whether the chart only exists for some runs (the acceptance length, measured only with
     /// speculative decoding): it is shown only when its series are present.
     pub optional: bool,
+    /// Legend texts replacing series labels ([`LineChart::legend`]).
+    pub legend: &'static [(SeriesId, &'static str)],
 }
 
 impl ReportChart {
@@ -123,14 +137,16 @@ impl ReportChart {
             y_label: self.y_label,
             series: &self.series,
             log_x: self.log_x,
+            legend: self.legend,
         }
     }
 }
 
 /// The charts of a run, in display order: TTFT, TPOT and E2E CDFs, throughput, queue depth,
-/// KV-cache use, prefix-cache hits and (with speculative decoding; [`ReportChart::optional`])
-/// the acceptance length over time. Without a report the charts come with no series (empty
-/// axes). The list is the same for every report, so a chart's index names it.
+/// KV-cache use (the GPUs' and, with a host KV tier, the host tier's, each as a share of its
+/// own blocks), prefix-cache hits (all tiers' and, with a host tier, the share it served) and
+/// (with speculative decoding; [`ReportChart::optional`]) the acceptance length over time.
+/// Without a report the charts come with no series (empty axes). The list is the same for every report, so a chart's index names it.
 pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
     let pick = |list: Option<&Vec<Series>>, ids: &[SeriesId]| {
         list.into_iter().flatten().filter(|s| ids.contains(&s.id)).cloned().collect::<Vec<_>>()
@@ -145,6 +161,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
         log_x: true,
         series: cdf(series),
         optional: false,
+        legend: &[],
     };
     let time_chart = |id: &'static str, title: &'static str, y_label: &'static str, ids: &[SeriesId]| ReportChart {
         id,
@@ -154,6 +171,7 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
         log_x: false,
         series: series(ids),
         optional: false,
+        legend: &[],
     };
     vec![
         cdf_chart("ttft-cdf", "Time to first token (CDF)", "TTFT (ms)", SeriesId::TtftCdf),
@@ -161,13 +179,24 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
         cdf_chart("e2e-cdf", "End-to-end latency (CDF)", "E2E (ms)", SeriesId::E2eCdf),
         time_chart("throughput", "Output throughput", "tokens / s", &[SeriesId::OutputTokensPerS]),
         time_chart("queue", "Requests running and waiting", "requests", &[SeriesId::Running, SeriesId::Waiting]),
-        time_chart("kv-cache", "KV cache use", "% of blocks", &[SeriesId::KvCacheUsedPercent]),
-        time_chart(
-            "prefix-cache",
-            "Prefix-cache hits (prompt tokens served from cache)",
-            "% of prompt tokens",
-            &[SeriesId::PrefixCacheHitPercent],
-        ),
+        ReportChart {
+            legend: &[(SeriesId::KvCacheUsedPercent, "GPU KV cache used (%)")],
+            ..time_chart(
+                "kv-cache",
+                "KV cache use",
+                "% of each tier's blocks",
+                &[SeriesId::KvCacheUsedPercent, SeriesId::HostKvUsedPercent],
+            )
+        },
+        ReportChart {
+            legend: &[(SeriesId::PrefixCacheHitPercent, "all hits, GPU and host (% of prompt tokens)")],
+            ..time_chart(
+                "prefix-cache",
+                "Prefix-cache hits (prompt tokens served from cache)",
+                "% of prompt tokens",
+                &[SeriesId::PrefixCacheHitPercent, SeriesId::HostCacheHitPercent],
+            )
+        },
         ReportChart {
             optional: true,
             ..time_chart(
@@ -280,7 +309,7 @@ where
         context
             .draw_series(LineSeries::new(points, color.stroke_width(2)))
             .map_err(chart_error)?
-            .label(series.label())
+            .label(chart.label_of(series))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
     }
     if !chart.series.is_empty() {
@@ -390,6 +419,7 @@ mod tests {
             y_label: "req/s",
             series: &series,
             log_x: false,
+            legend: &[],
         });
         assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
         for text in ["Request rate", "time (s)", "req/s", "arrivals/s", "completions/s"] {
@@ -411,7 +441,14 @@ mod tests {
 
     #[test]
     fn an_empty_chart_still_draws_axes_without_failing() {
-        let svg = svg_of(&LineChart { title: "Nothing yet", x_label: "x", y_label: "y", series: &[], log_x: false });
+        let svg = svg_of(&LineChart {
+            title: "Nothing yet",
+            x_label: "x",
+            y_label: "y",
+            series: &[],
+            log_x: false,
+            legend: &[],
+        });
         assert!(svg.contains("Nothing yet"));
         assert!(!svg.contains("<polyline fill=\"none\" opacity=\"1\" stroke=\"#0072B2\""));
     }
@@ -419,12 +456,6 @@ mod tests {
     /// The report of a small run of a 2-request trace, with or without speculative decoding.
     fn small_run(speculative: bool) -> RunReport {
         use servesim_core::scenario::{Scenario, Speculative, SpeculativeMethod};
-        use servesim_core::sim::Simulation;
-        let trace = servesim_core::workload::parse_trace(
-            "arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,200\n0.5,2000,100\n",
-            &mut |_| {},
-        )
-        .unwrap();
         let mut scenario = Scenario::default();
         if speculative {
             scenario.engine.speculative = Some(Speculative {
@@ -435,7 +466,18 @@ mod tests {
                 draft: None,
             });
         }
-        let mut simulation = Simulation::new(&scenario, trace).unwrap();
+        run_of(&scenario)
+    }
+
+    /// The report of `scenario` on a 2-request trace.
+    fn run_of(scenario: &servesim_core::scenario::Scenario) -> RunReport {
+        use servesim_core::sim::Simulation;
+        let trace = servesim_core::workload::parse_trace(
+            "arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,200\n0.5,2000,100\n",
+            &mut |_| {},
+        )
+        .unwrap();
+        let mut simulation = Simulation::new(scenario, trace).unwrap();
         simulation.run();
         simulation.results().report
     }
@@ -465,6 +507,61 @@ mod tests {
     }
 
     #[test]
+    fn with_a_host_tier_the_kv_and_prefix_charts_draw_each_tier_with_its_own_legend() {
+        let chart = |report: &RunReport, id: &str| {
+            report_charts(Some(report)).into_iter().find(|chart| chart.id == id).expect("listed for every report")
+        };
+        let has_text =
+            |svg: &str, text: &str| svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<"));
+        let (blue, orange) = ("stroke=\"#0072B2\"", "stroke=\"#E69F00\"");
+        let data_lines =
+            |svg: &str, color: &str| svg.lines().filter(|l| l.contains("<polyline") && l.contains(color)).count();
+
+        // Without a host tier: one line each, the GPU's, under the series' own label.
+        let gpu_only = small_run(false);
+        for (id, only) in
+            [("kv-cache", SeriesId::KvCacheUsedPercent), ("prefix-cache", SeriesId::PrefixCacheHitPercent)]
+        {
+            let chart = chart(&gpu_only, id);
+            assert!(chart.is_shown());
+            assert_eq!(chart.series.iter().map(|s| s.id).collect::<Vec<_>>(), vec![only], "{id}");
+            let svg = svg_of(&chart.line_chart());
+            assert_eq!(data_lines(&svg, orange), 0, "{id}: no second line");
+            assert!(has_text(&svg, only.label()), "{id}: legend {}", only.label());
+        }
+
+        let mut scenario = servesim_core::scenario::Scenario::default();
+        scenario.engine.host_kv_cache_gb = 64.0;
+        scenario.engine.preemption = servesim_core::scenario::Preemption::Swap;
+        let with_host = run_of(&scenario);
+        assert!(report_charts(Some(&with_host)).iter().filter(|c| c.id != "acceptance").all(ReportChart::is_shown));
+        for (id, ids, legends) in [
+            (
+                "kv-cache",
+                [SeriesId::KvCacheUsedPercent, SeriesId::HostKvUsedPercent],
+                ["GPU KV cache used (%)", "host KV tier used (%)"],
+            ),
+            (
+                "prefix-cache",
+                [SeriesId::PrefixCacheHitPercent, SeriesId::HostCacheHitPercent],
+                ["all hits, GPU and host (% of prompt tokens)", "host-tier hits (% of prompt tokens)"],
+            ),
+        ] {
+            let chart = chart(&with_host, id);
+            assert_eq!(chart.series.iter().map(|s| s.id).collect::<Vec<_>>(), ids, "{id}");
+            let svg = svg_of(&chart.line_chart());
+            for legend in legends {
+                assert!(has_text(&svg, legend), "{id}: no legend {legend}");
+            }
+            // A data line and a legend swatch per series, in the first two palette colours.
+            assert_eq!((data_lines(&svg, blue), data_lines(&svg, orange)), (2, 2), "{id}");
+        }
+        // A percentage of the host tier's own blocks.
+        let host_use = &chart(&with_host, "kv-cache").series[1];
+        assert!(host_use.points.iter().all(|&(_, y)| (0.0..=100.0).contains(&y)), "{host_use:?}");
+    }
+
+    #[test]
     fn tick_labels_drop_needless_decimals() {
         assert_eq!(tick_label(&500.0), "500");
         assert_eq!(tick_label(&2.5), "2.5");
@@ -476,7 +573,14 @@ mod tests {
     fn a_log_x_chart_spans_decades_and_skips_non_positive_x() {
         let cdf =
             [Series { id: SeriesId::TtftCdf, points: vec![(0.0, 0.1), (10.0, 0.5), (1_000.0, 0.9), (100_000.0, 1.0)] }];
-        let svg = svg_of(&LineChart { title: "TTFT", x_label: "ms", y_label: "fraction", series: &cdf, log_x: true });
+        let svg = svg_of(&LineChart {
+            title: "TTFT",
+            x_label: "ms",
+            y_label: "fraction",
+            series: &cdf,
+            log_x: true,
+            legend: &[],
+        });
         let ticks: Vec<&str> =
             svg.split("<text").filter_map(|t| Some(t.split('>').nth(1)?.split('<').next()?.trim())).collect();
         for decade in ["10", "100", "1000", "10000"] {
