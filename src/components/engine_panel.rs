@@ -153,6 +153,8 @@ fn EngineFields() -> impl IntoView {
                 get=|s| s.engine.prefix_caching set=|s, v| s.engine.prefix_caching = v/>
             <CheckField label="Async scheduling (CPU overlaps the GPU step)" testid="async-scheduling"
                 get=|s| s.engine.async_scheduling set=|s, v| s.engine.async_scheduling = v/>
+            <CheckField label="Reserve KV for the whole output (never preempt)" testid="reserve-kv-for-output"
+                get=|s| s.engine.reserve_kv_for_output set=|s, v| s.engine.reserve_kv_for_output = v/>
         </div>
     }
 }

@@ -54,9 +54,12 @@ test('an engine preset fills the engine fields, and speculative decoding shows i
   await page.selectOption(byTestId('engine-preset'), 'trtllm');
   await page.waitForFunction((selector) => document.querySelector(selector)?.value === '32', byTestId('block-size'));
   assert.equal(await page.isChecked(byTestId('chunked-prefill')), false);
+  // …and its GUARANTEED_NO_EVICT admission: KV reserved for the whole output.
+  assert.equal(await page.isChecked(byTestId('reserve-kv-for-output')), true);
   await page.selectOption(byTestId('engine-preset'), 'sglang');
   await page.waitForFunction((selector) => document.querySelector(selector)?.value === '1', byTestId('block-size'));
   assert.equal(await page.isChecked(byTestId('chunked-prefill')), true);
+  assert.equal(await page.isChecked(byTestId('reserve-kv-for-output')), false);
 
   // EAGLE with k = 3 and α = 0.8, 0.6, 0.4: 0.32 + 2 × 0.288 + 3 × 0.192 = 1.472 draft tokens
   // expected per step, 2.47 tokens per verification.
