@@ -39,6 +39,21 @@ export async function open(context, suffix = '') {
 
 export const byTestId = (id) => `[data-testid="${id}"]`;
 
+/** The text of the element `testid`. */
+export const text = (page, testid) => page.textContent(byTestId(testid));
+
+/** The value of the form control `testid`. */
+export const value = (page, testid) => page.inputValue(byTestId(testid));
+
+/** Presses Run and waits until the page shows this run's results (no stale banner, Done.). */
+export async function run(page) {
+  await page.waitForSelector(`${byTestId('run')}:not([disabled])`);
+  await page.click(byTestId('run'));
+  await page.waitForFunction(
+    ([stale, status]) => !document.querySelector(stale) && document.querySelector(status)?.textContent === 'Done.',
+    [byTestId('stale'), byTestId('run-status')], { timeout: 60_000 });
+}
+
 /** Waits until the element's text equals `expected`. */
 export async function waitForText(page, testid, expected, timeout = 20_000) {
   await page.waitForFunction(

@@ -4,14 +4,11 @@
 // with a queue timeout runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, byTestId, waitForText, setField, paintedPixels } from './browser.mjs';
+import { launch, open, byTestId, run, text, value, waitForText, setField, paintedPixels } from './browser.mjs';
 
 let context;
 before(async () => { context = await launch(); });
 after(async () => { await context?.close(); });
-
-const text = (page, testid) => page.textContent(byTestId(testid));
-const value = (page, testid) => page.inputValue(byTestId(testid));
 
 /** Waits until the canvas `testid` has more than 5,000 painted pixels. */
 async function waitForPainted(page, testid) {
@@ -19,15 +16,6 @@ async function waitForPainted(page, testid) {
     if (await paintedPixels(page, testid) > 5_000) return;
     await page.waitForTimeout(100);
   }
-}
-
-/** Presses Run and waits until the page shows this run's results (no stale banner, Done.). */
-async function run(page) {
-  await page.waitForSelector(`${byTestId('run')}:not([disabled])`);
-  await page.click(byTestId('run'));
-  await page.waitForFunction(
-    ([stale, status]) => !document.querySelector(stale) && document.querySelector(status)?.textContent === 'Done.',
-    [byTestId('stale'), byTestId('run-status')], { timeout: 60_000 });
 }
 
 test('an engine preset fills the engine fields, and speculative decoding shows its speed-up and acceptance chart', async () => {

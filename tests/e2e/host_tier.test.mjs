@@ -4,23 +4,11 @@
 // named by its field and blocks Run until a host size is set.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, byTestId, waitForText, setField, servesimRun, runKpis, cliKpis } from './browser.mjs';
+import { launch, open, byTestId, run, text, value, waitForText, setField, servesimRun, runKpis, cliKpis } from './browser.mjs';
 
 let context;
 before(async () => { context = await launch(); });
 after(async () => { await context?.close(); });
-
-const text = (page, testid) => page.textContent(byTestId(testid));
-const value = (page, testid) => page.inputValue(byTestId(testid));
-
-/** Presses Run and waits until the page shows this run's results (no stale banner, Done.). */
-async function run(page) {
-  await page.waitForSelector(`${byTestId('run')}:not([disabled])`);
-  await page.click(byTestId('run'));
-  await page.waitForFunction(
-    ([stale, status]) => !document.querySelector(stale) && document.querySelector(status)?.textContent === 'Done.',
-    [byTestId('stale'), byTestId('run-status')], { timeout: 60_000 });
-}
 
 /** Pixels of the canvas `testid` in the second series colour, #E69F00 (the host tier's line and swatch). */
 async function secondSeriesPixels(page, testid) {
