@@ -43,7 +43,10 @@ pub use config::SchedulerConfig;
 pub use decode_pool::{DecodePool, Departed, SlotRef, SpeculativeStep};
 pub use host_tier::{HostCounts, HostTier};
 pub use kv_cache::{BlockKey, CachedRun, KvCacheManager, OutOfBlocks, RunId};
-pub use policy::{ByRank, Fcfs, LowestRankFirst, NewestFirst, PreemptionPolicy, Waiting, WaitingQueue};
+pub use policy::{
+    ByRank, Fcfs, LowestRankFirst, NewestFirst, PreemptionMode, PreemptionPolicy, Recompute, SwapToHost, Waiting,
+    WaitingQueue,
+};
 pub use request_kv::{Hit, PrefixLayout, RequestKv};
 
 use std::collections::BTreeMap;
@@ -167,6 +170,7 @@ pub struct Engine {
     /// `waiting.len()`, kept here so that the steady decode loop makes no virtual call.
     num_waiting: usize,
     preemption: Box<dyn PreemptionPolicy>,
+    preemption_mode: Box<dyn PreemptionMode>,
     prefilling: Vec<Prefilling>,
     decoding: DecodePool<RequestKv>,
     running: BTreeMap<u64, Running>,
@@ -208,6 +212,10 @@ impl Engine {
             Scheduling::Fcfs => (Box::new(Fcfs::default()), Box::new(NewestFirst)),
             Scheduling::Priority => (Box::new(ByRank::default()), Box::new(LowestRankFirst)),
         };
+        let preemption_mode: Box<dyn PreemptionMode> = match config.preemption {
+            Preemption::Recompute => Box::new(Recompute),
+            Preemption::Swap => Box::new(SwapToHost),
+        };
         let tokens_per_decode = step_model.tokens_per_decode();
         let speculation = config
             .accepted_distribution
@@ -236,6 +244,7 @@ impl Engine {
             waiting,
             num_waiting: 0,
             preemption,
+            preemption_mode,
             prefilling: Vec::new(),
             decoding,
             running: BTreeMap::new(),
@@ -285,8 +294,9 @@ impl Engine {
     fn rank_of(&self, trace: &Trace, request: RequestId, arrived_at: SimTime) -> i64 {
         let class = trace.classes.get(request.index()).map_or(0, |&class| usize::from(class));
         let priority = self.class_priorities.get(class).copied().unwrap_or(0);
-        let ageing = self.config.priority_ageing.as_nanos() as i64;
-        (arrived_at.as_nanos() as i64).saturating_add(i64::from(priority).saturating_mul(ageing))
+        let ageing = i64::try_from(self.config.priority_ageing.as_nanos()).unwrap_or(i64::MAX);
+        let arrived = i64::try_from(arrived_at.as_nanos()).unwrap_or(i64::MAX);
+        arrived.saturating_add(i64::from(priority).saturating_mul(ageing))
     }
 
     /// Makes the engine plan and apply every step on its own, never several steady decode steps
@@ -484,8 +494,8 @@ impl Engine {
         while !preempted_any && budget > 0 && (self.running.len() as u32) < self.config.max_num_seqs {
             let Some(&head) = self.waiting.peek() else { break };
             let layout = layout_of(ctx.trace, head.request, self.config.block_size);
-            let swapped = head.admitted_before && self.config.preemption == Preemption::Swap;
-            if self.config.prefix_caching || swapped {
+            let kept = head.admitted_before && self.preemption_mode.keeps_private_blocks();
+            if self.config.prefix_caching || kept {
                 // Without prefix caching a swapped request still finds its own blocks.
                 let lookup =
                     if self.config.prefix_caching { layout } else { PrefixLayout::empty(self.config.block_size) };
@@ -530,11 +540,11 @@ impl Engine {
                 for &(key, blocks) in hit.host_loads() {
                     host.on_loaded(key, blocks);
                 }
-                if swapped {
-                    let key = BlockKey::Private { request: head.request, start: head.private_start };
-                    let loaded = hit.host_loads().iter().filter(|load| load.0 == key).map(|load| load.1).sum();
-                    host.swap_in(key, loaded);
-                }
+            }
+            if head.admitted_before {
+                let key = BlockKey::Private { request: head.request, start: head.private_start };
+                let loaded = hit.host_loads().iter().filter(|load| load.0 == key).map(|load| load.1).sum();
+                self.preemption_mode.on_readmitted(&mut self.kv, key, loaded);
             }
             plan.host_copied_tokens += host_tokens;
             kv.grow(&mut self.kv, &layout, needed, cached_tokens + chunk, self.config.block_size);
@@ -802,8 +812,8 @@ impl Engine {
         let admitted = self.preemption.victim(&self.running, eligible_from)?;
         let running = self.running.remove(&admitted).expect("the victim runs");
         self.on_left_running(ctx.trace, running.request);
-        let swap = self.config.preemption == Preemption::Swap;
-        let caching = (self.config.prefix_caching || swap).then_some(running.request);
+        let keep = self.config.prefix_caching || self.preemption_mode.keeps_private_blocks();
+        let caching = keep.then_some(running.request);
         let waiting = match running.place {
             Place::Prefilling => {
                 let position = self.prefilling.iter().position(|p| p.admitted == admitted).expect("listed");
@@ -830,24 +840,13 @@ impl Engine {
                 }
             }
         };
-        if swap {
-            self.swap_out(&waiting);
-        }
+        let key = BlockKey::Private { request: waiting.request, start: waiting.private_start };
+        let copied = self.preemption_mode.on_preempted(&mut self.kv, key);
+        self.swapped_out_tokens += u64::from(copied) * u64::from(self.config.block_size);
         ctx.recorder.on_preempted(waiting.request);
         self.num_waiting += 1;
         self.waiting.push_preempted(waiting);
         Some(admitted)
-    }
-
-    /// Swap preemption: copies the victim's private blocks (just cached under its own key) to
-    /// the host tier, pinned until it returns, during the step being planned. Without room
-    /// there, they stay as recompute would leave them.
-    fn swap_out(&mut self, waiting: &Waiting) {
-        let key = BlockKey::Private { request: waiting.request, start: waiting.private_start };
-        let Some(blocks) = self.kv.lookup(key).map(|cached| cached.num_blocks) else { return };
-        if self.kv.host_mut().is_some_and(|host| host.swap_out(key, 0, blocks)) {
-            self.swapped_out_tokens += u64::from(blocks) * u64::from(self.config.block_size);
-        }
     }
 
     /// KV blocks in use (referenced by requests), including those of the step in progress.

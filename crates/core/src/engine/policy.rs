@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::kv_cache::{BlockKey, KvCacheManager};
 use super::Running;
 use crate::ids::RequestId;
 use crate::time::SimTime;
@@ -170,6 +171,64 @@ pub struct LowestRankFirst;
 impl PreemptionPolicy for LowestRankFirst {
     fn victim(&self, running: &BTreeMap<u64, Running>, eligible_from: u64) -> Option<u64> {
         running.range(eligible_from..).max_by_key(|(&admitted, r)| (r.rank, admitted)).map(|(&admitted, _)| admitted)
+    }
+}
+
+/// What preemption does with the victim's KV once the engine has released it (its computed
+/// private blocks cached under the victim's own key, [`BlockKey::Private`]).
+pub trait PreemptionMode: std::fmt::Debug {
+    /// Whether the victim's private blocks are kept and looked up again on readmission even
+    /// without prefix caching.
+    fn keeps_private_blocks(&self) -> bool;
+    /// The victim's private blocks are cached under `victim`; returns how many blocks were
+    /// copied over the host link for it in the step being planned.
+    fn on_preempted(&mut self, kv: &mut KvCacheManager, victim: BlockKey) -> u32;
+    /// The victim is readmitted, having loaded `loaded` of its blocks from the host.
+    fn on_readmitted(&mut self, kv: &mut KvCacheManager, victim: BlockKey, loaded: u32);
+}
+
+/// vLLM V1's preemption: the victim's KV is freed (its full blocks stay cached, with prefix
+/// caching, until evicted) and recomputed on readmission.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Recompute;
+
+impl PreemptionMode for Recompute {
+    fn keeps_private_blocks(&self) -> bool {
+        false
+    }
+
+    fn on_preempted(&mut self, _kv: &mut KvCacheManager, _victim: BlockKey) -> u32 {
+        0
+    }
+
+    fn on_readmitted(&mut self, _kv: &mut KvCacheManager, _victim: BlockKey, _loaded: u32) {}
+}
+
+/// Swapping to host memory (vLLM V0's `swap` mode): the victim's private blocks are copied to the
+/// host tier, pinned until it returns, and loaded back unless the GPU cache still holds them.
+/// Without room on the host it is recomputed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SwapToHost;
+
+impl PreemptionMode for SwapToHost {
+    fn keeps_private_blocks(&self) -> bool {
+        true
+    }
+
+    fn on_preempted(&mut self, kv: &mut KvCacheManager, victim: BlockKey) -> u32 {
+        let Some(blocks) = kv.lookup(victim).map(|cached| cached.num_blocks) else { return 0 };
+        let copied = kv.host_mut().is_some_and(|host| host.swap_out(victim, 0, blocks));
+        if copied {
+            blocks
+        } else {
+            0
+        }
+    }
+
+    fn on_readmitted(&mut self, kv: &mut KvCacheManager, victim: BlockKey, loaded: u32) {
+        if let Some(host) = kv.host_mut() {
+            host.swap_in(victim, loaded);
+        }
     }
 }
 
