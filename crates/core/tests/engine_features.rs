@@ -91,8 +91,6 @@ fn mtp_at_batch_one_cuts_tpot_by_the_expected_acceptance_length_minus_the_draft_
         "speed-up {speedup:.3}, expected {predicted_speedup:.3} = 2.472 × {without:.6} / {with_mtp:.6}"
     );
     assert!(speedup > 1.5, "at batch 1, MTP pays: {speedup:.3}");
-    let tpot = summary.tpot_ms.as_ref().unwrap().mean;
-    assert!((achieved.baseline_tpot_ms.unwrap() / tpot - speedup).abs() < 1e-9);
     assert_eq!(summary.requests.completed, 1);
 }
 
@@ -424,12 +422,16 @@ fn swap_and_recompute_preemption_both_finish_every_request_once_with_its_arrival
     let (mut scenario, _) = small_gpu_cache(20.0);
     scenario.engine.gpu_memory_utilization = 0.26; // about 13,700 tokens of KV
     scenario.engine.max_model_len = Some(8_192);
-    let rows: Vec<(f64, u32, u32, u16)> = (0..60).map(|i| (f64::from(i) * 0.05, 2_000, 1_500, 0)).collect();
+    // Each prompt has its own prefix hashes (four spans of 512), so preempted requests have
+    // prefix runs as well as private blocks, and both can end up on the host.
+    let hashes: Vec<Vec<u64>> = (0..60u64).map(|i| (0..4).map(|k| 100 * i + k).collect()).collect();
+    let rows: Vec<(f64, u32, u32, &[u64])> =
+        (0..60).map(|i| (i as f64 * 0.05, 2_000, 1_500, hashes[i].as_slice())).collect();
     let arrivals: Vec<SimTime> = rows.iter().map(|row| SimTime::from_secs_f64(row.0)).collect();
     let mut results = Vec::new();
     for preemption in [servesim_core::scenario::Preemption::Recompute, servesim_core::scenario::Preemption::Swap] {
         scenario.engine.preemption = preemption;
-        let result = run(&scenario, trace(&rows, &[]));
+        let result = run(&scenario, hashed_trace(&rows));
         let requests = &result.requests;
         assert!(result.report.summary.preemptions > 0, "{preemption:?}: the cache is small enough to preempt");
         assert!(requests.outcome.iter().all(|&outcome| outcome == Outcome::Completed), "{preemption:?}");
@@ -441,6 +443,8 @@ fn swap_and_recompute_preemption_both_finish_every_request_once_with_its_arrival
     }
     let swap = results[1].report.summary.host_kv.clone().unwrap();
     assert!(swap.swapped_out_blocks > 0, "{swap:?}");
+    // Swapped blocks come back: those the GPU evicted meanwhile are copied in from the host.
+    assert!(swap.swapped_in_blocks > 0, "{swap:?}");
     assert!(swap.swapped_in_blocks <= swap.swapped_out_blocks);
     let recompute = results[0].report.summary.host_kv.clone().unwrap();
     assert_eq!(recompute.swapped_out_blocks, 0, "recompute never swaps");
@@ -468,4 +472,25 @@ fn reserving_kv_for_the_whole_output_admits_fewer_and_never_preempts() {
     let first_finish = (0..fit).map(|i| requests.finished_at[i]).min().unwrap();
     assert!((0..fit).all(|i| requests.first_scheduled_at[i] == SimTime::ZERO));
     assert!(requests.first_scheduled_at[fit] >= first_finish);
+}
+
+#[test]
+fn scenarios_with_presets_and_odd_values_are_read_without_panicking_and_refused_by_field() {
+    for (text, path) in [
+        (r#"{"version": 1, "engine": {"preset": "vllm", "block_size": 0}}"#, "engine.block_size"),
+        (
+            r#"{"version": 1, "engine": {"preset": "sglang"}, "deployment": {"aggregated": {"tp": 4294967295, "pp": 4294967295}}}"#,
+            "deployment.aggregated.tp",
+        ),
+        (
+            r#"{"version": 1, "engine": {"preset": "trtllm", "speculative": {"method": "eagle", "num_draft_tokens": 4294967295, "acceptance_lengths": [1]}}}"#,
+            "engine.speculative.num_draft_tokens",
+        ),
+        (r#"{"version": 1, "engine": {"host_kv_cache_gb": 1e-12, "preemption": "swap"}}"#, "engine.host_kv_cache_gb"),
+        (r#"{"version": 1, "engine": {"priority_ageing_s": 1e-12}}"#, "engine.priority_ageing_s"),
+    ] {
+        let scenario = Scenario::from_json(text).unwrap();
+        let problems = scenario.validate().unwrap_err();
+        assert!(problems.iter().any(|problem| problem.path == path), "{text}: {problems:?}");
+    }
 }

@@ -34,7 +34,7 @@ impl Entry {
 /// Counts over a run, for reports and conservation checks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HostCounts {
-    /// Blocks written to the host when the GPU cache evicted them.
+    /// Blocks the GPU cache evicted into the host (a block evicted again counts again).
     pub stored_blocks: u64,
     /// Blocks loaded back to the GPUs for requests (cache hits in the host tier).
     pub loaded_blocks: u64,
@@ -99,6 +99,8 @@ impl HostTier {
         if start >= end || self.capacity_blocks == 0 {
             return;
         }
+        // Every eviction counts, a block the host still held too: each load of a block follows
+        // its eviction from the GPU, so loads never exceed this count.
         self.counts.stored_blocks += u64::from(end - start);
         let (start, end, pinned) = match self.remove(key) {
             // Evictions come from a run's tail: the new blocks end where the held ones start.
@@ -125,8 +127,9 @@ impl HostTier {
     /// there was room; without it nothing is stored and the request is recomputed instead.
     pub fn swap_out(&mut self, key: BlockKey, start: u32, end: u32) -> bool {
         let blocks = u64::from(end - start);
-        let held = self.entries.get(&key).map_or(0, Entry::num_blocks);
-        if self.pinned_blocks + blocks > self.capacity_blocks + held {
+        // Pinned blocks of the same key are replaced; unpinned ones would be evicted anyway.
+        let pinned_held = self.entries.get(&key).filter(|entry| entry.pinned).map_or(0, Entry::num_blocks);
+        if self.pinned_blocks + blocks > self.capacity_blocks + pinned_held {
             self.counts.swap_fallbacks += 1;
             return false;
         }

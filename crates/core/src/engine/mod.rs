@@ -227,9 +227,7 @@ impl Engine {
         } else {
             DecodePool::new(config.block_size)
         };
-        let host_blocks = (config.host_kv_cache_gb * 1e9
-            / (f64::from(config.block_size) * step_model.kv_bytes_per_token_per_replica()))
-            as u64;
+        let host_blocks = step_model.host_kv_blocks(config.host_kv_cache_gb, config.block_size);
         let kv = if host_blocks > 0 {
             KvCacheManager::with_host_tier(num_blocks, host_blocks)
         } else {
@@ -389,7 +387,7 @@ impl Engine {
         for expired in self.scratch_expired.drain(..) {
             self.num_waiting -= 1;
             self.num_outstanding -= 1;
-            ctx.recorder.reject(expired.request, RejectReason::QueueTimeout);
+            ctx.recorder.reject_at(expired.request, RejectReason::QueueTimeout, self.now);
         }
     }
 

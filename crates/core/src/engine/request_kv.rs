@@ -142,27 +142,34 @@ impl Hit {
                 self.fills_last = cached.is_free;
                 self.stops_claiming = !cached.is_free;
                 if cached.is_free {
-                    self.load_prefix_from_host(kv, layout, span, cached.num_blocks, max_cached_blocks);
+                    host_from = Some((span, cached.num_blocks));
                 }
-                return;
+                break;
             }
             self.num_spans += 1;
         }
+        let partial_prefix = self.fills_last || self.stops_claiming;
         if let Some((span, on_gpu)) = host_from {
             self.load_prefix_from_host(kv, layout, span, on_gpu, max_cached_blocks);
         }
-        if let Some((start, request)) = private {
-            if self.num_held_blocks == start && self.num_cached_blocks < max_cached_blocks && self.num_host_blocks == 0
-            {
-                let key = BlockKey::Private { request, start };
-                let mut on_gpu = 0;
-                if let Some(cached) = kv.lookup(key) {
-                    self.take(cached.num_blocks, cached.is_free, max_cached_blocks);
-                    self.private_run = Some(cached.run);
-                    on_gpu = cached.num_blocks;
-                }
-                self.load_from_host(kv, key, on_gpu, u32::MAX, max_cached_blocks);
+        let Some((start, request)) = private else { return };
+        if self.num_cached_blocks >= max_cached_blocks {
+            return;
+        }
+        let key = BlockKey::Private { request, start };
+        if self.num_host_blocks == 0 && !partial_prefix && self.num_held_blocks == start {
+            // Its own blocks right after the GPU's prefix hits: on the GPU, then on the host.
+            let mut on_gpu = 0;
+            if let Some(cached) = kv.lookup(key) {
+                self.take(cached.num_blocks, cached.is_free, max_cached_blocks);
+                self.private_run = Some(cached.run);
+                on_gpu = cached.num_blocks;
             }
+            self.load_from_host(kv, key, on_gpu, u32::MAX, max_cached_blocks);
+        } else if self.num_held_blocks + self.num_host_blocks == start {
+            // After blocks loaded from the host, its own can only come from the host too (the
+            // GPU's run would have to sit before the loaded blocks).
+            self.load_from_host(kv, key, 0, u32::MAX, max_cached_blocks);
         }
     }
 
@@ -185,7 +192,9 @@ impl Hit {
             span += 1;
             on_gpu = 0;
             if span < layout.num_spans() && kv.lookup(layout.key(span)).is_some() {
-                return; // the GPU holds the next span: this request computes what lies between
+                // The GPU holds the next span, but its run cannot follow loaded blocks in this
+                // request's order: the request computes the rest.
+                return;
             }
         }
     }

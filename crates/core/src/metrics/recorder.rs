@@ -241,8 +241,14 @@ impl Recorder {
 
     /// The request was refused on arrival.
     pub fn reject(&mut self, request: RequestId, reason: RejectReason) {
+        self.reject_at(request, reason, self.requests.arrived_at[request.index()]);
+    }
+
+    /// The request was refused at `at` (dropped from a queue): a request that follows it is
+    /// released from then.
+    pub fn reject_at(&mut self, request: RequestId, reason: RejectReason, at: SimTime) {
         self.requests.outcome[request.index()] = Outcome::Rejected(reason);
-        self.on_ended(request, self.requests.arrived_at[request.index()]);
+        self.on_ended(request, at);
     }
 
     /// The request entered a batch at `at` with `cached_tokens` of its prompt served from the

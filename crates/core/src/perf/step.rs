@@ -287,6 +287,11 @@ impl StepModel {
         tokens as f64 * self.memory.kv_bytes_per_token_per_gpu / self.gpu.host_bandwidth()
     }
 
+    /// KV blocks of `block_size` tokens that `gb` GB of host memory per replica hold.
+    pub fn host_kv_blocks(&self, gb: f64, block_size: u32) -> u64 {
+        (gb * 1e9 / (f64::from(block_size) * self.kv_bytes_per_token_per_replica())) as u64
+    }
+
     /// KV bytes one token takes over the whole replica: every GPU's share (the memory plan's
     /// binding stage taken for every stage).
     pub fn kv_bytes_per_token_per_replica(&self) -> f64 {

@@ -245,7 +245,11 @@ impl Speculative {
                 if lengths.len() != k as usize + 1 {
                     check.fail(
                         "engine.speculative.acceptance_lengths",
-                        format!("needs num_draft_tokens + 1 ({}) probabilities, got {}", k + 1, lengths.len()),
+                        format!(
+                            "needs num_draft_tokens + 1 ({}) probabilities, got {}",
+                            u64::from(k) + 1,
+                            lengths.len()
+                        ),
                     );
                 }
                 let total: f64 = lengths.iter().sum();
@@ -370,6 +374,12 @@ impl EngineSettings {
             }
             _ => {}
         }
+        // Every sequence verifies k + 1 tokens within the budget: a preset's sequence count
+        // shrinks to what its budget holds.
+        if let (Some(speculative), false) = (&self.speculative, given("max_num_seqs")) {
+            let per_sequence = speculative.num_draft_tokens.saturating_add(1).max(1);
+            self.max_num_seqs = self.max_num_seqs.min(self.max_num_batched_tokens / per_sequence).max(1);
+        }
     }
 
     /// The settings a scenario's engine section means: `given` (the section's fields as
@@ -442,7 +452,7 @@ impl EngineSettings {
         }
         if let Some(speculative) = &self.speculative {
             speculative.check(check, model);
-            let verified = self.max_num_seqs.saturating_mul(speculative.num_draft_tokens + 1);
+            let verified = self.max_num_seqs.saturating_mul(speculative.num_draft_tokens.saturating_add(1));
             if self.max_num_batched_tokens < verified {
                 check.fail(
                     "engine.max_num_batched_tokens",
@@ -464,13 +474,14 @@ impl EngineSettings {
                 "\"swap\" copies preempted requests to host memory: set engine.host_kv_cache_gb".to_owned(),
             );
         }
+        // At least a microsecond: shorter would round to nothing in the simulation's nanoseconds.
         let ageing = self.priority_ageing_s;
-        if !(ageing.is_finite() && ageing > 0.0) {
-            check.fail("engine.priority_ageing_s", format!("must be a positive number of seconds, got {ageing}"));
+        if !(ageing.is_finite() && ageing >= 1e-6) {
+            check.fail("engine.priority_ageing_s", format!("must be at least 0.000001 s, got {ageing}"));
         }
         if let Some(limit) = self.max_queue_time_s {
-            if !(limit.is_finite() && limit > 0.0) {
-                check.fail("engine.max_queue_time_s", format!("must be a positive number of seconds, got {limit}"));
+            if !(limit.is_finite() && limit >= 1e-6) {
+                check.fail("engine.max_queue_time_s", format!("must be at least 0.000001 s, got {limit}"));
             }
         }
     }

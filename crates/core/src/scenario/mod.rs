@@ -349,7 +349,18 @@ impl Scenario {
         if given.contains_key("max_model_len") {
             return;
         }
-        let (Ok(model), Ok(step_model)) = (self.model.spec(), StepModel::from_scenario(self)) else { return };
+        let Ok(model) = self.model.spec() else { return };
+        // A rule's length (TensorRT-LLM's token budget) never exceeds the model's context.
+        if self.engine.max_model_len.is_some_and(|len| u64::from(len) > model.max_context) {
+            self.engine.max_model_len = u32::try_from(model.max_context).ok();
+        }
+        // The KV capacity, once everything else validates (the scenario is not checked yet).
+        let mut probe = self.clone();
+        probe.engine.max_model_len = Some(1);
+        if probe.validate().is_err() {
+            return;
+        }
+        let Ok(step_model) = StepModel::from_scenario(self) else { return };
         let block_size = u64::from(self.engine.block_size);
         let fits = step_model.kv_capacity_tokens() / block_size * block_size;
         let wanted = self.engine.max_model_len.map_or(model.max_context, u64::from);
@@ -361,7 +372,7 @@ impl Scenario {
     /// What the engine presets' rules read: the GPU and the GPUs per replica.
     pub fn preset_context(&self) -> PresetContext {
         let Deployment::Aggregated(pool) = &self.deployment;
-        PresetContext { gpu: self.hardware.gpu.spec().cloned(), gpus_per_replica: pool.tp * pool.pp }
+        PresetContext { gpu: self.hardware.gpu.spec().cloned(), gpus_per_replica: pool.tp.saturating_mul(pool.pp) }
     }
 
     /// The canonical JSON text: compact, every field present, fields in declaration order.
@@ -512,6 +523,16 @@ impl Scenario {
             Err(error) => return check.fail(error.path, error.message),
         };
         let block_size = u64::from(self.engine.block_size);
+        let host_gb = self.engine.host_kv_cache_gb;
+        if host_gb > 0.0 && step_model.host_kv_blocks(host_gb, self.engine.block_size) == 0 {
+            check.fail(
+                "engine.host_kv_cache_gb",
+                format!(
+                    "{host_gb} GB holds no KV block ({:.0} bytes per block of {block_size} tokens); raise it or set 0",
+                    step_model.kv_bytes_per_token_per_replica() * block_size as f64
+                ),
+            );
+        }
         let num_blocks = step_model.kv_capacity_tokens() / block_size;
         let needed = max_model_len.div_ceil(block_size);
         if needed > num_blocks {
