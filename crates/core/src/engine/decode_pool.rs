@@ -193,7 +193,7 @@ impl<T> DecodePool<T> {
     /// leave into `finished`.
     pub fn step_speculative(
         &mut self,
-        draw: &mut dyn FnMut() -> u64,
+        mut draw: impl FnMut() -> u64,
         finished: &mut Vec<Departed<T>>,
     ) -> SpeculativeStep {
         debug_assert!(self.is_speculative(), "a speculative pool");

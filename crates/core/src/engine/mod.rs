@@ -775,7 +775,7 @@ impl Engine {
                 u64::from(self.plan.num_decodes)
             }
             Some(speculation) => {
-                let outcome = self.decoding.step_speculative(&mut || speculation.draw(), &mut self.scratch_departed);
+                let outcome = self.decoding.step_speculative(|| speculation.draw(), &mut self.scratch_departed);
                 self.kv.free(outcome.unused_blocks as u32);
                 ctx.recorder.on_verified(end, u64::from(self.plan.num_decodes), outcome.accepted);
                 outcome.emitted

@@ -105,7 +105,7 @@ fn host_link_gb_s(id: &str) -> f64 {
     match id {
         "a100-80gb" | "l40s" => 32.0,
         "gb200" | "gb300" => 450.0,
-        _ => 64.0,
+        _ => super::gpu::PCIE_GEN5_GB_S,
     }
 }
 

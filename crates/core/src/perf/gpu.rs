@@ -13,8 +13,11 @@ use super::Dtype;
 /// Gen5 x16 moves about 50 of its 64 GB/s per direction in pinned-memory copies).
 pub const HOST_LINK_EFFICIENCY: f64 = 0.8;
 
+/// The host link of a GPU that names none: PCIe Gen5 x16, 64 GB/s per direction.
+pub const PCIE_GEN5_GB_S: f64 = 64.0;
+
 fn default_host_gb_s() -> f64 {
-    64.0
+    PCIE_GEN5_GB_S
 }
 
 /// One GPU type: peaks from the vendor datasheet and the efficiency its kernels achieve.

@@ -65,7 +65,7 @@ use crate::metrics::{
 };
 use crate::perf::StepModel;
 use crate::scenario::{Deployment, Problem, Scenario};
-use crate::stats::{bucket_width_s, Series, SeriesId};
+use crate::stats::{bucket_width_s, Quantiles, Series, SeriesId};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
 
@@ -443,13 +443,9 @@ impl Simulation {
         let recorder = &self.recorder;
         let cluster_blocks: u64 =
             self.cluster.engines().iter().map(|engine| u64::from(engine.kv_cache().num_total_blocks())).sum();
-        let cluster_host_blocks: u64 = self
-            .cluster
-            .engines()
-            .iter()
-            .filter_map(|engine| engine.kv_cache().host())
-            .map(HostTier::capacity_blocks)
-            .sum();
+        let host_tiers: Vec<&HostTier> =
+            self.cluster.engines().iter().filter_map(|engine| engine.kv_cache().host()).collect();
+        let cluster_host_blocks: u64 = host_tiers.iter().map(|host| host.capacity_blocks()).sum();
         let columns = LatencyColumns::of(&recorder.requests);
         let Deployment::Aggregated(pool) = &self.scenario.deployment;
         let facts = DeploymentFacts {
@@ -466,15 +462,16 @@ impl Simulation {
             } else {
                 recorder.host_cached_tokens as f64 / cache.prompt_tokens as f64
             };
-            let counts =
-                self.cluster.engines().iter().filter_map(|engine| engine.kv_cache().host()).map(HostTier::counts);
-            summary.host_kv = Some(HostKvSummary::of(cluster_host_blocks, counts));
+            summary.host_kv = Some(HostKvSummary::of(cluster_host_blocks, host_tiers.iter().map(|host| host.counts())));
         }
         if let Some(speculative) = &self.scenario.engine.speculative {
             summary.speculative =
                 SpeculativeSummary::of(recorder.num_verified, recorder.num_accepted, speculative.expected_accepted());
             let baseline = self.baseline.as_ref().filter(|baseline| baseline.finished);
-            let baseline_tpot_ms = baseline.and_then(|baseline| baseline.report().summary.tpot_ms).map(|t| t.mean);
+            // The summary's mean TPOT, without the rest of the baseline's report.
+            let baseline_tpot_ms = baseline
+                .and_then(|baseline| Quantiles::of_sorted(&LatencyColumns::of(&baseline.recorder.requests).tpot_ms))
+                .map(|tpot| tpot.mean);
             summary.speculative.baseline_tpot_ms = baseline_tpot_ms;
             summary.speculative.tpot_speedup = baseline_tpot_ms
                 .zip(summary.tpot_ms.as_ref())
