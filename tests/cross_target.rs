@@ -66,7 +66,7 @@ fn cross_target_digest() -> u64 {
     // A golden simulation: the per-request records and the summary's floats.
     let mut scenario = Scenario {
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, ..ReplicaPool::default() }),
-        router: RouterSettings { kind: RouterKind::LeastOutstanding },
+        router: RouterSettings::of(RouterKind::LeastOutstanding),
         ..Scenario::default()
     };
     scenario.engine.gpu_memory_utilization = 0.3;

@@ -77,7 +77,7 @@ fn a_scenario_round_trips_through_the_location_hash() {
     let scenario = Scenario {
         seed: 99,
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 12, tp: 2, ..ReplicaPool::default() }),
-        router: RouterSettings { kind: RouterKind::PowerOfTwo },
+        router: RouterSettings::of(RouterKind::PowerOfTwo),
         ..Scenario::default()
     };
     url_state::write_scenario_to_location(&scenario);

@@ -151,7 +151,7 @@ mod tests {
                 ..crate::scenario::ModelChoice::preset("llama-3.1-70b")
             },
             deployment: Deployment::Aggregated(ReplicaPool { replicas: 16, tp: 4, pp: 2, ..ReplicaPool::default() }),
-            router: RouterSettings { kind: RouterKind::LeastOutstanding },
+            router: RouterSettings::of(RouterKind::LeastOutstanding),
             workload: Workload::from(WorkloadSource::File(FileRef {
                 name: "my trace (v2) ✓.jsonl".into(),
                 rows: 8_819,

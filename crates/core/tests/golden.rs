@@ -40,7 +40,7 @@ fn golden_scenarios() -> Vec<(&'static str, Scenario, Trace)> {
     let mut code_on_a100 = Scenario {
         model: ModelChoice { kv_cache: servesim_core::perf::Dtype::Fp8, ..ModelChoice::default() },
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 1, pp: 1, ..ReplicaPool::default() }),
-        router: RouterSettings { kind: RouterKind::LeastOutstanding },
+        router: RouterSettings::of(RouterKind::LeastOutstanding),
         ..Scenario::default()
     };
     code_on_a100.hardware.gpu = "a100-80gb".into();
@@ -48,7 +48,7 @@ fn golden_scenarios() -> Vec<(&'static str, Scenario, Trace)> {
         seed: 7,
         model: ModelChoice::preset("qwen3-32b"),
         deployment: Deployment::Aggregated(ReplicaPool { replicas: 2, tp: 2, pp: 1, ..ReplicaPool::default() }),
-        router: RouterSettings { kind: RouterKind::PowerOfTwo },
+        router: RouterSettings::of(RouterKind::PowerOfTwo),
         ..Scenario::default()
     };
     qwen_under_pressure.hardware.gpu = "h200".into();

@@ -79,7 +79,7 @@ fn case_of(row: &Value) -> Result<Case, String> {
         kv_cache: text(row, "kv_cache").and_then(Dtype::from_name).unwrap_or(Dtype::Bf16),
         ..ModelChoice::preset(text(row, "model").ok_or("no model")?)
     };
-    let Deployment::Aggregated(pool) = &mut scenario.deployment;
+    let Deployment::Aggregated(pool) = &mut scenario.deployment else { unreachable!("the default is aggregated") };
     pool.tp = tp;
     pool.pp = whole(row, "pp").unwrap_or(1);
     pool.ep = whole(row, "ep").unwrap_or(1);
@@ -157,7 +157,7 @@ fn the_model_against_public_measurements() {
                 continue;
             }
         };
-        let Deployment::Aggregated(pool) = &case.scenario.deployment;
+        let pool = case.scenario.deployment.primary_pool();
         let setup = format!(
             "{} on {} × {} TP{}{}{}, {}",
             case.scenario.model.label(),

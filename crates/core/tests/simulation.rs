@@ -318,7 +318,7 @@ mod properties {
                 let mut scenario = Scenario {
                     seed,
                     deployment: Deployment::Aggregated(ReplicaPool { replicas, ..ReplicaPool::default() }),
-                    router: RouterSettings { kind: RouterKind::ALL[router] },
+                    router: RouterSettings::of(RouterKind::ALL[router]),
                     ..Scenario::default()
                 };
                 let engine = &mut scenario.engine;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BenchmarkRow, Load};
 use crate::perf::Factors;
-use crate::scenario::{Calibration, Deployment, Scenario};
+use crate::scenario::{Calibration, Deployment, PoolRole, Scenario};
 use crate::sim::Simulation;
 use crate::workload::{resolve, Arrivals, Generator, GeneratorClass, Lengths, Workload, WorkloadSource};
 
@@ -90,9 +90,11 @@ impl FitReport {
 /// The scenario that replays `row` on one replica of `base`'s deployment with `factors`
 /// (`engine.max_model_len` defaults to the row's prompt plus output).
 pub fn replay_scenario(base: &Scenario, row: &BenchmarkRow, factors: Factors) -> Scenario {
-    let mut scenario = base.clone();
-    let Deployment::Aggregated(pool) = &mut scenario.deployment;
-    pool.replicas = 1;
+    // A benchmark ran one aggregated server: the first pool's view.
+    let mut scenario = base.pool_view(PoolRole::Aggregated);
+    if let Deployment::Aggregated(pool) = &mut scenario.deployment {
+        pool.replicas = 1;
+    }
     // The benchmarked server started, so it held its longest request (it may have been launched
     // with a --max-model-len below the model's context to get there).
     scenario.engine.max_model_len.get_or_insert(row.isl.saturating_add(row.osl));

@@ -24,6 +24,18 @@
 //! `k + 1` tokens and accepts a seeded random number of them), a host KV tier behind the cache
 //! ([`HostTier`]: evicted blocks, loaded back over the host link) and swap preemption.
 //!
+//! **Disaggregated roles.** A prefill replica ([`PoolRole::Prefill`]) stops a request once its
+//! prompt is computed and its first token sampled: the request leaves the running list, its
+//! blocks stay *parked* until the cluster says its KV has been moved ([`Engine::release_parked`]),
+//! and a [`Handoff::PrefillDone`] tells the cluster. A decode replica ([`PoolRole::Decode`])
+//! takes such a request with [`Engine::enqueue_remote`]: the scheduler admits it in queue order
+//! by reserving the blocks of its prompt (less what the replica has cached) without computing
+//! anything, and a [`Handoff::KvReserved`] asks for the transfer; the request waits in
+//! *receiving* until [`Engine::on_kv_received`], then runs its first decode step as a one-token
+//! chunk on top of the received context and joins the decode pool. A request that cannot get
+//! its blocks waits in the queue (holding the prefill replica's blocks: back-pressure). An
+//! engine whose only requests wait on transfers idles until one completes.
+//!
 //! **Steady decoding costs O(1) per step** ([`DecodePool`]): in any reachable state the decoding
 //! sequences are all older than any partial prefill (a prompt left unfinished took the last of
 //! the budget, so nothing was admitted after it), so the running walk gives every decode its
@@ -55,7 +67,7 @@ use crate::ids::{ReplicaId, RequestId};
 use crate::metrics::{generated_tokens, DecodeSteps, Recorder, RejectReason};
 use crate::perf::{BatchShape, DecodeCost, PrefillChunk, StepModel};
 use crate::rng::{RngStream, StreamId};
-use crate::scenario::{Preemption, Scheduling};
+use crate::scenario::{PoolRole, Preemption, Scheduling};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
 
@@ -139,7 +151,8 @@ struct StepPlan {
 }
 
 /// What an engine reads and writes while it advances: the requests' lengths and prefix hashes,
-/// the run's records, and how many more events the run may process.
+/// the run's records, how many more events the run may process, and the handoffs it leaves for
+/// the cluster.
 pub struct StepContext<'a> {
     /// The workload (prompt and output lengths, prefix hashes).
     pub trace: &'a Trace,
@@ -147,6 +160,45 @@ pub struct StepContext<'a> {
     pub recorder: &'a mut Recorder,
     /// Events (steps) the run may still process.
     pub events_left: &'a mut u64,
+    /// What disaggregated replicas tell the cluster, in the order it happened.
+    pub handoffs: &'a mut Vec<Handoff>,
+}
+
+/// What a disaggregated replica tells the cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// A prefill replica computed `request`'s prompt and sampled its first token at `at`; its
+    /// KV stays parked there.
+    PrefillDone {
+        /// The request.
+        request: RequestId,
+        /// The prefill replica.
+        replica: ReplicaId,
+        /// When its first token was sampled.
+        at: SimTime,
+    },
+    /// A decode replica reserved blocks for `request`'s prompt at `at`; `tokens` of its KV
+    /// (the prompt less what the replica had cached) must be moved.
+    KvReserved {
+        /// The request.
+        request: RequestId,
+        /// The decode replica.
+        replica: ReplicaId,
+        /// When the blocks were reserved.
+        at: SimTime,
+        /// KV tokens to move.
+        tokens: u64,
+    },
+}
+
+/// A request whose KV a replica holds for a transfer: parked on a prefill replica until it has
+/// been sent, or reserved on a decode replica until it has arrived.
+#[derive(Clone, Debug)]
+struct HeldForTransfer {
+    waiting: Waiting,
+    /// Tokens its blocks hold (the prompt).
+    tokens: u64,
+    kv: RequestKv,
 }
 
 /// Why an engine stopped advancing before the instant it was asked to reach.
@@ -162,6 +214,7 @@ pub enum Halt {
 #[derive(Debug)]
 pub struct Engine {
     replica: ReplicaId,
+    role: PoolRole,
     config: SchedulerConfig,
     step_model: StepModel,
     kv: KvCacheManager,
@@ -198,6 +251,17 @@ pub struct Engine {
     swapped_out_tokens: u64,
     /// With `reserve_kv_for_output`: the blocks the running requests reserved in all.
     reserved_blocks: u64,
+    /// Prompt tokens of the requests waiting (a load signal routers read).
+    num_waiting_tokens: u64,
+    /// Decode role: waiting requests whose KV is not reserved yet.
+    num_remote_waiting: usize,
+    /// Prefill role: requests whose KV waits to be sent.
+    parked: BTreeMap<RequestId, HeldForTransfer>,
+    /// Decode role: requests whose KV is on its way.
+    receiving: BTreeMap<RequestId, HeldForTransfer>,
+    /// Whether nothing can be scheduled until a transfer completes (parked or receiving blocks
+    /// are what is missing).
+    idle_until_transfer: bool,
 }
 
 impl Engine {
@@ -206,6 +270,11 @@ impl Engine {
     /// defaults), or by rank for priority scheduling; speculative decoding when the step model
     /// verifies draft tokens.
     pub fn new(replica: ReplicaId, config: SchedulerConfig, step_model: StepModel) -> Engine {
+        Engine::with_role(replica, PoolRole::Aggregated, config, step_model)
+    }
+
+    /// An idle engine of a pool with `role` ([`Engine::new`] for an aggregated one).
+    pub fn with_role(replica: ReplicaId, role: PoolRole, config: SchedulerConfig, step_model: StepModel) -> Engine {
         let num_blocks =
             u32::try_from(step_model.kv_capacity_tokens() / u64::from(config.block_size)).unwrap_or(u32::MAX);
         let (waiting, preemption): (Box<dyn WaitingQueue>, Box<dyn PreemptionPolicy>) = match config.scheduling {
@@ -235,6 +304,7 @@ impl Engine {
         };
         Engine {
             replica,
+            role,
             watermark_blocks: (f64::from(num_blocks) * config.watermark) as u32,
             config,
             step_model,
@@ -262,6 +332,11 @@ impl Engine {
             class_priorities: Vec::new(),
             swapped_out_tokens: 0,
             reserved_blocks: 0,
+            num_waiting_tokens: 0,
+            num_remote_waiting: 0,
+            parked: BTreeMap::new(),
+            receiving: BTreeMap::new(),
+            idle_until_transfer: false,
         }
     }
 
@@ -341,7 +416,57 @@ impl Engine {
     }
 
     fn has_work(&self) -> bool {
-        self.num_waiting != 0 || !self.running.is_empty()
+        (self.num_waiting != 0 || !self.running.is_empty()) && !self.idle_until_transfer
+    }
+
+    /// Tokens per KV block.
+    pub fn block_size(&self) -> u32 {
+        self.config.block_size
+    }
+
+    /// The replica's pool role.
+    pub fn role(&self) -> PoolRole {
+        self.role
+    }
+
+    /// Prompt tokens of the requests waiting for admission.
+    pub fn num_waiting_tokens(&self) -> u64 {
+        self.num_waiting_tokens
+    }
+
+    /// Requests whose KV this replica holds for a transfer (parked or receiving).
+    pub fn num_held_for_transfer(&self) -> usize {
+        self.parked.len() + self.receiving.len()
+    }
+
+    /// KV blocks held by requests parked for a transfer (a prefill replica's back-pressure).
+    pub fn num_parked_blocks(&self) -> u64 {
+        self.parked.values().map(|held| u64::from(held.kv.held_blocks())).sum()
+    }
+
+    /// Whether the replica's next step may hand something to the cluster, so that its step
+    /// ends must be events: a prefill replica with requests, a decode replica with requests
+    /// whose KV it has not reserved yet.
+    pub fn hands_off(&self) -> bool {
+        match self.role {
+            PoolRole::Aggregated => false,
+            PoolRole::Prefill => self.num_outstanding > 0,
+            PoolRole::Decode => self.num_remote_waiting > 0,
+        }
+    }
+
+    /// Tokens of `request`'s prompt this replica's prefix cache holds (what a KV-aware router
+    /// and conditional disaggregation read).
+    pub fn cached_prefix_tokens(&mut self, trace: &Trace, request: RequestId) -> u64 {
+        if !self.config.prefix_caching {
+            return 0;
+        }
+        let prompt = u64::from(trace.prompt_tokens[request.index()]);
+        let block_size = u64::from(self.config.block_size);
+        let layout = layout_of(trace, request, self.config.block_size);
+        let max_cached_blocks = (prompt.saturating_sub(1) / block_size) as u32;
+        self.scratch_hit.look_up(&self.kv, &layout, None, max_cached_blocks);
+        u64::from(self.scratch_hit.num_cached_blocks - self.scratch_hit.num_host_blocks) * block_size
     }
 
     fn blocks_for(&self, tokens: u64) -> u32 {
@@ -357,22 +482,83 @@ impl Engine {
         if prompt > self.config.max_model_len {
             return ctx.recorder.reject(request, RejectReason::PromptExceedsMaxModelLen);
         }
+        let rank = self.rank_of(ctx.trace, request, at);
+        self.push_waiting(
+            Waiting {
+                request,
+                num_tokens: prompt,
+                generated: 0,
+                last_token_at: SimTime::MAX,
+                private_start: 0,
+                arrived_at: at,
+                rank,
+                admitted_before: false,
+                kv_remote: false,
+            },
+            at,
+        );
+    }
+
+    /// Hands a decode replica a request whose prompt a prefill replica computed, sampling its
+    /// first token at `first_token_at` (the engine must have been advanced to `at`). It waits
+    /// for admission, which reserves its blocks and asks for its KV.
+    pub fn enqueue_remote(&mut self, request: RequestId, first_token_at: SimTime, at: SimTime, ctx: &mut StepContext<'_>) {
+        debug_assert_eq!(self.role, PoolRole::Decode, "only a decode replica takes remote requests");
+        let prompt = u64::from(ctx.trace.prompt_tokens[request.index()]);
+        let rank = self.rank_of(ctx.trace, request, ctx.recorder.requests.arrived_at[request.index()]);
+        self.num_remote_waiting += 1;
+        self.push_waiting(
+            Waiting {
+                request,
+                num_tokens: prompt + 1,
+                generated: 1,
+                last_token_at: first_token_at,
+                private_start: 0,
+                arrived_at: at,
+                rank,
+                admitted_before: true,
+                kv_remote: true,
+            },
+            at,
+        );
+    }
+
+    /// Queues a new request arriving at `at`.
+    fn push_waiting(&mut self, waiting: Waiting, at: SimTime) {
         if !self.has_work() {
             self.now = self.now.max(at);
         }
+        self.idle_until_transfer = false;
         self.num_outstanding += 1;
         self.num_waiting += 1;
-        let rank = self.rank_of(ctx.trace, request, at);
-        self.waiting.push(Waiting {
-            request,
-            num_tokens: prompt,
-            generated: 0,
-            last_token_at: SimTime::MAX,
-            private_start: 0,
-            arrived_at: at,
-            rank,
-            admitted_before: false,
-        });
+        self.num_waiting_tokens += waiting.num_tokens;
+        self.waiting.push(waiting);
+    }
+
+    /// The KV of `request`, reserved here, arrived at `at` (the engine must have been advanced
+    /// to `at`): it runs its first decode step at the next step.
+    pub fn on_kv_received(&mut self, request: RequestId, at: SimTime) {
+        let held = self.receiving.remove(&request).expect("a transfer to this replica");
+        if !self.has_work() {
+            self.now = self.now.max(at);
+        }
+        self.idle_until_transfer = false;
+        let admitted = self.next_admission;
+        self.next_admission += 1;
+        self.running.insert(admitted, Running::prefilling(request, held.waiting.rank));
+        let waiting = Waiting { kv_remote: false, ..held.waiting };
+        self.prefilling.push(Prefilling { waiting, computed: held.tokens, kv: held.kv, admitted });
+    }
+
+    /// The KV of `request`, parked here, has been sent (the engine must have been advanced to
+    /// `at`): its blocks go back to the cache, its prefix staying cached.
+    pub fn release_parked(&mut self, request: RequestId, at: SimTime) {
+        let held = self.parked.remove(&request).expect("a transfer from this replica");
+        held.kv.release(&mut self.kv, held.tokens, self.config.block_size, None);
+        if !self.has_work() {
+            self.now = self.now.max(at);
+        }
+        self.idle_until_transfer = false;
     }
 
     /// Drops the requests that waited longer than `max_queue_time` without ever being
@@ -386,6 +572,7 @@ impl Engine {
         self.waiting.remove_expired(arrived_by, &mut self.scratch_expired);
         for expired in self.scratch_expired.drain(..) {
             self.num_waiting -= 1;
+            self.num_waiting_tokens -= expired.num_tokens;
             self.num_outstanding -= 1;
             ctx.recorder.reject_at(expired.request, RejectReason::QueueTimeout, self.now);
         }
@@ -489,8 +676,15 @@ impl Engine {
         }
 
         // Waiting requests, unless something was preempted.
-        while !preempted_any && budget > 0 && (self.running.len() as u32) < self.config.max_num_seqs {
+        while !preempted_any && budget > 0 && self.num_seqs() < self.config.max_num_seqs {
             let Some(&head) = self.waiting.peek() else { break };
+            if head.kv_remote {
+                let others_scheduled = !self.decoding.is_empty() || !plan.chunks.is_empty();
+                if !self.reserve_for_transfer(head, others_scheduled, ctx) {
+                    break;
+                }
+                continue;
+            }
             let layout = layout_of(ctx.trace, head.request, self.config.block_size);
             let kept = head.admitted_before && self.preemption_mode.keeps_private_blocks();
             if self.config.prefix_caching || kept {
@@ -532,6 +726,7 @@ impl Engine {
             self.reserved_blocks += reservation;
             self.waiting.pop();
             self.num_waiting -= 1;
+            self.num_waiting_tokens -= head.num_tokens;
             let mut kv = RequestKv::admit(&mut self.kv, hit, &layout, self.config.prefix_caching);
             let host_tokens = u64::from(hit.num_host_blocks) * u64::from(self.config.block_size);
             if let Some(host) = self.kv.host_mut() {
@@ -559,6 +754,11 @@ impl Engine {
         let num_decodes = self.decoding.len();
         if num_decodes == 0 && plan.chunks.is_empty() {
             self.plan = plan;
+            if self.num_held_for_transfer() > 0 {
+                // The blocks it lacks come back when a transfer completes.
+                self.idle_until_transfer = true;
+                return Ok(());
+            }
             return Err(Halt::Stuck(self.replica));
         }
         let mut duration =
@@ -571,6 +771,60 @@ impl Engine {
         self.plan = plan;
         self.put_in_flight(duration, num_decodes, ctx);
         Ok(())
+    }
+
+    /// Sequences counted against `max_num_seqs`: running, and receiving their KV.
+    fn num_seqs(&self) -> u32 {
+        (self.running.len() + self.receiving.len()) as u32
+    }
+
+    /// Admits the head of the queue, a request whose prompt a prefill replica computed, by
+    /// reserving blocks for its prompt (a prefix this replica has cached is not moved again)
+    /// and asking for the transfer. Returns false, reserving nothing, when the blocks are not
+    /// free (with the watermark kept when `others_scheduled`) or its reservation does not fit.
+    fn reserve_for_transfer(&mut self, head: Waiting, others_scheduled: bool, ctx: &mut StepContext<'_>) -> bool {
+        let block_size = u64::from(self.config.block_size);
+        let prompt = head.num_tokens - 1;
+        let layout = layout_of(ctx.trace, head.request, self.config.block_size);
+        if self.config.prefix_caching {
+            self.scratch_hit.look_up(&self.kv, &layout, None, (prompt / block_size) as u32);
+        } else {
+            self.scratch_hit = Hit::default();
+        }
+        let hit = &self.scratch_hit;
+        let cached_tokens = u64::from(hit.num_cached_blocks) * block_size;
+        let needed = self.blocks_for(prompt).saturating_sub(hit.num_held_blocks);
+        let watermark = if others_scheduled { self.watermark_blocks } else { 0 };
+        let available = self.kv.num_free_blocks() - hit.num_evictable_blocks;
+        if u64::from(needed) + u64::from(watermark) > u64::from(available) {
+            return false;
+        }
+        if self.config.reserve_kv_for_output {
+            let reservation = self.reservation(ctx.trace, head.request);
+            if self.reserved_blocks + reservation > u64::from(self.kv.num_total_blocks()) {
+                return false;
+            }
+            self.reserved_blocks += reservation;
+        }
+        self.waiting.pop();
+        self.num_waiting -= 1;
+        self.num_waiting_tokens -= head.num_tokens;
+        self.num_remote_waiting -= 1;
+        let mut kv = RequestKv::admit(&mut self.kv, hit, &layout, self.config.prefix_caching);
+        if let Some(host) = self.kv.host_mut() {
+            for &(key, blocks) in self.scratch_hit.host_loads() {
+                host.on_loaded(key, blocks);
+            }
+        }
+        kv.grow(&mut self.kv, &layout, needed, prompt, self.config.block_size);
+        ctx.handoffs.push(Handoff::KvReserved {
+            request: head.request,
+            replica: self.replica,
+            at: self.now,
+            tokens: prompt - cached_tokens,
+        });
+        self.receiving.insert(head.request, HeldForTransfer { waiting: head, tokens: prompt, kv });
+        true
     }
 
     /// Runs, in one tight loop, the steady decode steps that end by `until`, before any
@@ -729,6 +983,16 @@ impl Engine {
                 ctx.recorder.on_finished(request, end);
                 continue;
             }
+            if self.role == PoolRole::Prefill {
+                // The decode pool generates the rest; the KV stays here until it is sent.
+                self.running.remove(&entry.admitted);
+                self.num_outstanding -= 1;
+                self.on_left_running(ctx.trace, request);
+                ctx.handoffs.push(Handoff::PrefillDone { request, replica: self.replica, at: end });
+                let held = HeldForTransfer { tokens: entry.computed, kv: entry.kv, waiting: entry.waiting };
+                self.parked.insert(request, held);
+                continue;
+            }
             let remaining = target - u64::from(generated);
             let slot = self.decoding.join(request, entry.admitted, entry.computed, remaining, entry.kv);
             let rank = entry.waiting.rank;
@@ -835,6 +1099,7 @@ impl Engine {
                     arrived_at: SimTime::ZERO,
                     rank: running.rank,
                     admitted_before: true,
+                    kv_remote: false,
                 }
             }
         };
@@ -843,6 +1108,7 @@ impl Engine {
         self.swapped_out_tokens += u64::from(copied) * u64::from(self.config.block_size);
         ctx.recorder.on_preempted(waiting.request);
         self.num_waiting += 1;
+        self.num_waiting_tokens += waiting.num_tokens;
         self.waiting.push_preempted(waiting);
         Some(admitted)
     }
@@ -862,7 +1128,8 @@ impl Engine {
         self.kv.check_invariants();
         let bs = u64::from(self.config.block_size);
         let crossing = u64::from(self.plan.in_flight);
-        let prefill_blocks: u64 = self.prefilling.iter().map(|p| u64::from(p.kv.held_blocks())).sum();
+        let prefill_blocks: u64 = self.prefilling.iter().map(|p| u64::from(p.kv.held_blocks())).sum::<u64>()
+            + self.parked.values().chain(self.receiving.values()).map(|h| u64::from(h.kv.held_blocks())).sum::<u64>();
         // A decode holds its context's blocks, plus the blocks its in-flight tokens need.
         let in_flight = crossing * u64::from(self.tokens_per_decode);
         let decode_blocks: u64 = self.decoding.live().map(|(context, _)| (context + in_flight).div_ceil(bs)).sum();
@@ -870,7 +1137,7 @@ impl Engine {
         assert_eq!(
             prefill_blocks + decode_blocks - referenced_twice,
             u64::from(self.kv.num_used_blocks()),
-            "replica {}: blocks held by requests ({prefill_blocks} prefilling + {decode_blocks} decoding − \
+            "replica {}: blocks held by requests ({prefill_blocks} prefilling or held for transfer + {decode_blocks} decoding − \
              {referenced_twice} shared) != used blocks ({} of {})",
             self.replica.0,
             self.kv.num_used_blocks(),
@@ -882,7 +1149,7 @@ impl Engine {
     fn check_counts(&self) {
         assert_eq!(
             self.num_outstanding as usize,
-            self.num_waiting + self.running.len(),
+            self.num_waiting + self.running.len() + self.receiving.len(),
             "replica {}: outstanding count disagrees with the queues",
             self.replica.0
         );
@@ -905,7 +1172,8 @@ impl Engine {
     /// holder.
     fn shared_blocks(&self) -> u64 {
         let mut holders: BTreeMap<RunId, u64> = BTreeMap::new();
-        let all = self.prefilling.iter().map(|p| &p.kv).chain(self.decoding.live().map(|(_, kv)| kv));
+        let held = self.parked.values().chain(self.receiving.values()).map(|h| &h.kv);
+        let all = self.prefilling.iter().map(|p| &p.kv).chain(self.decoding.live().map(|(_, kv)| kv)).chain(held);
         for kv in all {
             for run in kv.runs() {
                 *holders.entry(run).or_insert(0) += 1;

@@ -34,9 +34,12 @@ pub struct Waiting {
     /// Its rank under priority scheduling: arrival plus priority × ageing, nanoseconds (lower
     /// first).
     pub rank: i64,
-    /// Whether it was admitted before (a preempted request): only requests never admitted
-    /// time out in the queue.
+    /// Whether it was admitted before (a preempted request, or one whose prompt a prefill
+    /// replica computed): only requests never admitted time out in the queue.
     pub admitted_before: bool,
+    /// Whether its prompt's KV comes from a prefill replica: admitting it reserves the blocks
+    /// and asks for the transfer (a disaggregated decode replica's request).
+    pub kv_remote: bool,
 }
 
 /// The order in which waiting requests are considered for admission.
@@ -246,6 +249,7 @@ mod tests {
             arrived_at: SimTime::from_secs_f64(f64::from(request)),
             rank: i64::from(request),
             admitted_before: false,
+            kv_remote: false,
         }
     }
 

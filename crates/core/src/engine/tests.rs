@@ -16,6 +16,7 @@ struct Harness {
     trace: Trace,
     recorder: Recorder,
     events_left: u64,
+    handoffs: Vec<crate::engine::Handoff>,
 }
 
 impl Harness {
@@ -43,11 +44,16 @@ impl Harness {
             ..Trace::empty(TraceFormat::MooncakeJsonl)
         };
         let recorder = Recorder::new(&trace, config.max_model_len, SimDuration::from_millis(1_000));
-        Harness { engine, trace, recorder, events_left: u64::MAX }
+        Harness { engine, trace, recorder, events_left: u64::MAX, handoffs: Vec::new() }
     }
 
     fn ctx(&mut self) -> (&mut Engine, StepContext<'_>) {
-        let ctx = StepContext { trace: &self.trace, recorder: &mut self.recorder, events_left: &mut self.events_left };
+        let ctx = StepContext {
+            trace: &self.trace,
+            recorder: &mut self.recorder,
+            events_left: &mut self.events_left,
+            handoffs: &mut self.handoffs,
+        };
         (&mut self.engine, ctx)
     }
 

@@ -69,6 +69,40 @@ pub struct RequestLog {
     pub outcome: Vec<Outcome>,
     /// The longest sequence a request may reach (outputs stop there).
     pub max_model_len: u64,
+    /// A disaggregated run's transfer records.
+    pub transfers: Option<TransferLog>,
+}
+
+/// Per-request records of a disaggregated run, indexed by [`RequestId`]; instants not reached
+/// are [`SimTime::MAX`]. `RequestLog::replica` holds the prefill replica (the decode replica
+/// for a request prefilled there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferLog {
+    /// The decode replica (`u32::MAX` before it is assigned).
+    pub decode_replica: Vec<u32>,
+    /// When the decode replica reserved blocks for its KV (the transfer's start, before its
+    /// latency).
+    pub kv_reserved_at: Vec<SimTime>,
+    /// When its KV arrived on the decode replica.
+    pub kv_received_at: Vec<SimTime>,
+    /// KV bytes moved.
+    pub kv_bytes: Vec<u64>,
+}
+
+impl TransferLog {
+    fn new(n: usize) -> TransferLog {
+        TransferLog {
+            decode_replica: vec![u32::MAX; n],
+            kv_reserved_at: vec![SimTime::MAX; n],
+            kv_received_at: vec![SimTime::MAX; n],
+            kv_bytes: vec![0; n],
+        }
+    }
+
+    /// Whether request `i` was prefilled on its decode replica (conditional disaggregation).
+    pub fn prefilled_locally(&self, log: &RequestLog, i: usize) -> bool {
+        self.decode_replica[i] == log.replica[i]
+    }
 }
 
 impl RequestLog {
@@ -88,6 +122,7 @@ impl RequestLog {
             replica: vec![u32::MAX; n],
             outcome: vec![Outcome::Pending; n],
             max_model_len,
+            transfers: None,
         }
     }
 
@@ -161,6 +196,12 @@ impl RequestLog {
                 Outcome::Rejected(reason) => 2 + reason as u64,
             };
             digest.write_u64(outcome);
+            if let Some(transfers) = &self.transfers {
+                digest.write_u64(u64::from(transfers.decode_replica[i]));
+                digest.write_u64(transfers.kv_reserved_at[i].as_nanos());
+                digest.write_u64(transfers.kv_received_at[i].as_nanos());
+                digest.write_u64(transfers.kv_bytes[i]);
+            }
         }
         digest.finish()
     }
@@ -227,6 +268,38 @@ impl Recorder {
         if let Some(ended) = &mut self.ended {
             ended.push((request, at));
         }
+    }
+
+    /// Keeps transfer records (a disaggregated run).
+    pub fn record_transfers(&mut self) {
+        self.requests.transfers = Some(TransferLog::new(self.requests.len()));
+    }
+
+    /// The decode replica the request was assigned, once it was.
+    pub fn decode_replica(&self, request: RequestId) -> Option<ReplicaId> {
+        let replica = self.requests.transfers.as_ref()?.decode_replica[request.index()];
+        (replica != u32::MAX).then_some(ReplicaId(replica))
+    }
+
+    /// The request was assigned decode replica `replica`.
+    pub fn on_decode_assigned(&mut self, request: RequestId, replica: ReplicaId) {
+        self.transfers_mut().decode_replica[request.index()] = replica.0;
+    }
+
+    /// Its decode replica reserved blocks for `bytes` of its KV at `at`.
+    pub fn on_kv_reserved(&mut self, request: RequestId, at: SimTime, bytes: u64) {
+        let transfers = self.transfers_mut();
+        transfers.kv_reserved_at[request.index()] = at;
+        transfers.kv_bytes[request.index()] = bytes;
+    }
+
+    /// Its KV arrived on its decode replica at `at`.
+    pub fn on_kv_received(&mut self, request: RequestId, at: SimTime) {
+        self.transfers_mut().kv_received_at[request.index()] = at;
+    }
+
+    fn transfers_mut(&mut self) -> &mut TransferLog {
+        self.requests.transfers.as_mut().expect("a disaggregated run records transfers")
     }
 
     /// The request arrived at `at` (counted in the arrivals timeline).

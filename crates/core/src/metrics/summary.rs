@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Histogram, Outcome, RejectReason, RequestLog};
+use super::{Histogram, KvTransferSummary, Outcome, RejectReason, RequestLog, StageSummary};
 use crate::scenario::Slo;
 use crate::stats::{quantile_sorted, Quantiles};
 use crate::time::SimTime;
@@ -161,6 +161,10 @@ pub struct Summary {
     pub speculative: SpeculativeSummary,
     /// The host KV tier's traffic; `null` without one.
     pub host_kv: Option<HostKvSummary>,
+    /// Each stage's share of the latency.
+    pub stages: StageSummary,
+    /// A disaggregated run's KV transfers; `null` for an aggregated one.
+    pub kv_transfer: Option<KvTransferSummary>,
 }
 
 /// What speculative decoding achieved.
@@ -320,6 +324,8 @@ impl Summary {
             gpu_hours: num_gpus as f64 * sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0,
             speculative: SpeculativeSummary::default(),
             host_kv: None,
+            stages: StageSummary::of(requests),
+            kv_transfer: None,
         }
     }
 }

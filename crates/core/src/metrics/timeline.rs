@@ -26,6 +26,24 @@ struct Bucket {
     /// Speculative decoding: sequences verified, and draft tokens they accepted.
     verified: u64,
     accepted: u64,
+    /// Disaggregated: the decode pool's part of the samples, prefill blocks held for transfer,
+    /// transfers in flight (samples), and bytes the links carried in the bucket.
+    decode_waiting: u64,
+    decode_kv_used_blocks: u64,
+    held_blocks: u64,
+    transfers: u64,
+    link_bytes: u64,
+}
+
+/// What a disaggregated deployment's pool series are measured against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PoolScale {
+    /// KV blocks of the prefill pool and of the decode pool.
+    pub prefill_blocks: u64,
+    /// See `prefill_blocks`.
+    pub decode_blocks: u64,
+    /// Send capacity of the link ports that carried transfers, bytes/s.
+    pub link_capacity_bytes_per_s: f64,
 }
 
 /// Counts bucketed by time, and replica samples at each bucket's start.
@@ -108,6 +126,33 @@ impl Timeline {
         bucket.host_used_blocks += host_used_blocks;
     }
 
+    /// A decode-pool replica's part of the sample at `at` (also counted in [`Timeline::sample`]).
+    pub fn sample_decode_pool(&mut self, at: SimTime, waiting: u64, kv_used_blocks: u64) {
+        let bucket = self.bucket(at);
+        bucket.decode_waiting += waiting;
+        bucket.decode_kv_used_blocks += kv_used_blocks;
+    }
+
+    /// The transfers at the sample instant `at`: prefill blocks held for them, and how many are
+    /// in flight.
+    pub fn sample_transfers(&mut self, at: SimTime, held_blocks: u64, transfers: u64) {
+        let bucket = self.bucket(at);
+        bucket.held_blocks += held_blocks;
+        bucket.transfers += transfers;
+    }
+
+    /// The links carried `bytes_per_s` from `start` to `end`: the bytes go to the buckets the
+    /// interval covers, each its share.
+    pub fn add_link_bytes(&mut self, start: SimTime, end: SimTime, bytes_per_s: f64) {
+        let mut from = start;
+        while from < end {
+            let to = self.bucket_end(from).min(end);
+            let bytes = bytes_per_s * (to - from).as_secs_f64();
+            self.bucket(from).link_bytes += bytes.round() as u64;
+            from = to;
+        }
+    }
+
     /// The chart series, each with at most [`MAX_POINTS`] points (buckets are merged in equal
     /// groups when there are more; a shorter last group is averaged over its own length): arrivals, completions and output tokens per second; running
     /// and waiting requests and KV use (percent of the cluster's `cluster_kv_blocks`); the share
@@ -116,7 +161,10 @@ impl Timeline {
     /// With a host tier (`cluster_host_blocks` > 0), also its use (percent of its blocks) and
     /// the share of admitted prompt tokens loaded from it; with speculative decoding, the
     /// acceptance length.
-    pub fn series(&self, cluster_kv_blocks: u64, cluster_host_blocks: u64) -> Vec<Series> {
+    ///
+    /// With `pools` (a disaggregated deployment), each pool's queue and KV use, the prefill
+    /// blocks held for transfers, transfers in flight, and the links' traffic and utilisation.
+    pub fn series(&self, cluster_kv_blocks: u64, cluster_host_blocks: u64, pools: Option<PoolScale>) -> Vec<Series> {
         let group = self.buckets.len().div_ceil(MAX_POINTS).max(1);
         let bucket_s = self.interval.as_secs_f64();
         let width_s = bucket_s * group as f64;
@@ -139,6 +187,11 @@ impl Timeline {
                     sum.kv_used_blocks += bucket.kv_used_blocks;
                     sum.verified += bucket.verified;
                     sum.accepted += bucket.accepted;
+                    sum.decode_waiting += bucket.decode_waiting;
+                    sum.decode_kv_used_blocks += bucket.decode_kv_used_blocks;
+                    sum.held_blocks += bucket.held_blocks;
+                    sum.transfers += bucket.transfers;
+                    sum.link_bytes += bucket.link_bytes;
                 }
                 (index as f64 * width_s, sum, chunk.len() as u64)
             })
@@ -176,6 +229,28 @@ impl Timeline {
                     100.0 * b.host_cached_tokens as f64 / b.admitted_prompt_tokens as f64
                 }
             }));
+        }
+        if let Some(scale) = pools {
+            let percent = |blocks: u64, len: u64, of: u64| 100.0 * blocks as f64 / (len as f64 * of.max(1) as f64);
+            all.extend([
+                series(SeriesId::PrefillWaiting, &|b, len| (b.waiting - b.decode_waiting) as f64 / len as f64),
+                series(SeriesId::DecodeWaiting, &|b, len| b.decode_waiting as f64 / len as f64),
+                series(SeriesId::PrefillKvUsedPercent, &|b, len| {
+                    percent(b.kv_used_blocks - b.decode_kv_used_blocks, len, scale.prefill_blocks)
+                }),
+                series(SeriesId::DecodeKvUsedPercent, &|b, len| percent(b.decode_kv_used_blocks, len, scale.decode_blocks)),
+                series(SeriesId::PrefillKvHeldPercent, &|b, len| percent(b.held_blocks, len, scale.prefill_blocks)),
+                series(SeriesId::TransfersInFlight, &|b, len| b.transfers as f64 / len as f64),
+                series(SeriesId::KvLinkGbPerS, &|b, len| b.link_bytes as f64 / 1e9 / (len as f64 * bucket_s)),
+                series(SeriesId::KvLinkUtilizationPercent, &|b, len| {
+                    let capacity = scale.link_capacity_bytes_per_s * len as f64 * bucket_s;
+                    if capacity > 0.0 {
+                        100.0 * b.link_bytes as f64 / capacity
+                    } else {
+                        0.0
+                    }
+                }),
+            ]);
         }
         if speculative {
             // 0 where nothing was verified, as the prefix-cache series.

@@ -14,8 +14,7 @@
 //!     "deployment": {"aggregated": {"replicas": 8}}}"#).unwrap();
 //! assert_eq!(scenario.seed, 7);
 //! assert_eq!(scenario.model.preset.as_deref(), Some("llama-3.1-8b")); // a default
-//! let Deployment::Aggregated(pool) = &scenario.deployment;
-//! assert_eq!(pool.replicas, 8);
+//! assert!(matches!(&scenario.deployment, Deployment::Aggregated(pool) if pool.replicas == 8));
 //! assert!(scenario.validate().is_ok());
 //!
 //! let broken = Scenario::from_json(r#"{"version": 1,
@@ -31,8 +30,11 @@ use serde::{Deserialize, Serialize};
 use crate::perf::{GpuSpec, ModelSpec, ReplicaConfig, StepModel};
 pub use crate::workload::{FileRef, Workload, WorkloadSource};
 
+mod deployment;
 mod engine;
 mod model;
+
+pub use deployment::{Deployment, Disaggregated, NicLayout, PoolRole, ReplicaPool, Transfer};
 
 pub use engine::{EnginePreset, EngineSettings, Preemption, PresetContext, Scheduling, Speculative, SpeculativeMethod};
 pub use model::{Calibration, GpuChoice, ModelChoice};
@@ -132,64 +134,64 @@ impl Default for Hardware {
     }
 }
 
-/// How the serving cluster is organised.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum Deployment {
-    /// N identical replicas, each doing both prefill and decode.
-    Aggregated(ReplicaPool),
-}
-
-impl Default for Deployment {
-    fn default() -> Self {
-        Deployment::Aggregated(ReplicaPool::default())
-    }
-}
-
-/// A pool of identical replicas and the parallelism of each.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The router section: which policy places requests on replicas, and how fresh its view of
+/// them is. `docs/model.md` §Routers gives each policy's source.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ReplicaPool {
-    /// Number of replicas. Default 1.
-    pub replicas: u32,
-    /// Tensor-parallel degree (GPUs per pipeline stage). Default 1.
-    pub tp: u32,
-    /// Pipeline-parallel degree (stages). Default 1.
-    pub pp: u32,
-    /// Expert-parallel degree for a mixture-of-experts model: the stage's GPUs its experts are
-    /// spread over (divides `tp`). Default 1 (experts split tensor-parallel).
-    pub ep: u32,
-    /// Attention data-parallel over the stage's `tp` GPUs (SGLang's `--enable-dp-attention`):
-    /// each GPU runs whole attention for its share of the sequences and keeps their KV, so an
-    /// MLA model's KV capacity grows with `tp`. Default false.
-    pub dp_attention: bool,
-    /// Extra expert copies per layer that EPLB places on the hottest experts. Default 0.
-    pub redundant_experts: u32,
-    /// Load of the busiest expert-parallel rank over the mean, before redundant experts
-    /// (1 = perfectly balanced). Default 1.
-    pub expert_imbalance: f64,
+pub struct RouterSettings {
+    /// Which routing policy (for a disaggregated deployment: the prefill worker's). Default
+    /// `round_robin`.
+    pub kind: RouterKind,
+    /// A disaggregated deployment's policy for the decode worker; `null` takes `kind`. Default
+    /// `null`.
+    pub decode_kind: Option<RouterKind>,
+    /// How stale the load signals the router reads are, ms: it sees each replica as it was at
+    /// the last refresh, every `signal_delay_ms` (0: live). Prefix-cache contents, which the KV
+    /// router learns from KV events, stay live. Default 0.
+    pub signal_delay_ms: f64,
+    /// The KV-aware router's weight on the blocks a worker would still have to prefill against
+    /// the blocks it holds (Dynamo's `kv-overlap-score-weight`). Default 1.
+    pub kv_overlap_weight: f64,
+    /// The KV-aware router's softmax temperature: 0 picks the cheapest worker, higher spreads
+    /// the choice (Dynamo's `router-temperature`). Default 0.
+    pub temperature: f64,
 }
 
-impl Default for ReplicaPool {
+impl Default for RouterSettings {
     fn default() -> Self {
-        ReplicaPool {
-            replicas: 1,
-            tp: 1,
-            pp: 1,
-            ep: 1,
-            dp_attention: false,
-            redundant_experts: 0,
-            expert_imbalance: 1.0,
+        RouterSettings {
+            kind: RouterKind::default(),
+            decode_kind: None,
+            signal_delay_ms: 0.0,
+            kv_overlap_weight: 1.0,
+            temperature: 0.0,
         }
     }
 }
 
-/// The router section: `{"kind": "round_robin"}`; later knobs (signal staleness…) join it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RouterSettings {
-    /// Which routing policy. Default `round_robin`.
-    pub kind: RouterKind,
+impl RouterSettings {
+    /// The settings of a `kind` router, every knob at its default.
+    pub fn of(kind: RouterKind) -> RouterSettings {
+        RouterSettings { kind, ..RouterSettings::default() }
+    }
+
+    fn check(&self, check: &mut Checker, disaggregated: bool) {
+        let delay = self.signal_delay_ms;
+        if !(delay.is_finite() && (0.0..=3_600_000.0).contains(&delay)) {
+            check.fail("router.signal_delay_ms", format!("must be from 0 to 3,600,000 ms, got {delay}"));
+        }
+        let weight = self.kv_overlap_weight;
+        if !(weight.is_finite() && (0.0..=1000.0).contains(&weight)) {
+            check.fail("router.kv_overlap_weight", format!("must be from 0 to 1000, got {weight}"));
+        }
+        let temperature = self.temperature;
+        if !(temperature.is_finite() && (0.0..=100.0).contains(&temperature)) {
+            check.fail("router.temperature", format!("must be from 0 to 100, got {temperature}"));
+        }
+        if self.decode_kind.is_some() && !disaggregated {
+            check.fail("router.decode_kind", "applies to a disaggregated deployment only; use kind".to_owned());
+        }
+    }
 }
 
 /// The request router in front of the replicas.
@@ -205,12 +207,27 @@ pub enum RouterKind {
     LeastOutstanding,
     /// The less loaded of two random replicas.
     PowerOfTwo,
+    /// The replica with the smallest fraction of its KV cache in use.
+    LeastKv,
+    /// Dynamo's KV router: the lowest `kv_overlap_weight × blocks still to prefill + blocks in
+    /// use`, or a softmax draw over it at a positive `temperature`.
+    KvAware,
+    /// A session's requests stay on the replica its first went to (placed by least
+    /// outstanding; requests without a session are placed the same way).
+    SessionAffinity,
 }
 
 impl RouterKind {
     /// Every router kind, in the order the UI lists them.
-    pub const ALL: [RouterKind; 4] =
-        [RouterKind::RoundRobin, RouterKind::Random, RouterKind::LeastOutstanding, RouterKind::PowerOfTwo];
+    pub const ALL: [RouterKind; 7] = [
+        RouterKind::RoundRobin,
+        RouterKind::Random,
+        RouterKind::LeastOutstanding,
+        RouterKind::PowerOfTwo,
+        RouterKind::LeastKv,
+        RouterKind::KvAware,
+        RouterKind::SessionAffinity,
+    ];
 
     /// The `kind` string used in JSON.
     pub fn kind(self) -> &'static str {
@@ -219,6 +236,9 @@ impl RouterKind {
             RouterKind::Random => "random",
             RouterKind::LeastOutstanding => "least_outstanding",
             RouterKind::PowerOfTwo => "power_of_two",
+            RouterKind::LeastKv => "least_kv",
+            RouterKind::KvAware => "kv_aware",
+            RouterKind::SessionAffinity => "session_affinity",
         }
     }
 
@@ -309,11 +329,12 @@ impl Scenario {
             .map_err(|error| ScenarioError { path: error.path().to_string(), message: error.inner().to_string() })?;
         deserializer.end().map_err(|error| ScenarioError { path: ".".to_owned(), message: error.to_string() })?;
         let mut scenario: Scenario = scenario;
+        let document: serde_json::Value = serde_json::from_str(text).expect("read once already");
         if scenario.engine.preset.is_some() {
-            let document: serde_json::Value = serde_json::from_str(text).expect("read once already");
             let given = document.get("engine").and_then(|engine| engine.as_object()).cloned().unwrap_or_default();
             scenario.apply_engine_preset(&given);
         }
+        scenario.resolve_pool_engines(&document)?;
         Ok(scenario)
     }
 
@@ -321,6 +342,7 @@ impl Scenario {
     /// policies that no preset sets: speculative decoding, the host tier, scheduling,
     /// preemption and queue timeouts. `None` keeps every field and drops the preset's name.
     pub fn set_engine_preset(&mut self, preset: Option<EnginePreset>) {
+        self.set_pool_engine_presets(preset);
         self.engine.preset = preset;
         if preset.is_none() {
             return;
@@ -371,8 +393,8 @@ impl Scenario {
 
     /// What the engine presets' rules read: the GPU and the GPUs per replica.
     pub fn preset_context(&self) -> PresetContext {
-        let Deployment::Aggregated(pool) = &self.deployment;
-        PresetContext { gpu: self.hardware.gpu.spec().cloned(), gpus_per_replica: pool.tp.saturating_mul(pool.pp) }
+        let pool = self.deployment.primary_pool();
+        PresetContext { gpu: self.hardware.gpu.spec().cloned(), gpus_per_replica: pool.gpus_per_replica() }
     }
 
     /// The canonical JSON text: compact, every field present, fields in declaration order.
@@ -393,9 +415,9 @@ impl Scenario {
     }
 
     /// The replica shape, formats and calibration the performance model needs for `model` on
-    /// `gpu`.
+    /// `gpu`: of the first pool (take a disaggregated pool's [`Scenario::pool_view`] first).
     pub fn replica_config(&self, model: &ModelSpec, gpu: &GpuSpec) -> ReplicaConfig {
-        let Deployment::Aggregated(pool) = &self.deployment;
+        let pool = self.deployment.primary_pool();
         let engine = &self.engine;
         ReplicaConfig {
             tp: pool.tp,
@@ -453,36 +475,12 @@ impl Scenario {
         }
         check.range("hardware.gpus_per_node", self.hardware.gpus_per_node, 1, 72);
         match &self.deployment {
-            Deployment::Aggregated(pool) => {
-                check.range("deployment.aggregated.replicas", pool.replicas, 1, 4096);
-                check.power_of_two("deployment.aggregated.tp", pool.tp, 256);
-                if pool.tp > self.hardware.gpus_per_node && !pool.dp_attention {
-                    check.fail(
-                        "deployment.aggregated.tp",
-                        format!(
-                            "must not exceed hardware.gpus_per_node ({}) without dp_attention, got {}",
-                            self.hardware.gpus_per_node, pool.tp
-                        ),
-                    );
-                }
-                check.range("deployment.aggregated.pp", pool.pp, 1, 64);
-                check.power_of_two("deployment.aggregated.ep", pool.ep, 256);
-                if pool.ep > pool.tp {
-                    check
-                        .fail("deployment.aggregated.ep", format!("must not exceed tp ({}), got {}", pool.tp, pool.ep));
-                }
-                check.range("deployment.aggregated.redundant_experts", pool.redundant_experts, 0, 4096);
-                let imbalance = pool.expert_imbalance;
-                if !(imbalance.is_finite() && (1.0..=16.0).contains(&imbalance)) {
-                    check.fail(
-                        "deployment.aggregated.expert_imbalance",
-                        format!("must be from 1 to 16, got {imbalance}"),
-                    );
-                }
-            }
+            Deployment::Aggregated(pool) => self.check_pool(&mut check, pool),
+            Deployment::Disaggregated(disaggregated) => return self.validate_disaggregated(disaggregated),
         }
         let context = model.as_ref().map(|model| model.max_context);
         self.engine.check(&mut check, model.as_ref());
+        self.router.check(&mut check, false);
         self.validate_workload(&mut check);
         for (path, target) in
             [("slo.ttft_ms", self.slo.ttft_ms), ("slo.tpot_ms", self.slo.tpot_ms), ("slo.e2e_ms", self.slo.e2e_ms)]
@@ -507,6 +505,44 @@ impl Scenario {
             self.validate_fit(&mut check, u64::from(self.max_model_len_within(context)));
         }
         check.finish()
+    }
+
+    /// The rules of the aggregated pool (a disaggregated pool's view has one too).
+    fn check_pool(&self, check: &mut Checker, pool: &ReplicaPool) {
+        check.range("deployment.aggregated.replicas", pool.replicas, 1, 4096);
+        check.power_of_two("deployment.aggregated.tp", pool.tp, 256);
+        if pool.tp > self.hardware.gpus_per_node && !pool.dp_attention {
+            check.fail(
+                "deployment.aggregated.tp",
+                format!(
+                    "must not exceed hardware.gpus_per_node ({}) without dp_attention, got {}",
+                    self.hardware.gpus_per_node, pool.tp
+                ),
+            );
+        }
+        check.range("deployment.aggregated.pp", pool.pp, 1, 64);
+        check.power_of_two("deployment.aggregated.ep", pool.ep, 256);
+        if pool.ep > pool.tp {
+            check
+                .fail("deployment.aggregated.ep", format!("must not exceed tp ({}), got {}", pool.tp, pool.ep));
+        }
+        check.range("deployment.aggregated.redundant_experts", pool.redundant_experts, 0, 4096);
+        let imbalance = pool.expert_imbalance;
+        if !(imbalance.is_finite() && (1.0..=16.0).contains(&imbalance)) {
+            check.fail(
+                "deployment.aggregated.expert_imbalance",
+                format!("must be from 1 to 16, got {imbalance}"),
+            );
+        }
+        for (field, set) in [("gpu", pool.gpu.is_some()), ("engine", pool.engine.is_some())] {
+            if set {
+                let top = if field == "gpu" { "hardware.gpu" } else { "engine" };
+                check.fail(
+                    &format!("deployment.aggregated.{field}"),
+                    format!("only a disaggregated pool has its own {field}; set {top} instead"),
+                );
+            }
+        }
     }
 
     fn validate_workload(&self, check: &mut Checker) {
@@ -691,7 +727,7 @@ mod tests {
     fn canonical_json_round_trips_and_includes_every_field() {
         let scenario = Scenario {
             seed: u64::MAX,
-            router: RouterSettings { kind: RouterKind::PowerOfTwo },
+            router: RouterSettings::of(RouterKind::PowerOfTwo),
             slo: Slo { e2e_ms: Some(12.5), ..Slo::default() },
             ..Scenario::default()
         };
@@ -699,7 +735,7 @@ mod tests {
         assert!(json.starts_with(
             r#"{"version":1,"seed":18446744073709551615,"model":{"preset":"llama-3.1-8b","config":null,"weights":null,"kv_cache":"bf16"},"#
         ));
-        assert!(json.contains(r#""router":{"kind":"power_of_two"}"#), "{json}");
+        assert!(json.contains(r#""router":{"kind":"power_of_two","decode_kind":null,"signal_delay_ms":0.0,"#), "{json}");
         assert_eq!(Scenario::from_json(&json).unwrap(), scenario);
     }
 
@@ -799,8 +835,8 @@ mod tests {
     fn router_kinds_round_trip_through_their_names() {
         for router in RouterKind::ALL {
             assert_eq!(RouterKind::from_kind(router.kind()), Some(router));
-            let json = serde_json::to_string(&RouterSettings { kind: router }).unwrap();
-            assert_eq!(json, format!(r#"{{"kind":"{}"}}"#, router.kind()));
+            let json = serde_json::to_string(&RouterSettings::of(router)).unwrap();
+            assert!(json.starts_with(&format!(r#"{{"kind":"{}","#, router.kind())), "{json}");
         }
         assert_eq!(RouterKind::from_kind("nearest"), None);
     }

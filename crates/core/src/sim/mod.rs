@@ -25,6 +25,16 @@
 //! `b` is advancing to `b`, and a step starting at `t` is only planned once every event at `t`
 //! was delivered — and a test runs the golden scenarios both ways and compares their digests.
 //!
+//! **Disaggregation.** Prefill and decode replicas interact through handoffs (`cluster`'s
+//! module docs), which a replica makes at the start or end of a step; so a replica whose next
+//! step may hand something off ([`Engine::hands_off`]) has every step end as an event, and
+//! starts its next step at the end of the instant, as under eager stepping. The others stay
+//! lazy. Transfers are events too: one when a transfer's latency has passed, and one when the
+//! next transfer in flight ends (superseded when the links' rates change).
+//!
+//! **Stale signals.** With `router.signal_delay_ms`, a `SignalsRefreshed` event every delay
+//! advances every replica and snapshots the load the routers read until the next one.
+//!
 //! **Chains.** A chained request (a session's next turn, a closed-loop client's next request;
 //! see [`Trace::follows`](crate::workload::Trace::follows)) arrives its think time after the
 //! request it follows ends. Ends must then be seen when they happen, so a workload with chains
@@ -57,14 +67,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{policy_for, Cluster};
-use crate::engine::{Engine, Halt, HostTier, SchedulerConfig, StepContext};
+use crate::cluster::{policy_for, Cluster, Fabric, Links, Placement, TransferSettings, Wakeup};
+use crate::engine::{Engine, Halt, Handoff, HostTier, SchedulerConfig, StepContext};
 use crate::ids::{ReplicaId, RequestId};
 use crate::metrics::{
-    DeploymentFacts, HostKvSummary, LatencyColumns, Recorder, RequestLog, SpeculativeSummary, Summary,
+    DeploymentFacts, HostKvSummary, KvTransferSummary, LatencyColumns, PoolScale, Recorder, RequestLog,
+    SpeculativeSummary, Summary,
 };
 use crate::perf::StepModel;
-use crate::scenario::{Deployment, Problem, Scenario};
+use crate::rng::StreamId;
+use crate::scenario::{PoolRole, Problem, Scenario, Speculative};
 use crate::stats::{bucket_width_s, Quantiles, Series, SeriesId};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Trace;
@@ -115,6 +127,35 @@ enum Event {
     StepFinished(ReplicaId),
     /// The timeline samples every replica's state (a bucket starts).
     SampleTick,
+    /// The routers' stale view of the replicas is refreshed.
+    SignalsRefreshed,
+    /// A transfer's latency has passed: its bytes start to flow.
+    TransferStarts(RequestId),
+    /// The next transfer in flight ends, if the links' rates are still those of this
+    /// generation.
+    TransfersDue(u64),
+}
+
+impl Event {
+    /// Whether the event recurs while the run goes on (it does not keep the run alive).
+    fn is_tick(self) -> bool {
+        matches!(self, Event::SampleTick | Event::SignalsRefreshed)
+    }
+}
+
+/// One pool of the deployment as the report describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoolReport {
+    /// What the pool does.
+    pub role: PoolRole,
+    /// Its replicas.
+    pub replicas: u32,
+    /// GPUs per replica.
+    pub gpus_per_replica: u32,
+    /// The GPU's name.
+    pub gpu: String,
+    /// KV capacity of one replica, tokens.
+    pub kv_capacity_tokens_per_replica: u64,
 }
 
 /// The serialisable result of a run: summary, chart series and digest.
@@ -127,8 +168,10 @@ pub struct RunReport {
     pub series: Vec<Series>,
     /// Latency CDFs in ms (≤ 200 points each): TTFT, TPOT, E2E.
     pub latency_cdfs: Vec<Series>,
-    /// Per-replica facts: KV capacity in tokens.
+    /// Per-replica facts of the first pool: KV capacity in tokens.
     pub kv_capacity_tokens_per_replica: u64,
+    /// The pools: one aggregated pool, or the prefill and the decode pool.
+    pub pools: Vec<PoolReport>,
     /// Engine steps executed over all replicas (with arrivals, the run's events).
     pub engine_steps: u64,
     /// Why the run stopped before every request ended, if it did.
@@ -165,8 +208,16 @@ pub struct Simulation {
     released: Vec<u32>,
     halted: Option<(Halt, SimTime)>,
     finished: bool,
-    num_gpus: u64,
-    kv_capacity_tokens: u64,
+    pools: Vec<PoolReport>,
+    /// The decode (or only) pool's speculative decoding.
+    speculative: Option<Speculative>,
+    /// Handoffs the replicas made, for the cluster to act on.
+    handoffs: Vec<Handoff>,
+    /// The end of each replica's step in flight that has an event.
+    scheduled_ends: Vec<Option<SimTime>>,
+    /// Tick events in the queue.
+    num_ticks: usize,
+    signal_delay: Option<SimDuration>,
     /// With speculative decoding: the same scenario without it, which the speed-up is
     /// measured against (run after this one).
     baseline: Option<Box<Simulation>>,
@@ -225,39 +276,30 @@ impl Simulation {
         let chained = trace.num_chained() > 0;
         let stepping = if chained { Stepping::Eager } else { stepping };
         let (released_starts, released) = released_by(&trace);
-        let step_model = StepModel::from_scenario(scenario).expect("validated: the model fits");
-        let config = SchedulerConfig::from_scenario(scenario);
-        let class_priorities: Vec<i32> = trace
-            .class_names
-            .iter()
-            .map(|name| scenario.engine.class_priorities.get(name).copied().unwrap_or(0))
-            .collect();
-        let Deployment::Aggregated(pool) = &scenario.deployment;
-        let kv_capacity_tokens = step_model.kv_capacity_tokens();
-        let engines: Vec<Engine> = (0..pool.replicas)
-            .map(|i| {
-                let mut engine = Engine::new(ReplicaId(i), config.clone(), step_model.clone());
-                engine.set_class_priorities(class_priorities.clone());
-                if stepping == Stepping::Eager {
-                    engine.step_one_at_a_time();
-                }
-                engine
-            })
-            .collect();
+        let (cluster, pools, max_model_len) = Simulation::build_cluster(scenario, &trace, stepping);
+        let speculative = scenario.pool_view(pools.last().expect("a pool").role).engine.speculative;
         let span = trace.arrived_at[trace.num_requests() - 1].saturating_since(trace.arrived_at[0]);
         let width = bucket_width_s(span.as_secs_f64(), TIMELINE_BUCKETS);
-        let mut recorder =
-            Recorder::new(&trace, config.max_model_len, SimDuration::from_millis(width.saturating_mul(1000)));
+        let mut recorder = Recorder::new(&trace, max_model_len, SimDuration::from_millis(width.saturating_mul(1000)));
         if chained {
             recorder.watch_ends();
         }
+        if pools.len() > 1 {
+            recorder.record_transfers();
+        }
+        let signal_delay = signal_delay_of(scenario);
         let mut queue = EventQueue::new();
         queue.push(trace.arrived_at[first_arrival], Event::RequestArrived(RequestId(first_arrival as u32)));
         queue.push(SimTime::ZERO, Event::SampleTick);
+        if signal_delay.is_some() {
+            queue.push(SimTime::ZERO, Event::SignalsRefreshed);
+        }
         Ok(Simulation {
             scenario: scenario.clone(),
-            cluster: Cluster::new(engines, policy_for(scenario.router.kind, scenario.seed)),
+            scheduled_ends: vec![None; cluster.engines().len()],
+            cluster,
             recorder,
+            num_ticks: queue.len() - 1,
             queue,
             stepping,
             events_left: scenario.limits.max_events,
@@ -267,11 +309,102 @@ impl Simulation {
             released,
             halted: None,
             finished: false,
-            num_gpus: u64::from(pool.replicas) * u64::from(pool.tp) * u64::from(pool.pp),
-            kv_capacity_tokens,
+            pools,
+            speculative,
+            handoffs: Vec::new(),
+            signal_delay,
             baseline: Simulation::baseline_of(scenario, &trace, stepping),
             trace,
         })
+    }
+
+    /// The replicas of every pool, their routers and links; the pools as the report gives
+    /// them; and the longest sequence the (decode) engines allow.
+    fn build_cluster(scenario: &Scenario, trace: &Trace, stepping: Stepping) -> (Cluster, Vec<PoolReport>, u64) {
+        let mut engines: Vec<Engine> = Vec::new();
+        let mut pools = Vec::new();
+        let mut placements: Vec<Vec<Placement>> = Vec::new();
+        let mut max_model_len = 0;
+        let mut kv_bytes_per_token = 0.0;
+        let gpus_per_node = u64::from(scenario.hardware.gpus_per_node);
+        let transfer = scenario.deployment.disaggregated().map(|d| d.transfer.clone()).unwrap_or_default();
+        let mut next_gpu = 0u64;
+        let mut previous_gpu: Option<String> = None;
+        for (role, pool) in scenario.deployment.pools() {
+            let view = scenario.pool_view(role);
+            let step_model = StepModel::from_scenario(&view).expect("validated: the model fits");
+            let config = SchedulerConfig::from_scenario(&view);
+            let class_priorities: Vec<i32> = trace
+                .class_names
+                .iter()
+                .map(|name| view.engine.class_priorities.get(name).copied().unwrap_or(0))
+                .collect();
+            let gpu = view.hardware.gpu.spec().expect("validated: a known GPU");
+            if previous_gpu.as_deref().is_some_and(|name| name != gpu.name) {
+                // A pool of another GPU type starts a node of its own.
+                next_gpu = next_gpu.div_ceil(gpus_per_node) * gpus_per_node;
+            }
+            previous_gpu = Some(gpu.name.clone());
+            let gpus = u64::from(pool.gpus_per_replica());
+            let mut pool_placements = Vec::new();
+            for _ in 0..pool.replicas {
+                let mut engine =
+                    Engine::with_role(ReplicaId(engines.len() as u32), role, config.clone(), step_model.clone());
+                engine.set_class_priorities(class_priorities.clone());
+                if stepping == Stepping::Eager {
+                    engine.step_one_at_a_time();
+                }
+                engines.push(engine);
+                pool_placements.push(Placement {
+                    first_gpu: next_gpu,
+                    gpus,
+                    nvlink_gb_s: gpu.scale_up_gb_s,
+                    nic_gb_s: transfer.nic_gb_s.unwrap_or(gpu.nic_gb_s),
+                });
+                next_gpu += gpus;
+            }
+            placements.push(pool_placements);
+            pools.push(PoolReport {
+                role,
+                replicas: pool.replicas,
+                gpus_per_replica: pool.gpus_per_replica(),
+                gpu: gpu.name.clone(),
+                kv_capacity_tokens_per_replica: step_model.kv_capacity_tokens(),
+            });
+            max_model_len = config.max_model_len;
+            kv_bytes_per_token = step_model.kv_bytes_per_token_per_replica();
+        }
+        let router = &scenario.router;
+        let signal_delay = signal_delay_of(scenario);
+        let cluster = match scenario.deployment.disaggregated() {
+            None => Cluster::aggregated(
+                engines,
+                policy_for(router.kind, router, scenario.seed, StreamId::ROUTER),
+                signal_delay,
+            ),
+            Some(disaggregated) => {
+                let fabric = Fabric {
+                    gpus_per_node,
+                    nvlink_domain_gpus: u64::from(transfer.nvlink_domain_gpus.unwrap_or(scenario.hardware.gpus_per_node)),
+                    nics: transfer.nics,
+                    nic_efficiency: transfer.nic_efficiency,
+                };
+                let links = Links::new(&placements[0], &placements[1], fabric);
+                let decode_kind = router.decode_kind.unwrap_or(router.kind);
+                let policies = (
+                    policy_for(router.kind, router, scenario.seed, StreamId::ROUTER),
+                    policy_for(decode_kind, router, scenario.seed, StreamId::ROUTER.child(1)),
+                );
+                let settings = TransferSettings {
+                    kv_bytes_per_token,
+                    latency: SimDuration::from_secs_f64(transfer.latency_us / 1e6),
+                    conditional_threshold: disaggregated.conditional_threshold.map(u64::from),
+                };
+                let num_prefill = disaggregated.prefill.replicas as usize;
+                Cluster::disaggregated(engines, num_prefill, policies, signal_delay, links, settings)
+            }
+        };
+        (cluster, pools, max_model_len)
     }
 
     /// Runs to the end.
@@ -304,9 +437,11 @@ impl Simulation {
 
     /// The run without speculative decoding that a speculative scenario is compared with.
     fn baseline_of(scenario: &Scenario, trace: &Trace, stepping: Stepping) -> Option<Box<Simulation>> {
-        scenario.engine.speculative.as_ref()?;
+        scenario.engines().find_map(|engine| engine.speculative.as_ref())?;
         let mut without = scenario.clone();
-        without.engine.speculative = None;
+        for engine in without.engines_mut() {
+            engine.speculative = None;
+        }
         let baseline = Simulation::with_stepping(&without, trace.clone(), stepping)
             .expect("the scenario validated, and without speculation it still does");
         Some(Box::new(baseline))
@@ -324,6 +459,9 @@ impl Simulation {
                 self.finished = true;
                 break;
             };
+            if event.is_tick() {
+                self.num_ticks -= 1;
+            }
             if let Err(halt) = self.handle(at, event) {
                 self.halted = Some((halt, at));
                 self.finished = true;
@@ -343,11 +481,16 @@ impl Simulation {
 
     /// Handles one event at `at`.
     fn handle(&mut self, at: SimTime, event: Event) -> Result<(), Halt> {
-        let mut ctx =
-            StepContext { trace: &self.trace, recorder: &mut self.recorder, events_left: &mut self.events_left };
+        let mut ctx = StepContext {
+            trace: &self.trace,
+            recorder: &mut self.recorder,
+            events_left: &mut self.events_left,
+            handoffs: &mut self.handoffs,
+        };
         if self.stepping == Stepping::Eager {
             self.cluster.advance_all(at, &mut ctx)?;
         }
+        let mut wakeups = Vec::new();
         match event {
             Event::RequestArrived(request) => {
                 if *ctx.events_left == 0 {
@@ -367,44 +510,95 @@ impl Simulation {
                     }
                 }
             }
-            // The replicas were advanced to `at` above, which applied the step.
-            Event::StepFinished(_) => {}
+            // Under eager stepping every replica was advanced to `at` above.
+            Event::StepFinished(replica) => self.cluster.advance(replica, at, &mut ctx)?,
             Event::SampleTick if self.queue.next_due_at() == Some(at) => {
                 // A sample is taken after every other event of its instant.
-                self.queue.push(at, Event::SampleTick);
+                self.push_tick(at, Event::SampleTick);
             }
             Event::SampleTick => {
                 // Every replica is looked at: advanced to the tick, then sampled as it is then.
                 self.cluster.advance_all(at, &mut ctx)?;
+                let timeline = &mut ctx.recorder.timeline;
+                let mut held_blocks = 0;
                 for engine in self.cluster.engines() {
-                    if engine.num_outstanding() > 0 {
-                        ctx.recorder.timeline.sample(
-                            at,
-                            engine.num_running() as u64,
-                            engine.num_waiting() as u64,
-                            u64::from(engine.num_used_blocks()),
-                            engine.kv_cache().host().map_or(0, |host| host.used_blocks()),
-                        );
+                    if engine.num_outstanding() > 0 || engine.num_held_for_transfer() > 0 {
+                        let (waiting, used) = (engine.num_waiting() as u64, u64::from(engine.num_used_blocks()));
+                        let host = engine.kv_cache().host().map_or(0, |host| host.used_blocks());
+                        timeline.sample(at, engine.num_running() as u64, waiting, used, host);
+                        if engine.role() == PoolRole::Decode {
+                            timeline.sample_decode_pool(at, waiting, used);
+                        }
+                        held_blocks += engine.num_parked_blocks();
                     }
                 }
-                let busy = self.cluster.engines().iter().any(|engine| engine.num_outstanding() > 0);
-                if busy || !self.queue.is_empty() {
-                    self.queue.push(at + ctx.recorder.timeline.interval(), Event::SampleTick);
+                if self.pools.len() > 1 {
+                    timeline.sample_transfers(at, held_blocks, self.cluster.num_transfers() as u64);
+                }
+                if self.is_busy() {
+                    let next = at + self.recorder.timeline.interval();
+                    self.push_tick(next, Event::SampleTick);
                 }
             }
+            Event::SignalsRefreshed => {
+                self.cluster.refresh_signals(at, &mut ctx)?;
+                if let (true, Some(delay)) = (self.is_busy(), self.signal_delay) {
+                    self.push_tick(at + delay, Event::SignalsRefreshed);
+                }
+            }
+            Event::TransferStarts(request) => self.cluster.start_transfer(request, at, &mut ctx, &mut wakeups),
+            Event::TransfersDue(generation) => self.cluster.finish_transfers(at, generation, &mut ctx, &mut wakeups)?,
         }
+        let mut ctx = StepContext {
+            trace: &self.trace,
+            recorder: &mut self.recorder,
+            events_left: &mut self.events_left,
+            handoffs: &mut self.handoffs,
+        };
+        self.cluster.process_handoffs(&mut ctx, &mut wakeups)?;
+        self.push_wakeups(&wakeups);
         self.release_followers();
         let end_of_instant = self.queue.next_due_at() != Some(at);
-        if self.stepping == Stepping::Eager && end_of_instant {
-            let mut ctx =
-                StepContext { trace: &self.trace, recorder: &mut self.recorder, events_left: &mut self.events_left };
+        let eager = self.stepping == Stepping::Eager;
+        if end_of_instant && (eager || self.pools.len() > 1) {
+            let mut ctx = StepContext {
+                trace: &self.trace,
+                recorder: &mut self.recorder,
+                events_left: &mut self.events_left,
+                handoffs: &mut self.handoffs,
+            };
             let mut started = Vec::new();
-            self.cluster.start_pending_steps(&mut ctx, &mut started)?;
+            self.cluster.start_pending_steps(eager, &mut ctx, &mut self.scheduled_ends, &mut started)?;
+            wakeups.clear();
+            self.cluster.process_handoffs(&mut ctx, &mut wakeups)?;
             for (replica, ends_at) in started {
                 self.queue.push(ends_at, Event::StepFinished(replica));
             }
+            self.push_wakeups(&wakeups);
         }
         Ok(())
+    }
+
+    /// Whether anything is left to do besides ticking: a request on a replica or a transfer,
+    /// or an event that is not a tick.
+    fn is_busy(&self) -> bool {
+        self.queue.len() > self.num_ticks
+            || self.cluster.num_transfers() > 0
+            || self.cluster.engines().iter().any(|engine| engine.num_outstanding() > 0)
+    }
+
+    fn push_tick(&mut self, at: SimTime, tick: Event) {
+        self.num_ticks += 1;
+        self.queue.push(at, tick);
+    }
+
+    fn push_wakeups(&mut self, wakeups: &[Wakeup]) {
+        for &wakeup in wakeups {
+            match wakeup {
+                Wakeup::TransferStarts(request, at) => self.queue.push(at, Event::TransferStarts(request)),
+                Wakeup::TransfersDue(at, generation) => self.queue.push(at, Event::TransfersDue(generation)),
+            }
+        }
     }
 
     /// Sends the requests that waited for the requests that just ended, each its think time
@@ -447,11 +641,11 @@ impl Simulation {
             self.cluster.engines().iter().filter_map(|engine| engine.kv_cache().host()).collect();
         let cluster_host_blocks: u64 = host_tiers.iter().map(|host| host.capacity_blocks()).sum();
         let columns = LatencyColumns::of(&recorder.requests);
-        let Deployment::Aggregated(pool) = &self.scenario.deployment;
+        let deployment = &self.scenario.deployment;
         let facts = DeploymentFacts {
-            num_gpus: self.num_gpus,
-            num_replicas: pool.replicas,
-            prefix_caching: self.scenario.engine.prefix_caching,
+            num_gpus: deployment.num_gpus(),
+            num_replicas: deployment.num_replicas(),
+            prefix_caching: self.scenario.pool_view(self.pools[0].role).engine.prefix_caching,
         };
         let mut summary = Summary::of(&recorder.requests, &columns, &recorder.itl, &self.scenario.slo, &facts);
         if cluster_host_blocks > 0 {
@@ -464,7 +658,20 @@ impl Simulation {
             };
             summary.host_kv = Some(HostKvSummary::of(cluster_host_blocks, host_tiers.iter().map(|host| host.counts())));
         }
-        if let Some(speculative) = &self.scenario.engine.speculative {
+        let link_capacity = self.cluster.links().map_or(0.0, |links| links.used_send_capacity().0);
+        summary.kv_transfer = KvTransferSummary::of(&recorder.requests, link_capacity);
+        let pool_scale = (self.pools.len() > 1).then(|| {
+            let blocks_of = |role: PoolRole| -> u64 {
+                let engines = self.cluster.engines().iter().filter(|engine| engine.role() == role);
+                engines.map(|engine| u64::from(engine.kv_cache().num_total_blocks())).sum()
+            };
+            PoolScale {
+                prefill_blocks: blocks_of(PoolRole::Prefill),
+                decode_blocks: blocks_of(PoolRole::Decode),
+                link_capacity_bytes_per_s: link_capacity,
+            }
+        });
+        if let Some(speculative) = &self.speculative {
             summary.speculative =
                 SpeculativeSummary::of(recorder.num_verified, recorder.num_accepted, speculative.expected_accepted());
             let baseline = self.baseline.as_ref().filter(|baseline| baseline.finished);
@@ -479,13 +686,14 @@ impl Simulation {
         }
         RunReport {
             summary,
-            series: recorder.timeline.series(cluster_blocks, cluster_host_blocks),
+            series: recorder.timeline.series(cluster_blocks, cluster_host_blocks, pool_scale),
             latency_cdfs: vec![
                 Series::cdf_of_sorted(SeriesId::TtftCdf, &columns.ttft_ms, CDF_POINTS),
                 Series::cdf_of_sorted(SeriesId::TpotCdf, &columns.tpot_ms, CDF_POINTS),
                 Series::cdf_of_sorted(SeriesId::E2eCdf, &columns.e2e_ms, CDF_POINTS),
             ],
-            kv_capacity_tokens_per_replica: self.kv_capacity_tokens,
+            kv_capacity_tokens_per_replica: self.pools[0].kv_capacity_tokens_per_replica,
+            pools: self.pools.clone(),
             engine_steps: recorder.num_steps,
             stopped_early: self.stopped_early(),
             digest: recorder.requests.digest(),
@@ -501,4 +709,10 @@ impl Simulation {
     pub fn engines(&self) -> &[Engine] {
         self.cluster.engines()
     }
+}
+
+/// How stale the routers' load signals are, if they are.
+fn signal_delay_of(scenario: &Scenario) -> Option<SimDuration> {
+    let delay_ms = scenario.router.signal_delay_ms;
+    (delay_ms > 0.0).then(|| SimDuration::from_secs_f64(delay_ms / 1e3).max(SimDuration::from_nanos(1)))
 }

@@ -27,6 +27,25 @@ pub enum SeriesId {
     /// Tokens emitted per verification step under speculative decoding (accepted drafts plus
     /// one), averaged over the bucket's verifications.
     AcceptanceLength,
+    /// Disaggregated: requests queued on the prefill pool.
+    PrefillWaiting,
+    /// Disaggregated: requests queued on the decode pool (waiting for blocks for their KV, or
+    /// preempted).
+    DecodeWaiting,
+    /// Disaggregated: the prefill pool's KV blocks in use, percent of its blocks.
+    PrefillKvUsedPercent,
+    /// Disaggregated: the decode pool's KV blocks in use, percent of its blocks.
+    DecodeKvUsedPercent,
+    /// Disaggregated: prefill-pool blocks held for requests whose KV waits to be sent, percent
+    /// of the pool's blocks (the decode pool's back-pressure).
+    PrefillKvHeldPercent,
+    /// Disaggregated: KV transfers in flight or starting.
+    TransfersInFlight,
+    /// Disaggregated: bytes the KV links carry per second, GB/s.
+    KvLinkGbPerS,
+    /// Disaggregated: KV link utilisation, percent of the send capacity of the ports that carry
+    /// transfers.
+    KvLinkUtilizationPercent,
     /// CDF of time to first token (x in ms).
     TtftCdf,
     /// CDF of time per output token (x in ms).
@@ -53,6 +72,14 @@ impl SeriesId {
             SeriesId::AcceptanceLength => "acceptance length (tokens per verification)",
             SeriesId::HostKvUsedPercent => "host KV tier used (%)",
             SeriesId::HostCacheHitPercent => "host-tier hits (% of prompt tokens)",
+            SeriesId::PrefillWaiting => "prefill pool waiting",
+            SeriesId::DecodeWaiting => "decode pool waiting",
+            SeriesId::PrefillKvUsedPercent => "prefill pool KV used (%)",
+            SeriesId::DecodeKvUsedPercent => "decode pool KV used (%)",
+            SeriesId::PrefillKvHeldPercent => "prefill KV held for transfer (%)",
+            SeriesId::TransfersInFlight => "KV transfers in flight",
+            SeriesId::KvLinkGbPerS => "KV link traffic (GB/s)",
+            SeriesId::KvLinkUtilizationPercent => "KV link utilisation (%)",
             SeriesId::TtftCdf => "TTFT",
             SeriesId::TpotCdf => "TPOT",
             SeriesId::E2eCdf => "E2E",
