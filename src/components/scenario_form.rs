@@ -3,20 +3,18 @@
 //! [`super::ModelPanel`]).
 
 use leptos::prelude::*;
-use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, Scenario};
+use servesim_core::scenario::{ReplicaPool, RouterKind, Scenario};
 
 use super::engine_panel::EnginePanel;
 use super::fields::{CheckField, InputField, SelectField};
 use crate::use_app_state;
 
 fn pool(scenario: &Scenario) -> &ReplicaPool {
-    let Deployment::Aggregated(pool) = &scenario.deployment;
-    pool
+    scenario.deployment.primary_pool()
 }
 
 fn pool_mut(scenario: &mut Scenario) -> &mut ReplicaPool {
-    let Deployment::Aggregated(pool) = &mut scenario.deployment;
-    pool
+    scenario.deployment.primary_pool_mut()
 }
 
 use crate::syntax::{decimal, whole};

@@ -9,7 +9,7 @@ use serde::Serialize;
 use servesim_core::metrics::{Outcome, RequestLog, Summary};
 use servesim_core::perf::{ModelSheet, SheetShape};
 use servesim_core::scenario::{Scenario, WorkloadSource};
-use servesim_core::sim::{RunResult, Simulation};
+use servesim_core::sim::{PoolReport, RunResult, Simulation};
 use servesim_core::stats::Quantiles;
 use servesim_core::time::SimTime;
 use servesim_core::workload::{resolve, ImportReport, ResolveError, Resolved, TraceText};
@@ -40,6 +40,8 @@ struct RunOutput<'a> {
     #[serde(flatten)]
     summary: &'a Summary,
     kv_capacity_tokens_per_replica: u64,
+    /// The pools: one aggregated pool, or the prefill and the decode pool.
+    pools: &'a [PoolReport],
     engine_steps: u64,
     stopped_early: &'a Option<String>,
     digest: String,
@@ -83,6 +85,7 @@ pub fn run(
         summary: &result.report.summary,
         model,
         kv_capacity_tokens_per_replica: result.report.kv_capacity_tokens_per_replica,
+        pools: &result.report.pools,
         engine_steps: result.report.engine_steps,
         stopped_early: &result.report.stopped_early,
         digest: format!("{:016x}", result.report.digest),
@@ -189,7 +192,40 @@ fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
         summary.saturation.middle_queueing_s,
         summary.saturation.final_queueing_s
     );
-    println!("KV capacity    {} tokens per replica", result.report.kv_capacity_tokens_per_replica);
+    for pool in &result.report.pools {
+        println!(
+            "{:<14} {} × {} GPU{} of {}; KV capacity {} tokens per replica",
+            format!("{} pool", pool.role.name()),
+            pool.replicas,
+            pool.gpus_per_replica,
+            if pool.gpus_per_replica == 1 { "" } else { "s" },
+            pool.gpu,
+            pool.kv_capacity_tokens_per_replica
+        );
+    }
+    let stages = &summary.stages;
+    let mean = |q: &Option<Quantiles>| q.as_ref().map_or("-".to_owned(), |q| format!("{:.1}", q.mean));
+    println!(
+        "stages (mean)  queue {} ms, prefill {} ms, KV wait {} ms, transfer {} ms, decode {} ms",
+        mean(&stages.queue_ms),
+        mean(&stages.prefill_ms),
+        mean(&stages.kv_wait_ms),
+        mean(&stages.transfer_ms),
+        mean(&stages.decode_ms)
+    );
+    if let Some(transfer) = &summary.kv_transfer {
+        let p95 = |q: &Option<Quantiles>| q.as_ref().map_or("-".to_owned(), |q| format!("{:.1}", q.p95));
+        println!(
+            "KV transfer    {} transfers, {:.2} GB in all (mean {:.1} MB), time p95 {} ms; {} prefilled on the \
+             decode replica; links {:.1} % utilised",
+            transfer.num_transfers,
+            transfer.total_bytes as f64 / 1e9,
+            transfer.bytes.as_ref().map_or(0.0, |q| q.mean / 1e6),
+            p95(&transfer.time_ms),
+            transfer.num_local_prefills,
+            100.0 * transfer.link_utilization
+        );
+    }
     let cache = &summary.prefix_cache;
     if cache.enabled {
         let per_replica: Vec<String> =
@@ -240,7 +276,13 @@ fn write_requests_csv(path: &Path, requests: &RequestLog) -> Result<(), String> 
     let file = std::fs::File::create(path).map_err(describe)?;
     let mut out = std::io::BufWriter::new(file);
     let instant = |at: SimTime| if at == SimTime::MAX { String::new() } else { format!("{:.9}", at.as_secs_f64()) };
-    writeln!(out, "request,arrived_at_s,prompt_tokens,output_tokens,generated_tokens,cached_tokens,replica,outcome,first_scheduled_at_s,first_token_at_s,finished_at_s,preemptions")
+    let transfers = requests.transfers.as_ref();
+    let transfer_header = if transfers.is_some() {
+        ",decode_replica,prefill_done_at_s,kv_reserved_at_s,kv_received_at_s,kv_bytes"
+    } else {
+        ""
+    };
+    writeln!(out, "request,arrived_at_s,prompt_tokens,output_tokens,generated_tokens,cached_tokens,replica,outcome,first_scheduled_at_s,first_token_at_s,finished_at_s,preemptions{transfer_header}")
         .map_err(describe)?;
     for i in 0..requests.len() {
         let outcome = match requests.outcome[i] {
@@ -248,9 +290,19 @@ fn write_requests_csv(path: &Path, requests: &RequestLog) -> Result<(), String> 
             Outcome::Completed => "completed".to_owned(),
             Outcome::Rejected(reason) => format!("rejected: {}", reason.describe()),
         };
+        let transfer = transfers.map_or_else(String::new, |t| {
+            let decode = if t.decode_replica[i] == u32::MAX { String::new() } else { t.decode_replica[i].to_string() };
+            format!(
+                ",{decode},{},{},{},{}",
+                instant(t.prefill_done_at[i]),
+                instant(t.kv_reserved_at[i]),
+                instant(t.kv_received_at[i]),
+                t.kv_bytes[i]
+            )
+        });
         writeln!(
             out,
-            "{i},{},{},{},{},{},{},\"{outcome}\",{},{},{},{}",
+            "{i},{},{},{},{},{},{},\"{outcome}\",{},{},{},{}{transfer}",
             instant(requests.arrived_at[i]),
             requests.prompt_tokens[i],
             requests.output_tokens[i],

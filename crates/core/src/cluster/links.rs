@@ -92,7 +92,8 @@ impl Links {
             let mut node_ports: Vec<(u64, usize)> = Vec::new();
             for placement in replicas {
                 let gb = 1e9;
-                let nvlink = links.add_port(placement.gpus as f64 * placement.nvlink_gb_s * gb * NVLINK_COPY_EFFICIENCY, sends);
+                let nvlink =
+                    links.add_port(placement.gpus as f64 * placement.nvlink_gb_s * gb * NVLINK_COPY_EFFICIENCY, sends);
                 let nic = match fabric.nics {
                     NicLayout::PerGpu => {
                         links.add_port(placement.gpus as f64 * placement.nic_gb_s * gb * fabric.nic_efficiency, sends)
@@ -214,7 +215,9 @@ impl Links {
     fn next_end(&self) -> Option<SimTime> {
         self.flows
             .iter()
-            .map(|flow| self.updated_at + SimDuration::from_nanos((flow.remaining_bytes / flow.rate * 1e9).ceil() as u64))
+            .map(|flow| {
+                self.updated_at + SimDuration::from_nanos((flow.remaining_bytes / flow.rate * 1e9).ceil() as u64)
+            })
             .min()
     }
 
@@ -327,14 +330,7 @@ mod tests {
         assert_eq!(rates, vec![25.0, 50.0, 50.0]);
         // Flow 2 ends at 1 s; flow 1 then has 50 GB left at 100 GB/s: ends at 1.5 s; flow 0 at 1 s.
         let ends = run_to_end(&mut links, Some(ms(1_000)));
-        assert_eq!(
-            ends,
-            vec![
-                (RequestId(0), ms(1_000)),
-                (RequestId(2), ms(1_000)),
-                (RequestId(1), ms(1_500)),
-            ]
-        );
+        assert_eq!(ends, vec![(RequestId(0), ms(1_000)), (RequestId(2), ms(1_000)), (RequestId(1), ms(1_500)),]);
     }
 
     #[test]

@@ -20,8 +20,8 @@ mod router;
 
 pub use links::{Fabric, Links, Placement, NVLINK_COPY_EFFICIENCY};
 pub use router::{
-    policy_for, KvAware, LeastKv, LeastOutstanding, LoadSignals, PoolView, PowerOfTwoChoices, RandomChoice,
-    RoundRobin, RouteRequest, RoutingPolicy, SessionAffinity,
+    policy_for, KvAware, LeastKv, LeastOutstanding, LoadSignals, PoolView, PowerOfTwoChoices, RandomChoice, RoundRobin,
+    RouteRequest, RoutingPolicy, SessionAffinity,
 };
 
 use std::collections::BTreeMap;
@@ -89,7 +89,11 @@ impl Cluster {
     /// # Panics
     ///
     /// Panics if `engines` is empty.
-    pub fn aggregated(engines: Vec<Engine>, policy: Box<dyn RoutingPolicy>, signal_delay: Option<SimDuration>) -> Cluster {
+    pub fn aggregated(
+        engines: Vec<Engine>,
+        policy: Box<dyn RoutingPolicy>,
+        signal_delay: Option<SimDuration>,
+    ) -> Cluster {
         assert!(!engines.is_empty(), "a cluster needs at least one replica");
         let router = Router::new(policy, 0..engines.len(), signal_delay);
         Cluster { engines, router, decode_router: None, disaggregation: None }
@@ -174,7 +178,13 @@ impl Cluster {
         self.hand_to(prefill, request, at, ctx)
     }
 
-    fn hand_to(&mut self, replica: usize, request: RequestId, at: SimTime, ctx: &mut StepContext<'_>) -> Result<(), Halt> {
+    fn hand_to(
+        &mut self,
+        replica: usize,
+        request: RequestId,
+        at: SimTime,
+        ctx: &mut StepContext<'_>,
+    ) -> Result<(), Halt> {
         let engine = &mut self.engines[replica];
         engine.advance_to(at, ctx)?;
         engine.enqueue(request, at, ctx);
@@ -201,7 +211,12 @@ impl Cluster {
         Ok(())
     }
 
-    fn on_handoff(&mut self, handoff: Handoff, ctx: &mut StepContext<'_>, wakeups: &mut Vec<Wakeup>) -> Result<(), Halt> {
+    fn on_handoff(
+        &mut self,
+        handoff: Handoff,
+        ctx: &mut StepContext<'_>,
+        wakeups: &mut Vec<Wakeup>,
+    ) -> Result<(), Halt> {
         let disaggregation = self.disaggregation.as_mut().expect("only disaggregated replicas hand off");
         let first_decode = self.router.replicas.end;
         match handoff {
@@ -210,7 +225,7 @@ impl Cluster {
                 disaggregation.incoming[decode - first_decode] -= 1;
                 let engine = &mut self.engines[decode];
                 engine.advance_to(at, ctx)?;
-                engine.enqueue_remote(request, at, at, ctx);
+                engine.enqueue_remote(request, at, ctx);
             }
             Handoff::KvReserved { request, replica, at, tokens } => {
                 let bytes = tokens as f64 * disaggregation.kv_bytes_per_token;
@@ -225,13 +240,19 @@ impl Cluster {
     }
 
     /// The latency of `request`'s transfer has passed: its bytes start to flow.
-    pub fn start_transfer(&mut self, request: RequestId, at: SimTime, ctx: &mut StepContext<'_>, wakeups: &mut Vec<Wakeup>) {
+    pub fn start_transfer(
+        &mut self,
+        request: RequestId,
+        at: SimTime,
+        ctx: &mut StepContext<'_>,
+        wakeups: &mut Vec<Wakeup>,
+    ) {
         let disaggregation = self.disaggregation.as_mut().expect("transfers need links");
         let (from, to, bytes) = disaggregation.starting.remove(&request).expect("a transfer waiting to start");
         let timeline = &mut ctx.recorder.timeline;
-        let next = disaggregation.links.start(at, request, (from, to), bytes, &mut |start, end, rate| {
-            timeline.add_link_bytes(start, end, rate)
-        });
+        let next = disaggregation
+            .links
+            .start(at, request, (from, to), bytes, &mut |start, end, rate| timeline.add_link_bytes(start, end, rate));
         if let Some(due) = next {
             wakeups.push(Wakeup::TransfersDue(due, disaggregation.links.generation()));
         }
@@ -256,9 +277,9 @@ impl Cluster {
         }
         let mut ended = std::mem::take(&mut disaggregation.scratch_ended);
         let timeline = &mut ctx.recorder.timeline;
-        let next = disaggregation.links.finish_due(at, &mut ended, &mut |start, end, rate| {
-            timeline.add_link_bytes(start, end, rate)
-        });
+        let next = disaggregation
+            .links
+            .finish_due(at, &mut ended, &mut |start, end, rate| timeline.add_link_bytes(start, end, rate));
         if let Some(due) = next {
             wakeups.push(Wakeup::TransfersDue(due, disaggregation.links.generation()));
         }
@@ -270,6 +291,7 @@ impl Cluster {
             self.engines[decode].advance_to(at, ctx)?;
             self.engines[decode].on_kv_received(request, at);
             ctx.recorder.on_kv_received(request, at);
+            ctx.recorder.on_first_token(request, at);
         }
         ended.clear();
         self.disaggregation.as_mut().expect("checked").scratch_ended = ended;
@@ -373,7 +395,8 @@ impl Router {
             session: ctx.trace.sessions.get(request.index()).copied(),
             prompt_blocks: u64::from(ctx.trace.prompt_tokens[request.index()]).div_ceil(block_size),
         };
-        let mut view = LivePool { engines: pool, request, at, ctx, snapshot: self.snapshot.as_deref(), incoming, halted: None };
+        let mut view =
+            LivePool { engines: pool, request, at, ctx, snapshot: self.snapshot.as_deref(), incoming, halted: None };
         let chosen = self.policy.choose(&route, &mut view);
         if let Some(halt) = view.halted {
             return Err(halt);

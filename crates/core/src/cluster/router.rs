@@ -122,7 +122,8 @@ impl RoutingPolicy for LeastKv {
         let mut best: Option<(usize, u128, u128)> = None;
         for index in 0..pool.len() {
             let load = pool.load(index);
-            let (used, total) = (u128::from(load.used_blocks + load.waiting_blocks), u128::from(load.total_blocks.max(1)));
+            let (used, total) =
+                (u128::from(load.used_blocks + load.waiting_blocks), u128::from(load.total_blocks.max(1)));
             // used / total < best_used / best_total, compared exactly.
             if best.is_none_or(|(_, best_used, best_total)| used * best_total < best_used * total) {
                 best = Some((index, used, total));
@@ -227,7 +228,8 @@ mod tests {
 
     impl Fixed {
         fn outstanding(loads: &[u64]) -> Fixed {
-            let loads = loads.iter().map(|&outstanding| LoadSignals { outstanding, ..LoadSignals::default() }).collect();
+            let loads =
+                loads.iter().map(|&outstanding| LoadSignals { outstanding, ..LoadSignals::default() }).collect();
             Fixed { loads, cached: Vec::new(), looked: Vec::new() }
         }
     }
@@ -288,9 +290,18 @@ mod tests {
 
     #[test]
     fn least_kv_compares_fractions_of_each_cache_including_waiting_prompts() {
-        let load = |used, waiting, total| LoadSignals { used_blocks: used, waiting_blocks: waiting, total_blocks: total, outstanding: 0 };
+        let load = |used, waiting, total| LoadSignals {
+            used_blocks: used,
+            waiting_blocks: waiting,
+            total_blocks: total,
+            outstanding: 0,
+        };
         // 50 %, 40 % (30 used + 10 waiting of 100), 45 %: the second.
-        let mut pool = Fixed { loads: vec![load(50, 0, 100), load(30, 10, 100), load(90, 0, 200)], cached: vec![], looked: vec![] };
+        let mut pool = Fixed {
+            loads: vec![load(50, 0, 100), load(30, 10, 100), load(90, 0, 200)],
+            cached: vec![],
+            looked: vec![],
+        };
         assert_eq!(LeastKv.choose(&ANY, &mut pool), 1);
     }
 

@@ -499,10 +499,10 @@ impl Engine {
         );
     }
 
-    /// Hands a decode replica a request whose prompt a prefill replica computed, sampling its
-    /// first token at `first_token_at` (the engine must have been advanced to `at`). It waits
-    /// for admission, which reserves its blocks and asks for its KV.
-    pub fn enqueue_remote(&mut self, request: RequestId, first_token_at: SimTime, at: SimTime, ctx: &mut StepContext<'_>) {
+    /// Hands a decode replica a request whose prompt and first token a prefill replica computed
+    /// (the engine must have been advanced to `at`). It waits for admission, which reserves its
+    /// blocks and asks for its KV.
+    pub fn enqueue_remote(&mut self, request: RequestId, at: SimTime, ctx: &mut StepContext<'_>) {
         debug_assert_eq!(self.role, PoolRole::Decode, "only a decode replica takes remote requests");
         let prompt = u64::from(ctx.trace.prompt_tokens[request.index()]);
         let rank = self.rank_of(ctx.trace, request, ctx.recorder.requests.arrived_at[request.index()]);
@@ -512,7 +512,7 @@ impl Engine {
                 request,
                 num_tokens: prompt + 1,
                 generated: 1,
-                last_token_at: first_token_at,
+                last_token_at: SimTime::MAX,
                 private_start: 0,
                 arrived_at: at,
                 rank,
@@ -536,7 +536,8 @@ impl Engine {
     }
 
     /// The KV of `request`, reserved here, arrived at `at` (the engine must have been advanced
-    /// to `at`): it runs its first decode step at the next step.
+    /// to `at`) with its first token, which the replica streams then: it runs its first decode
+    /// step at the next step.
     pub fn on_kv_received(&mut self, request: RequestId, at: SimTime) {
         let held = self.receiving.remove(&request).expect("a transfer to this replica");
         if !self.has_work() {
@@ -546,7 +547,7 @@ impl Engine {
         let admitted = self.next_admission;
         self.next_admission += 1;
         self.running.insert(admitted, Running::prefilling(request, held.waiting.rank));
-        let waiting = Waiting { kv_remote: false, ..held.waiting };
+        let waiting = Waiting { kv_remote: false, last_token_at: at, ..held.waiting };
         self.prefilling.push(Prefilling { waiting, computed: held.tokens, kv: held.kv, admitted });
     }
 
@@ -968,13 +969,17 @@ impl Engine {
             let entry = self.prefilling.remove(index);
             emitted += 1;
             let request = entry.waiting.request;
-            if entry.waiting.generated == 0 {
+            let generated = entry.waiting.generated + 1;
+            let target = self.output_target(ctx.trace, request);
+            let hands_off = self.role == PoolRole::Prefill && u64::from(generated) < target;
+            if hands_off {
+                // The client gets the first token from the decode replica, with the KV.
+                ctx.recorder.on_prefill_done(request, end);
+            } else if entry.waiting.generated == 0 {
                 ctx.recorder.on_first_token(request, end);
             } else {
                 ctx.recorder.on_token_after_preemption(end - entry.waiting.last_token_at);
             }
-            let generated = entry.waiting.generated + 1;
-            let target = self.output_target(ctx.trace, request);
             if u64::from(generated) >= target {
                 self.running.remove(&entry.admitted);
                 entry.kv.release(&mut self.kv, entry.computed, self.config.block_size, None);
@@ -983,7 +988,7 @@ impl Engine {
                 ctx.recorder.on_finished(request, end);
                 continue;
             }
-            if self.role == PoolRole::Prefill {
+            if hands_off {
                 // The decode pool generates the rest; the KV stays here until it is sent.
                 self.running.remove(&entry.admitted);
                 self.num_outstanding -= 1;

@@ -80,6 +80,9 @@ pub struct RequestLog {
 pub struct TransferLog {
     /// The decode replica (`u32::MAX` before it is assigned).
     pub decode_replica: Vec<u32>,
+    /// When the prefill replica computed its prompt and sampled its first token (the client
+    /// sees that token when the KV reaches the decode replica).
+    pub prefill_done_at: Vec<SimTime>,
     /// When the decode replica reserved blocks for its KV (the transfer's start, before its
     /// latency).
     pub kv_reserved_at: Vec<SimTime>,
@@ -93,6 +96,7 @@ impl TransferLog {
     fn new(n: usize) -> TransferLog {
         TransferLog {
             decode_replica: vec![u32::MAX; n],
+            prefill_done_at: vec![SimTime::MAX; n],
             kv_reserved_at: vec![SimTime::MAX; n],
             kv_received_at: vec![SimTime::MAX; n],
             kv_bytes: vec![0; n],
@@ -198,6 +202,7 @@ impl RequestLog {
             digest.write_u64(outcome);
             if let Some(transfers) = &self.transfers {
                 digest.write_u64(u64::from(transfers.decode_replica[i]));
+                digest.write_u64(transfers.prefill_done_at[i].as_nanos());
                 digest.write_u64(transfers.kv_reserved_at[i].as_nanos());
                 digest.write_u64(transfers.kv_received_at[i].as_nanos());
                 digest.write_u64(transfers.kv_bytes[i]);
@@ -284,6 +289,11 @@ impl Recorder {
     /// The request was assigned decode replica `replica`.
     pub fn on_decode_assigned(&mut self, request: RequestId, replica: ReplicaId) {
         self.transfers_mut().decode_replica[request.index()] = replica.0;
+    }
+
+    /// A prefill replica computed its prompt and sampled its first token at `at`.
+    pub fn on_prefill_done(&mut self, request: RequestId, at: SimTime) {
+        self.transfers_mut().prefill_done_at[request.index()] = at;
     }
 
     /// Its decode replica reserved blocks for `bytes` of its KV at `at`.

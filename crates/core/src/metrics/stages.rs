@@ -12,15 +12,16 @@ use crate::time::SimTime;
 pub struct StageSummary {
     /// Arrival to first admission (on the prefill replica).
     pub queue_ms: Option<Quantiles>,
-    /// First admission to first token: computing the prompt (with any preemption stalls).
+    /// First admission to the prompt's end and first token (on the prefill replica): computing
+    /// the prompt, with any preemption stalls.
     pub prefill_ms: Option<Quantiles>,
-    /// Disaggregated, transferred requests: first token to the decode replica's reservation of
-    /// blocks for its KV (its queue there; the decode pool's back-pressure).
+    /// Disaggregated, transferred requests: the prompt's end to the decode replica's
+    /// reservation of blocks for its KV (its queue there; the decode pool's back-pressure).
     pub kv_wait_ms: Option<Quantiles>,
     /// Disaggregated, transferred requests: reservation to the KV's arrival (latency plus bytes
     /// over the shared link).
     pub transfer_ms: Option<Quantiles>,
-    /// The KV's arrival (or the first token, without a transfer) to the last token.
+    /// The first token (with a transfer: the KV's arrival, which brings it) to the last token.
     pub decode_ms: Option<Quantiles>,
 }
 
@@ -37,7 +38,7 @@ pub struct KvTransferSummary {
     pub bytes: Option<Quantiles>,
     /// Time per transfer, ms: reservation to arrival (latency plus bytes over the shared link).
     pub time_ms: Option<Quantiles>,
-    /// Time each request waited between its first token and its decode replica's reservation,
+    /// Time each request waited between its prompt's end and its decode replica's reservation,
     /// ms.
     pub wait_ms: Option<Quantiles>,
     /// Bytes moved over what the send ports that carried transfers could have moved from the
@@ -60,17 +61,19 @@ impl StageSummary {
     pub fn of(requests: &RequestLog) -> StageSummary {
         let completed = requests.completed();
         let transfers = requests.transfers.as_ref();
-        let received = |i: usize| transfers.map_or(SimTime::MAX, |t| t.kv_received_at[i]);
         let reserved = |i: usize| transfers.map_or(SimTime::MAX, |t| t.kv_reserved_at[i]);
+        // The prompt's end: the prefill replica's, or the first token without a transfer.
+        let prefilled = |i: usize| match transfers.map(|t| t.prefill_done_at[i]) {
+            Some(at) if at != SimTime::MAX => at,
+            _ => requests.first_token_at[i],
+        };
         StageSummary {
             queue_ms: quantiles_of(&completed, |i| ms_between(requests.arrived_at[i], requests.first_scheduled_at[i])),
-            prefill_ms: quantiles_of(&completed, |i| ms_between(requests.first_scheduled_at[i], requests.first_token_at[i])),
-            kv_wait_ms: transfers.and_then(|_| quantiles_of(&completed, |i| ms_between(requests.first_token_at[i], reserved(i)))),
-            transfer_ms: transfers.and_then(|_| quantiles_of(&completed, |i| ms_between(reserved(i), received(i)))),
-            decode_ms: quantiles_of(&completed, |i| {
-                let start = if received(i) == SimTime::MAX { requests.first_token_at[i] } else { received(i) };
-                ms_between(start, requests.finished_at[i])
-            }),
+            prefill_ms: quantiles_of(&completed, |i| ms_between(requests.first_scheduled_at[i], prefilled(i))),
+            kv_wait_ms: transfers.and_then(|_| quantiles_of(&completed, |i| ms_between(prefilled(i), reserved(i)))),
+            transfer_ms: transfers
+                .and_then(|t| quantiles_of(&completed, |i| ms_between(reserved(i), t.kv_received_at[i]))),
+            decode_ms: quantiles_of(&completed, |i| ms_between(requests.first_token_at[i], requests.finished_at[i])),
         }
     }
 }
@@ -95,7 +98,7 @@ impl KvTransferSummary {
             total_bytes,
             bytes: quantiles_of(&moved, |i| Some(transfers.kv_bytes[i] as f64)),
             time_ms: quantiles_of(&moved, |i| ms_between(transfers.kv_reserved_at[i], transfers.kv_received_at[i])),
-            wait_ms: quantiles_of(&moved, |i| ms_between(requests.first_token_at[i], transfers.kv_reserved_at[i])),
+            wait_ms: quantiles_of(&moved, |i| ms_between(transfers.prefill_done_at[i], transfers.kv_reserved_at[i])),
             link_utilization: if capacity > 0.0 { total_bytes as f64 / capacity } else { 0.0 },
         })
     }

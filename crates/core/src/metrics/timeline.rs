@@ -238,7 +238,9 @@ impl Timeline {
                 series(SeriesId::PrefillKvUsedPercent, &|b, len| {
                     percent(b.kv_used_blocks - b.decode_kv_used_blocks, len, scale.prefill_blocks)
                 }),
-                series(SeriesId::DecodeKvUsedPercent, &|b, len| percent(b.decode_kv_used_blocks, len, scale.decode_blocks)),
+                series(SeriesId::DecodeKvUsedPercent, &|b, len| {
+                    percent(b.decode_kv_used_blocks, len, scale.decode_blocks)
+                }),
                 series(SeriesId::PrefillKvHeldPercent, &|b, len| percent(b.held_blocks, len, scale.prefill_blocks)),
                 series(SeriesId::TransfersInFlight, &|b, len| b.transfers as f64 / len as f64),
                 series(SeriesId::KvLinkGbPerS, &|b, len| b.link_bytes as f64 / 1e9 / (len as f64 * bucket_s)),

@@ -137,7 +137,13 @@ pub struct Transfer {
 
 impl Default for Transfer {
     fn default() -> Self {
-        Transfer { nics: NicLayout::PerGpu, nic_gb_s: None, nic_efficiency: 0.7, nvlink_domain_gpus: None, latency_us: 100.0 }
+        Transfer {
+            nics: NicLayout::PerGpu,
+            nic_gb_s: None,
+            nic_efficiency: 0.7,
+            nvlink_domain_gpus: None,
+            latency_us: 100.0,
+        }
     }
 }
 
@@ -210,6 +216,14 @@ impl Deployment {
     /// The first pool: the aggregated one, or the prefill pool.
     pub fn primary_pool(&self) -> &ReplicaPool {
         self.pools()[0].1
+    }
+
+    /// [`Deployment::primary_pool`], to change.
+    pub fn primary_pool_mut(&mut self) -> &mut ReplicaPool {
+        match self {
+            Deployment::Aggregated(pool) => pool,
+            Deployment::Disaggregated(d) => &mut d.prefill,
+        }
     }
 
     /// GPUs of every pool.
@@ -316,19 +330,26 @@ impl Scenario {
         let transfer = &disaggregated.transfer;
         if let Some(gb_s) = transfer.nic_gb_s {
             if !(gb_s.is_finite() && gb_s > 0.0) {
-                check.fail("deployment.disaggregated.transfer.nic_gb_s", format!("must be a positive GB/s, got {gb_s}"));
+                check
+                    .fail("deployment.disaggregated.transfer.nic_gb_s", format!("must be a positive GB/s, got {gb_s}"));
             }
         }
         let efficiency = transfer.nic_efficiency;
         if !(efficiency > 0.0 && efficiency <= 1.0) {
-            check.fail("deployment.disaggregated.transfer.nic_efficiency", format!("must be in (0, 1], got {efficiency}"));
+            check.fail(
+                "deployment.disaggregated.transfer.nic_efficiency",
+                format!("must be in (0, 1], got {efficiency}"),
+            );
         }
         if let Some(domain) = transfer.nvlink_domain_gpus {
             check.range("deployment.disaggregated.transfer.nvlink_domain_gpus", domain, 1, 576);
         }
         let latency = transfer.latency_us;
         if !(latency.is_finite() && (0.0..=1e7).contains(&latency)) {
-            check.fail("deployment.disaggregated.transfer.latency_us", format!("must be from 0 to 10,000,000 µs, got {latency}"));
+            check.fail(
+                "deployment.disaggregated.transfer.latency_us",
+                format!("must be from 0 to 10,000,000 µs, got {latency}"),
+            );
         }
         if let Some(threshold) = disaggregated.conditional_threshold {
             check.range("deployment.disaggregated.conditional_threshold", threshold, 1, 1 << 24);

@@ -523,16 +523,12 @@ impl Scenario {
         check.range("deployment.aggregated.pp", pool.pp, 1, 64);
         check.power_of_two("deployment.aggregated.ep", pool.ep, 256);
         if pool.ep > pool.tp {
-            check
-                .fail("deployment.aggregated.ep", format!("must not exceed tp ({}), got {}", pool.tp, pool.ep));
+            check.fail("deployment.aggregated.ep", format!("must not exceed tp ({}), got {}", pool.tp, pool.ep));
         }
         check.range("deployment.aggregated.redundant_experts", pool.redundant_experts, 0, 4096);
         let imbalance = pool.expert_imbalance;
         if !(imbalance.is_finite() && (1.0..=16.0).contains(&imbalance)) {
-            check.fail(
-                "deployment.aggregated.expert_imbalance",
-                format!("must be from 1 to 16, got {imbalance}"),
-            );
+            check.fail("deployment.aggregated.expert_imbalance", format!("must be from 1 to 16, got {imbalance}"));
         }
         for (field, set) in [("gpu", pool.gpu.is_some()), ("engine", pool.engine.is_some())] {
             if set {
@@ -735,7 +731,10 @@ mod tests {
         assert!(json.starts_with(
             r#"{"version":1,"seed":18446744073709551615,"model":{"preset":"llama-3.1-8b","config":null,"weights":null,"kv_cache":"bf16"},"#
         ));
-        assert!(json.contains(r#""router":{"kind":"power_of_two","decode_kind":null,"signal_delay_ms":0.0,"#), "{json}");
+        assert!(
+            json.contains(r#""router":{"kind":"power_of_two","decode_kind":null,"signal_delay_ms":0.0,"#),
+            "{json}"
+        );
         assert_eq!(Scenario::from_json(&json).unwrap(), scenario);
     }
 

@@ -385,7 +385,9 @@ impl Simulation {
             Some(disaggregated) => {
                 let fabric = Fabric {
                     gpus_per_node,
-                    nvlink_domain_gpus: u64::from(transfer.nvlink_domain_gpus.unwrap_or(scenario.hardware.gpus_per_node)),
+                    nvlink_domain_gpus: u64::from(
+                        transfer.nvlink_domain_gpus.unwrap_or(scenario.hardware.gpus_per_node),
+                    ),
                     nics: transfer.nics,
                     nic_efficiency: transfer.nic_efficiency,
                 };
