@@ -116,7 +116,8 @@ pub struct ReportChart {
     /// Whether the x axis is logarithmic (latency CDFs, whose tails span decades).
     pub log_x: bool,
     /// Whether the chart only exists for some runs (the acceptance length, measured only with
-    /// speculative decoding): it is shown only when its series are present.
+    /// speculative decoding; the pools and KV links of a disaggregated run): it is shown only
+    /// when its series are present.
     pub optional: bool,
     /// Legend texts replacing series labels ([`LineChart::legend`]).
     pub legend: &'static [(SeriesId, &'static str)],
@@ -144,8 +145,11 @@ impl ReportChart {
 
 /// The charts of a run, in display order: TTFT, TPOT and E2E CDFs, throughput, queue depth,
 /// KV-cache use (the GPUs' and, with a host KV tier, the host tier's, each as a share of its
-/// own blocks), prefix-cache hits (all tiers' and, with a host tier, the share it served) and
-/// (with speculative decoding; [`ReportChart::optional`]) the acceptance length over time.
+/// own blocks), prefix-cache hits (all tiers' and, with a host tier, the share it served),
+/// (with speculative decoding; [`ReportChart::optional`]) the acceptance length over time and
+/// (disaggregated runs only; optional too) each pool's queue, each pool's KV use with the
+/// prefill blocks held while the decode pool has no room, and the transfers in flight with the
+/// KV links' utilisation.
 /// Without a report the charts come with no series (empty axes). The list is the same for every report, so a chart's index names it.
 pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
     let pick = |list: Option<&Vec<Series>>, ids: &[SeriesId]| {
@@ -204,6 +208,33 @@ pub fn report_charts(report: Option<&RunReport>) -> Vec<ReportChart> {
                 "Speculative acceptance length",
                 "tokens / verification",
                 &[SeriesId::AcceptanceLength],
+            )
+        },
+        ReportChart {
+            optional: true,
+            ..time_chart(
+                "pool-queues",
+                "Pool queues (prefill and decode)",
+                "requests waiting",
+                &[SeriesId::PrefillWaiting, SeriesId::DecodeWaiting],
+            )
+        },
+        ReportChart {
+            optional: true,
+            ..time_chart(
+                "pool-kv",
+                "Pool KV use",
+                "% of the pool's KV blocks",
+                &[SeriesId::PrefillKvUsedPercent, SeriesId::DecodeKvUsedPercent, SeriesId::PrefillKvHeldPercent],
+            )
+        },
+        ReportChart {
+            optional: true,
+            ..time_chart(
+                "kv-links",
+                "KV links (prefill to decode)",
+                "transfers · % busy",
+                &[SeriesId::TransfersInFlight, SeriesId::KvLinkUtilizationPercent],
             )
         },
     ]
@@ -482,6 +513,22 @@ mod tests {
         simulation.results().report
     }
 
+    /// Whether `svg` writes `text` (plotters puts a text on one line or between newlines).
+    fn has_text(svg: &str, text: &str) -> bool {
+        svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<"))
+    }
+
+    /// The SVG stroke attribute of the `index`th palette colour.
+    fn stroke(index: usize) -> String {
+        let RGBColor(r, g, b) = PALETTE[index];
+        format!("stroke=\"#{r:02X}{g:02X}{b:02X}\"")
+    }
+
+    /// Polylines (data lines and legend swatches) of `svg` drawn with `stroke`.
+    fn data_lines(svg: &str, stroke: &str) -> usize {
+        svg.lines().filter(|l| l.contains("<polyline") && l.contains(stroke)).count()
+    }
+
     #[test]
     fn the_acceptance_chart_is_shown_only_with_speculative_decoding_and_draws_its_series() {
         let acceptance = |report: Option<&RunReport>| {
@@ -489,10 +536,7 @@ mod tests {
         };
         assert!(!acceptance(None).is_shown(), "no report: nothing to show");
         assert!(!acceptance(Some(&small_run(false))).is_shown(), "no speculation: no acceptance series");
-        assert!(report_charts(Some(&small_run(false)))
-            .iter()
-            .filter(|c| c.id != "acceptance")
-            .all(ReportChart::is_shown));
+        assert!(report_charts(Some(&small_run(false))).iter().filter(|c| !c.optional).all(ReportChart::is_shown));
         let chart = acceptance(Some(&small_run(true)));
         assert!(chart.is_shown());
         assert_eq!(chart.series.len(), 1);
@@ -501,9 +545,9 @@ mod tests {
         assert!(chart.series[0].points.iter().all(|&(_, y)| (1.0..=4.0).contains(&y)), "{:?}", chart.series[0]);
         let svg = svg_of(&chart.line_chart());
         for text in ["Speculative acceptance length", "tokens / verification"] {
-            assert!(svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<")), "missing {text}");
+            assert!(has_text(&svg, text), "missing {text}");
         }
-        assert!(svg.lines().any(|l| l.contains("<polyline") && l.contains("stroke=\"#0072B2\"")), "one data line");
+        assert!(data_lines(&svg, &stroke(0)) > 0, "one data line");
     }
 
     #[test]
@@ -511,11 +555,7 @@ mod tests {
         let chart = |report: &RunReport, id: &str| {
             report_charts(Some(report)).into_iter().find(|chart| chart.id == id).expect("listed for every report")
         };
-        let has_text =
-            |svg: &str, text: &str| svg.contains(&format!(">{text}<")) || svg.contains(&format!(">\n{text}\n<"));
-        let (blue, orange) = ("stroke=\"#0072B2\"", "stroke=\"#E69F00\"");
-        let data_lines =
-            |svg: &str, color: &str| svg.lines().filter(|l| l.contains("<polyline") && l.contains(color)).count();
+        let (blue, orange) = (stroke(0), stroke(1));
 
         // Without a host tier: one line each, the GPU's, under the series' own label.
         let gpu_only = small_run(false);
@@ -526,7 +566,7 @@ mod tests {
             assert!(chart.is_shown());
             assert_eq!(chart.series.iter().map(|s| s.id).collect::<Vec<_>>(), vec![only], "{id}");
             let svg = svg_of(&chart.line_chart());
-            assert_eq!(data_lines(&svg, orange), 0, "{id}: no second line");
+            assert_eq!(data_lines(&svg, &orange), 0, "{id}: no second line");
             assert!(has_text(&svg, only.label()), "{id}: legend {}", only.label());
         }
 
@@ -534,7 +574,7 @@ mod tests {
         scenario.engine.host_kv_cache_gb = 64.0;
         scenario.engine.preemption = servesim_core::scenario::Preemption::Swap;
         let with_host = run_of(&scenario);
-        assert!(report_charts(Some(&with_host)).iter().filter(|c| c.id != "acceptance").all(ReportChart::is_shown));
+        assert!(report_charts(Some(&with_host)).iter().filter(|c| !c.optional).all(ReportChart::is_shown));
         for (id, ids, legends) in [
             (
                 "kv-cache",
@@ -554,11 +594,56 @@ mod tests {
                 assert!(has_text(&svg, legend), "{id}: no legend {legend}");
             }
             // A data line and a legend swatch per series, in the first two palette colours.
-            assert_eq!((data_lines(&svg, blue), data_lines(&svg, orange)), (2, 2), "{id}");
+            assert_eq!((data_lines(&svg, &blue), data_lines(&svg, &orange)), (2, 2), "{id}");
         }
         // A percentage of the host tier's own blocks.
         let host_use = &chart(&with_host, "kv-cache").series[1];
         assert!(host_use.points.iter().all(|&(_, y)| (0.0..=100.0).contains(&y)), "{host_use:?}");
+    }
+
+    #[test]
+    fn a_disaggregated_run_draws_its_pool_queues_pool_kv_and_kv_links_and_an_aggregated_one_none() {
+        let pd_charts = ["pool-queues", "pool-kv", "kv-links"];
+        let aggregated = small_run(false);
+        for chart in report_charts(Some(&aggregated)).iter().filter(|c| pd_charts.contains(&c.id)) {
+            assert!(chart.optional && !chart.is_shown(), "{}: not for an aggregated run", chart.id);
+        }
+
+        let mut scenario = servesim_core::scenario::Scenario::default();
+        scenario.deployment = servesim_core::scenario::Deployment::Disaggregated(Default::default());
+        let disaggregated = run_of(&scenario);
+        let charts = report_charts(Some(&disaggregated));
+        assert!(charts.iter().filter(|c| c.id != "acceptance").all(ReportChart::is_shown));
+        for (id, title, ids) in [
+            (
+                "pool-queues",
+                "Pool queues (prefill and decode)",
+                vec![SeriesId::PrefillWaiting, SeriesId::DecodeWaiting],
+            ),
+            (
+                "pool-kv",
+                "Pool KV use",
+                vec![SeriesId::PrefillKvUsedPercent, SeriesId::DecodeKvUsedPercent, SeriesId::PrefillKvHeldPercent],
+            ),
+            (
+                "kv-links",
+                "KV links (prefill to decode)",
+                vec![SeriesId::TransfersInFlight, SeriesId::KvLinkUtilizationPercent],
+            ),
+        ] {
+            let chart = charts.iter().find(|chart| chart.id == id).expect("listed for every report");
+            assert_eq!(chart.series.iter().map(|s| s.id).collect::<Vec<_>>(), ids, "{id}");
+            let svg = svg_of(&chart.line_chart());
+            assert!(has_text(&svg, title), "{id}: caption");
+            for (index, series) in chart.series.iter().enumerate() {
+                assert!(has_text(&svg, series.label()), "{id}: legend {}", series.label());
+                assert_eq!(data_lines(&svg, &stroke(index)), 2, "{id}: a line and a swatch for {}", series.label());
+            }
+        }
+        // Both requests' KV moved: the link was busy, by a percentage of its capacity.
+        let utilization = &charts.iter().find(|chart| chart.id == "kv-links").unwrap().series[1];
+        assert!(utilization.points.iter().any(|&(_, y)| y > 0.0), "{utilization:?}");
+        assert!(utilization.points.iter().all(|&(_, y)| (0.0..=100.0).contains(&y)), "{utilization:?}");
     }
 
     #[test]
