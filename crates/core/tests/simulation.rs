@@ -5,7 +5,8 @@
 use servesim_core::metrics::{Outcome, RejectReason};
 use servesim_core::perf::{BatchShape, PrefillChunk, StepModel};
 use servesim_core::scenario::{
-    Deployment, ReplicaPool, RouterKind, RouterSettings, Scenario, Scheduling, Speculative, SpeculativeMethod, Workload,
+    Deployment, Disaggregated, ReplicaPool, RouterKind, RouterSettings, Scenario, Scheduling, Speculative,
+    SpeculativeMethod, Transfer, Workload,
 };
 use servesim_core::sim::{RunResult, Simulation, Stepping};
 use servesim_core::time::{SimDuration, SimTime};
@@ -295,7 +296,7 @@ mod properties {
         let requests = prop::collection::vec((0u32..4_000, 1u32..20_000, 1u32..600, 0u64..4, 0u32..40), 1..50);
         let knobs = (
             1u32..4,
-            0usize..4,
+            0usize..RouterKind::ALL.len(),
             1u32..64,
             prop::sample::select(vec![256u32, 512, 2048, 8192]),
             prop::sample::select(vec![8u32, 16, 32, 1024]),
@@ -313,12 +314,31 @@ mod properties {
             any::<bool>(),
             any::<bool>(),
         );
-        (requests, knobs, policies).prop_map(
-            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed), (drafts, priority, queue_ms, host_mb, swap, reserve))| {
+        // Disaggregation (decode replicas, 0: aggregated), conditional disaggregation's
+        // threshold (0: off), stale signals in ms, and NVLink domains of one GPU (NICs only).
+        let layout = (
+            prop::sample::select(vec![0u32, 0, 1, 2]),
+            prop::sample::select(vec![0u32, 0, 512, 4_096]),
+            prop::sample::select(vec![0u32, 0, 100, 2_000]),
+            any::<bool>(),
+        );
+        (requests, knobs, policies, layout).prop_map(
+            |(requests, (replicas, router, max_num_seqs, budget, block_size, (chunked, caching), memory, seed), (drafts, priority, queue_ms, host_mb, swap, reserve), (decode, threshold, delay_ms, nics_only))| {
+                let pool = |replicas| ReplicaPool { replicas, ..ReplicaPool::default() };
+                let deployment = if decode == 0 {
+                    Deployment::Aggregated(pool(replicas))
+                } else {
+                    Deployment::Disaggregated(Disaggregated {
+                        prefill: pool(replicas),
+                        decode: pool(decode),
+                        transfer: Transfer { nvlink_domain_gpus: nics_only.then_some(1), ..Transfer::default() },
+                        conditional_threshold: (threshold > 0).then_some(threshold),
+                    })
+                };
                 let mut scenario = Scenario {
                     seed,
-                    deployment: Deployment::Aggregated(ReplicaPool { replicas, ..ReplicaPool::default() }),
-                    router: RouterSettings::of(RouterKind::ALL[router]),
+                    deployment,
+                    router: RouterSettings { signal_delay_ms: f64::from(delay_ms), ..RouterSettings::of(RouterKind::ALL[router]) },
                     ..Scenario::default()
                 };
                 let engine = &mut scenario.engine;

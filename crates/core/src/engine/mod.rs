@@ -394,9 +394,10 @@ impl Engine {
         self.num_waiting
     }
 
-    /// Requests admitted and not finished (prefilling or decoding).
+    /// Requests admitted and not finished: prefilling, decoding, or (on a decode replica)
+    /// receiving their KV.
     pub fn num_running(&self) -> usize {
-        self.running.len()
+        self.running.len() + self.receiving.len()
     }
 
     /// Requests routed here and not finished.

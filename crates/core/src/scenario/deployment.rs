@@ -351,6 +351,23 @@ impl Scenario {
                 format!("must be from 0 to 10,000,000 µs, got {latency}"),
             );
         }
+        let (prefill, decode) = (self.pool_view(PoolRole::Prefill), self.pool_view(PoolRole::Decode));
+        if let (Some(longest_prompt), Some(longest_decode)) = (prefill.max_model_len(), decode.max_model_len()) {
+            if longest_decode < longest_prompt {
+                let path = if disaggregated.decode.engine.is_some() {
+                    "deployment.disaggregated.decode.engine.max_model_len"
+                } else {
+                    "engine.max_model_len"
+                };
+                check.fail(
+                    path,
+                    format!(
+                        "the decode pool's max_model_len ({longest_decode}) must be at least the prefill pool's \
+                         ({longest_prompt}): every prompt the prefill pool takes must fit a decode replica"
+                    ),
+                );
+            }
+        }
         if let Some(threshold) = disaggregated.conditional_threshold {
             check.range("deployment.disaggregated.conditional_threshold", threshold, 1, 1 << 24);
         }
