@@ -27,16 +27,18 @@ pub fn bench() -> Result<(), String> {
     )?;
 
     step(
-        "servesim bench: the reference replay (median of 10), the same with speculative decoding, and 1,000,000 \
-         generated requests on 64 replicas",
+        "servesim bench: the reference replay (median of 10), the same with speculative decoding and \
+         disaggregated, router hit rates, and 1,000,000 generated requests on 64 replicas",
     );
     let stdout = servesim_bench(&[])?;
     println!("{stdout}");
     // One JSON line per run, told apart by their keys.
     let line_with = |key: &str| stdout.lines().find(|line| line.contains(key)).unwrap_or_default();
-    let (ours, speculative, million) = (
-        line_with("\"prefix_cache_hit_rate\""),
+    let (ours, speculative, disaggregated, routers, million) = (
+        line_with("\"parse_s\""),
         line_with("\"mean_accepted_tokens\""),
+        line_with("\"kv_transfers\""),
+        line_with("\"kv_aware_hit_rate\""),
         line_with("\"heap_bytes_per_request\""),
     );
     let number = |key: &str| json_number(ours, key).ok_or(format!("servesim bench printed no {key}"));
@@ -46,7 +48,7 @@ pub fn bench() -> Result<(), String> {
     // times between two batches of ten servesim runs, and the fastest run of each is compared
     // (noise only ever adds time); the medians are printed too.
     step("DynoSim (ai-dynamo-runtime 1.6.1): the same trace, 8 workers, round_robin, 3 runs");
-    let dynosim: Result<Vec<String>, String> = (0..3).map(|_| dynosim()).collect();
+    let dynosim_runs: Result<Vec<String>, String> = (0..3).map(|_| dynosim("round_robin")).collect();
     step("servesim bench again, right after DynoSim: the reference replay, 10 runs");
     let after = servesim_bench(&["--repeat", "10", "--repeat-million", "0"])?;
     println!("{after}");
@@ -56,7 +58,7 @@ pub fn bench() -> Result<(), String> {
     let our_best = walls.first().copied().unwrap_or(our_wall);
     let our_wall = walls.get(walls.len() / 2).copied().unwrap_or(our_wall);
     let mut ratio = None;
-    match &dynosim {
+    match &dynosim_runs {
         Ok(runs) => {
             runs.iter().for_each(|run| println!("{run}"));
             let mut theirs_walls: Vec<f64> = runs.iter().filter_map(|run| json_number(run, "wall_s")).collect();
@@ -119,12 +121,41 @@ pub fn bench() -> Result<(), String> {
         Err(message) => println!("DynoSim unavailable: {message}"),
     }
 
+    step("prefix hit rates by router: DynoSim's kv_router on the same trace, against ours sized like its mocker");
+    let dynosim_kv = dynosim("kv_router");
+    let mut hit_rates_agree = false;
+    match &dynosim_kv {
+        Ok(theirs) => {
+            let (ours_rr, ours_kv) = (
+                json_number(routers, "round_robin_hit_rate").unwrap_or(f64::NAN),
+                json_number(routers, "kv_aware_hit_rate").unwrap_or(f64::NAN),
+            );
+            let theirs_rr = dynosim_runs
+                .as_ref()
+                .ok()
+                .and_then(|runs| runs.first())
+                .and_then(|run| json_number(run, "prefix_cache_reused_ratio"));
+            let theirs_kv = json_number(theirs, "prefix_cache_reused_ratio").unwrap_or(f64::NAN);
+            println!("{:<24} {:>12} {:>12}", "prefix hit rate", "servesim", "DynoSim");
+            println!("{:<24} {:>12.3} {:>12.3}", "round_robin", ours_rr, theirs_rr.unwrap_or(f64::NAN));
+            println!("{:<24} {:>12.3} {:>12.3}", "kv_aware / kv_router", ours_kv, theirs_kv);
+            // Within a quarter of DynoSim's, and well above round robin.
+            hit_rates_agree = (ours_kv - theirs_kv).abs() <= 0.25 * theirs_kv && ours_kv >= 2.0 * ours_rr;
+        }
+        Err(message) => println!("DynoSim kv_router unavailable: {message}"),
+    }
+
     step("the page in headless Chromium: first results after navigation (median of 3 fresh profiles), and Run (median of 7); then a 200 MB trace imported in the page");
     let (page, import) = browser_timings()?;
     println!("{page}\n{import}");
 
-    step("targets of the event-driven core issue");
+    step("targets of the event-driven core and disaggregation issues");
     let checks = [
+        (
+            "disaggregated reference replay (4 prefill + 4 decode) ≥ 20,000x real time",
+            json_number(disaggregated, "sim_s_per_wall_s").is_some_and(|x| x >= 20_000.0),
+        ),
+        ("KV-aware prefix hit rate within 25 % of DynoSim's kv_router and ≥ 2x round robin", hit_rates_agree),
         ("reference replay ≥ 30,000x real time natively", our_sim / our_wall >= 30_000.0),
         ("reference replay ≥ 100x faster than DynoSim", ratio.is_some_and(|r| r >= 100.0)),
         (
@@ -193,8 +224,9 @@ fn browser_timings() -> Result<(String, String), String> {
     Ok((script("bench.mjs")?, script("import_memory.mjs")?))
 }
 
-/// Installs DynoSim into `.venv-dynosim` when missing and runs the shared replay script.
-fn dynosim() -> Result<String, String> {
+/// Installs DynoSim into `.venv-dynosim` when missing and runs the shared replay script with
+/// `router` (`round_robin` or `kv_router`).
+fn dynosim(router: &str) -> Result<String, String> {
     let root = repo_root();
     let venv = root.join(".venv-dynosim");
     let python = venv.join("bin/python");
@@ -212,7 +244,7 @@ fn dynosim() -> Result<String, String> {
     let output = Command::new(&python)
         .arg(&script)
         .arg(root.join("web/samples/mooncake-conversation.jsonl"))
-        .args(["8", "round_robin", "--metrics"])
+        .args(["8", router, "--metrics"])
         .output()
         .map_err(|e| format!("cannot run DynoSim: {e}"))?;
     if !output.status.success() {

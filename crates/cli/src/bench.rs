@@ -1,12 +1,12 @@
-//! `servesim bench`: times the reference replay and a million generated requests, and reports
-//! speed and memory. Both runs must reproduce their pinned digests, so a speed-up cannot hide a
+//! `servesim bench`: times the reference replay (aggregated, with speculative decoding, and
+//! disaggregated) and a million generated requests, and reports speed and memory. Both runs must reproduce their pinned digests, so a speed-up cannot hide a
 //! change of behaviour.
 
 use std::time::Instant;
 
 use peak_alloc::PeakAlloc;
 use servesim_core::scenario::{
-    Deployment, ReplicaPool, Scenario, Speculative, SpeculativeMethod, Workload, WorkloadSource,
+    Deployment, ReplicaPool, RouterKind, Scenario, Speculative, SpeculativeMethod, Workload, WorkloadSource,
 };
 use servesim_core::sim::{RunReport, Simulation};
 use servesim_core::workload::{import_bytes, samples, Arrivals, Generator, GeneratorClass, ImportOptions, Trace};
@@ -19,6 +19,11 @@ static HEAP: PeakAlloc = PeakAlloc;
 
 /// The golden summary of the reference replay (the same file the core's tests pin).
 const REFERENCE_GOLDEN: &str = include_str!("../../core/tests/golden/reference-replay.json");
+/// The golden summary of the disaggregated reference replay.
+const DISAGGREGATED_GOLDEN: &str =
+    include_str!("../../core/tests/golden/reference-replay-disaggregated-4p4d-kv-aware.json");
+/// The speed floor of the disaggregated reference replay (issue 11).
+const DISAGGREGATED_FLOOR: f64 = 20_000.0;
 /// The pinned result of the million-request run (rewritten by `servesim bench --update-golden`).
 const MILLION_GOLDEN_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/tests/golden/million-requests.json");
 
@@ -68,28 +73,13 @@ pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Resul
     let parse_started = Instant::now();
     let trace = import_bytes(bytes, ImportOptions::default(), &mut |_| {}).map_err(|e| e.to_string())?.trace;
     let parse_s = parse_started.elapsed().as_secs_f64();
-    let scenario = Scenario::reference();
     let expected = golden_digest(REFERENCE_GOLDEN).expect("the reference golden has a digest");
-    let mut walls = Vec::new();
-    let mut last = None;
-    for _ in 0..repeat.max(1) {
-        let started = Instant::now();
-        let mut simulation = Simulation::new(&scenario, trace.clone()).map_err(|e| e.to_string())?;
-        simulation.run();
-        let report = simulation.report();
-        walls.push(started.elapsed().as_secs_f64());
-        let digest = format!("{:016x}", report.digest);
-        if digest != expected {
-            return Err(format!(
-                "the reference replay's digest is {digest}, the golden one {expected}: behaviour changed"
-            ));
-        }
-        last = Some(report);
-    }
+    let (mut walls, report) = timed_runs("reference replay", &Scenario::reference(), &trace, repeat, &expected)?;
     let wall_s = median(&mut walls);
-    let report = last.expect("at least one run");
     let events = report.summary.requests.total + report.engine_steps;
     let speculative = bench_speculative(&trace, repeat, update_golden)?;
+    let disaggregated = bench_disaggregated(&trace, repeat)?;
+    let routers = router_hit_rates(&trace)?;
     let million = if repeat_million == 0 { None } else { Some(bench_million(repeat_million, update_golden)?) };
     let output = serde_json::json!({
         "scenario": "reference replay: mooncake-conversation, 8 x llama-3.1-8b on h100-sxm, tp 1, round_robin, prefix caching on",
@@ -113,10 +103,93 @@ pub fn bench(repeat: usize, repeat_million: usize, update_golden: bool) -> Resul
     });
     println!("{output}");
     println!("{speculative}");
+    println!("{disaggregated}");
+    println!("{routers}");
     if let Some(million) = million {
         println!("{million}");
     }
     Ok(())
+}
+
+/// Runs `scenario` on `trace` `repeat` times (at least once), each run's digest checked
+/// against `expected`: the wall times and the last report.
+///
+/// # Errors
+///
+/// Fails when a digest differs (behaviour changed, so the speed would not be comparable).
+fn timed_runs(
+    label: &str,
+    scenario: &Scenario,
+    trace: &Trace,
+    repeat: usize,
+    expected: &str,
+) -> Result<(Vec<f64>, RunReport), String> {
+    let mut walls = Vec::new();
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        let started = Instant::now();
+        let mut simulation = Simulation::new(scenario, trace.clone()).map_err(|e| e.to_string())?;
+        simulation.run();
+        let report = simulation.report();
+        walls.push(started.elapsed().as_secs_f64());
+        let digest = format!("{:016x}", report.digest);
+        if digest != expected {
+            return Err(format!("the {label}'s digest is {digest}, the golden one {expected}: behaviour changed"));
+        }
+        last = Some(report);
+    }
+    Ok((walls, last.expect("at least one run")))
+}
+
+/// Replays the disaggregated reference scenario `repeat` times.
+///
+/// # Errors
+///
+/// Fails when the digest differs from the golden one, or the replay is slower than 20,000× real
+/// time.
+fn bench_disaggregated(trace: &Trace, repeat: usize) -> Result<serde_json::Value, String> {
+    let expected = golden_digest(DISAGGREGATED_GOLDEN).expect("the disaggregated golden has a digest");
+    let scenario = Scenario::reference_disaggregated();
+    let (mut walls, report) = timed_runs("disaggregated reference replay", &scenario, trace, repeat, &expected)?;
+    let wall_s = median(&mut walls);
+    let speed = report.summary.sim_time_s / wall_s;
+    if speed < DISAGGREGATED_FLOOR {
+        return Err(format!(
+            "the disaggregated replay ran at {speed:.0}× real time, below the {DISAGGREGATED_FLOOR}× floor"
+        ));
+    }
+    let transfer = report.summary.kv_transfer.as_ref();
+    Ok(serde_json::json!({
+        "scenario": "disaggregated reference replay: 4 prefill + 4 decode x llama-3.1-8b on h100-sxm, kv_aware (50 ms stale) / least_kv, local prefill under 512 tokens",
+        "sim_s": report.summary.sim_time_s,
+        "wall_s_median": wall_s,
+        "wall_s_all": walls,
+        "sim_s_per_wall_s": speed,
+        "engine_steps": report.engine_steps,
+        "kv_transfers": transfer.map(|t| t.num_transfers),
+        "local_prefills": transfer.map(|t| t.num_local_prefills),
+        "kv_transfer_ms_p95": transfer.and_then(|t| t.time_ms.as_ref()).map(|q| q.p95),
+        "prefix_cache_hit_rate": report.summary.prefix_cache.hit_rate,
+        "ttft_ms_p95": report.summary.ttft_ms.as_ref().map(|q| q.p95),
+        "tpot_ms_p95": report.summary.tpot_ms.as_ref().map(|q| q.p95),
+        "digest": expected,
+    }))
+}
+
+/// The prefix hit rates of round-robin and KV-aware routing on the reference trace, sized like
+/// DynoSim's mocker so that its `kv_router` run compares (deterministic: not timed).
+fn router_hit_rates(trace: &Trace) -> Result<serde_json::Value, String> {
+    let hit_rate = |router: RouterKind| -> Result<f64, String> {
+        let mut simulation =
+            Simulation::new(&Scenario::reference_like_dynosim(router), trace.clone()).map_err(|e| e.to_string())?;
+        simulation.run();
+        Ok(simulation.report().summary.prefix_cache.hit_rate)
+    };
+    Ok(serde_json::json!({
+        "scenario": "reference trace, 8 replicas sized like DynoSim's mocker (64-token blocks, ~1.05 M KV tokens each)",
+        "round_robin_hit_rate": hit_rate(RouterKind::RoundRobin)?,
+        "kv_aware_hit_rate": hit_rate(RouterKind::KvAware)?,
+    }))
 }
 
 /// The pinned result of the speculative reference replay (rewritten by `--update-golden`).

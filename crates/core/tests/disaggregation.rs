@@ -177,27 +177,13 @@ fn a_full_decode_pool_holds_transfers_back_and_the_prefill_pool_shows_it() {
     assert_eq!(tight.report.summary.requests.completed, 60);
 }
 
-/// The reference trace on 8 aggregated replicas sized like DynoSim's mocker defaults (64-token
-/// blocks, about 1.05 M KV tokens per worker, 256 sequences, an 8,192-token budget).
-fn like_dynosim(router: RouterKind) -> Scenario {
-    let mut scenario = Scenario { router: RouterSettings::of(router), ..Scenario::reference() };
-    scenario.hardware.gpu = "b200".into();
-    scenario.engine = EngineSettings {
-        block_size: 64,
-        gpu_memory_utilization: 0.82,
-        max_num_seqs: 256,
-        max_num_batched_tokens: 8_192,
-        ..EngineSettings::default()
-    };
-    scenario
-}
-
 #[test]
 fn kv_aware_routing_lifts_the_prefix_hit_rate_as_much_as_dynosims() {
     // DynoSim 1.6.1 (ai-dynamo-runtime) on the same trace, 8 workers, measured with
     // shared/tools/dynosim_replay.py: round robin 8.17 %, kv_router 19.95-20.04 %
     // (docs/performance.md).
-    let hit_rate = |router| run(&like_dynosim(router), trace(MOONCAKE)).report.summary.prefix_cache.hit_rate;
+    let hit_rate =
+        |router| run(&Scenario::reference_like_dynosim(router), trace(MOONCAKE)).report.summary.prefix_cache.hit_rate;
     let (round_robin, kv_aware) = (hit_rate(RouterKind::RoundRobin), hit_rate(RouterKind::KvAware));
     assert!((0.07..0.095).contains(&round_robin), "round robin {round_robin}");
     assert!((0.17..0.27).contains(&kv_aware), "kv_aware {kv_aware}");

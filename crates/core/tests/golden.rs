@@ -8,9 +8,7 @@
 
 use servesim_core::metrics::Outcome;
 use servesim_core::perf::{BatchShape, PrefillChunk, StepModel};
-use servesim_core::scenario::{
-    Deployment, Disaggregated, ModelChoice, ReplicaPool, RouterKind, RouterSettings, Scenario,
-};
+use servesim_core::scenario::{Deployment, ModelChoice, ReplicaPool, RouterKind, RouterSettings, Scenario};
 use servesim_core::sim::{RunResult, Simulation, Stepping};
 use servesim_core::stats::SeriesId;
 use servesim_core::time::{SimDuration, SimTime};
@@ -58,28 +56,12 @@ fn golden_scenarios() -> Vec<(&'static str, Scenario, Trace)> {
     qwen_under_pressure.engine.chunked_prefill = false;
     qwen_under_pressure.engine.max_num_batched_tokens = 32_768;
     qwen_under_pressure.engine.max_model_len = Some(32_768);
-    // Disaggregated: 4 prefill + 4 decode replicas, KV-aware prefill routing with stale load
-    // signals, least-KV decode routing, short uncached prompts prefilled on the decode replica.
-    let disaggregated = Scenario {
-        deployment: Deployment::Disaggregated(Disaggregated {
-            prefill: ReplicaPool { replicas: 4, ..ReplicaPool::default() },
-            decode: ReplicaPool { replicas: 4, ..ReplicaPool::default() },
-            conditional_threshold: Some(512),
-            ..Disaggregated::default()
-        }),
-        router: RouterSettings {
-            signal_delay_ms: 50.0,
-            decode_kind: Some(RouterKind::LeastKv),
-            ..RouterSettings::of(RouterKind::KvAware)
-        },
-        ..Scenario::default()
-    };
     let mut reference_without_caching = Scenario::reference();
     reference_without_caching.engine.prefix_caching = false;
     reference_without_caching.router.kind = RouterKind::LeastOutstanding;
     vec![
         ("reference-replay", reference, trace(MOONCAKE)),
-        ("reference-replay-disaggregated-4p4d-kv-aware", disaggregated, trace(MOONCAKE)),
+        ("reference-replay-disaggregated-4p4d-kv-aware", Scenario::reference_disaggregated(), trace(MOONCAKE)),
         ("azure-code-a100-least-outstanding", code_on_a100, trace(VIDUR)),
         ("qwen3-32b-h200-tp2-kv-pressure", qwen_under_pressure, trace(&first_lines(MOONCAKE, 3_000))),
         (

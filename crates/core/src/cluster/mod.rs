@@ -428,7 +428,7 @@ impl LivePool<'_, '_> {
 }
 
 impl PoolView for LivePool<'_, '_> {
-    fn len(&self) -> usize {
+    fn num_replicas(&self) -> usize {
         self.engines.len()
     }
 

@@ -36,7 +36,7 @@ pub struct RouteRequest {
 /// instant, so policies look only at the replicas they need.
 pub trait PoolView {
     /// Replicas in the pool.
-    fn len(&self) -> usize;
+    fn num_replicas(&self) -> usize;
     /// Replica `index`'s load signals.
     fn load(&mut self, index: usize) -> LoadSignals;
     /// Blocks of the request's prompt replica `index` has cached.
@@ -45,7 +45,7 @@ pub trait PoolView {
 
 /// Chooses a replica for each request.
 pub trait RoutingPolicy {
-    /// Picks one of `pool`'s replicas (an index below `pool.len()`).
+    /// Picks one of `pool`'s replicas (an index below `pool.num_replicas()`).
     fn choose(&mut self, request: &RouteRequest, pool: &mut dyn PoolView) -> usize;
 }
 
@@ -57,7 +57,7 @@ pub struct RoundRobin {
 
 impl RoutingPolicy for RoundRobin {
     fn choose(&mut self, _request: &RouteRequest, pool: &mut dyn PoolView) -> usize {
-        let chosen = self.next % pool.len();
+        let chosen = self.next % pool.num_replicas();
         self.next = chosen + 1;
         chosen
     }
@@ -71,7 +71,7 @@ pub struct RandomChoice {
 
 impl RoutingPolicy for RandomChoice {
     fn choose(&mut self, _request: &RouteRequest, pool: &mut dyn PoolView) -> usize {
-        self.rng.below(pool.len() as u64) as usize
+        self.rng.below(pool.num_replicas() as u64) as usize
     }
 }
 
@@ -86,7 +86,7 @@ impl RoutingPolicy for LeastOutstanding {
 }
 
 fn least_outstanding(pool: &mut dyn PoolView) -> usize {
-    (0..pool.len()).min_by_key(|&index| (pool.load(index).outstanding, index)).expect("at least one replica")
+    (0..pool.num_replicas()).min_by_key(|&index| (pool.load(index).outstanding, index)).expect("at least one replica")
 }
 
 /// Two distinct random replicas; the one with fewer requests in flight wins (ties go to the
@@ -98,12 +98,12 @@ pub struct PowerOfTwoChoices {
 
 impl RoutingPolicy for PowerOfTwoChoices {
     fn choose(&mut self, _request: &RouteRequest, pool: &mut dyn PoolView) -> usize {
-        let num_replicas = pool.len() as u64;
+        let num_replicas = pool.num_replicas() as u64;
         if num_replicas == 1 {
             return 0;
         }
         let first = self.rng.below(num_replicas) as usize;
-        let second = (first + 1 + self.rng.below(num_replicas - 1) as usize) % pool.len();
+        let second = (first + 1 + self.rng.below(num_replicas - 1) as usize) % pool.num_replicas();
         if pool.load(second).outstanding < pool.load(first).outstanding {
             second
         } else {
@@ -120,7 +120,7 @@ pub struct LeastKv;
 impl RoutingPolicy for LeastKv {
     fn choose(&mut self, _request: &RouteRequest, pool: &mut dyn PoolView) -> usize {
         let mut best: Option<(usize, u128, u128)> = None;
-        for index in 0..pool.len() {
+        for index in 0..pool.num_replicas() {
             let load = pool.load(index);
             let (used, total) =
                 (u128::from(load.used_blocks + load.waiting_blocks), u128::from(load.total_blocks.max(1)));
@@ -154,7 +154,7 @@ impl KvAware {
 impl RoutingPolicy for KvAware {
     fn choose(&mut self, request: &RouteRequest, pool: &mut dyn PoolView) -> usize {
         self.costs.clear();
-        for index in 0..pool.len() {
+        for index in 0..pool.num_replicas() {
             let to_prefill = request.prompt_blocks.saturating_sub(pool.cached_blocks(index));
             let load = pool.load(index);
             self.costs.push(self.weight * to_prefill as f64 + (load.used_blocks + load.waiting_blocks) as f64);
@@ -235,7 +235,7 @@ mod tests {
     }
 
     impl PoolView for Fixed {
-        fn len(&self) -> usize {
+        fn num_replicas(&self) -> usize {
             self.loads.len()
         }
         fn load(&mut self, index: usize) -> LoadSignals {

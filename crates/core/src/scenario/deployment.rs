@@ -14,6 +14,7 @@ use super::{Checker, EngineSettings, GpuChoice, Problem, Scenario};
 /// How the serving cluster is organised.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant, reason = "plain scenario data, built and cloned a few times per run")]
 pub enum Deployment {
     /// N identical replicas, each doing both prefill and decode.
     Aggregated(ReplicaPool),
@@ -86,7 +87,7 @@ impl ReplicaPool {
 }
 
 /// The prefill and decode pools of a disaggregated deployment and the KV transfer between them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Disaggregated {
     /// The replicas that compute prompts and first tokens. Default 1 replica.
@@ -99,17 +100,6 @@ pub struct Disaggregated {
     /// replica already has cached, is shorter than this many tokens is prefilled on that decode
     /// replica (Dynamo's `max_local_prefill_length`). Default `null`: always disaggregate.
     pub conditional_threshold: Option<u32>,
-}
-
-impl Default for Disaggregated {
-    fn default() -> Self {
-        Disaggregated {
-            prefill: ReplicaPool::default(),
-            decode: ReplicaPool::default(),
-            transfer: Transfer::default(),
-            conditional_threshold: None,
-        }
-    }
 }
 
 /// The links that carry KV from prefill to decode replicas. Replicas are placed on nodes in

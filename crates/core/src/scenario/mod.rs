@@ -96,6 +96,44 @@ impl Scenario {
             ..Scenario::default()
         }
     }
+
+    /// The reference replay behind `router` on 8 aggregated replicas sized like the defaults of
+    /// DynoSim's mocker (64-token blocks, about 1.05 M KV tokens per worker: B200s at 0.82 of
+    /// their memory; 256 sequences, an 8,192-token budget), so that prefix hit rates compare
+    /// like for like (`docs/performance.md`).
+    pub fn reference_like_dynosim(router: RouterKind) -> Scenario {
+        let mut scenario = Scenario { router: RouterSettings::of(router), ..Scenario::reference() };
+        scenario.hardware.gpu = "b200".into();
+        scenario.engine = EngineSettings {
+            block_size: 64,
+            gpu_memory_utilization: 0.82,
+            max_num_seqs: 256,
+            max_num_batched_tokens: 8_192,
+            ..EngineSettings::default()
+        };
+        scenario
+    }
+
+    /// The reference replay disaggregated on the same 8 GPUs: 4 prefill + 4 decode replicas,
+    /// KV-aware prefill routing on load signals 50 ms stale, least-KV decode routing, and
+    /// uncached prompts under 512 tokens prefilled on their decode replica. `cargo xtask
+    /// bench` times it too.
+    pub fn reference_disaggregated() -> Scenario {
+        Scenario {
+            deployment: Deployment::Disaggregated(Disaggregated {
+                prefill: ReplicaPool { replicas: 4, ..ReplicaPool::default() },
+                decode: ReplicaPool { replicas: 4, ..ReplicaPool::default() },
+                conditional_threshold: Some(512),
+                ..Disaggregated::default()
+            }),
+            router: RouterSettings {
+                signal_delay_ms: 50.0,
+                decode_kind: Some(RouterKind::LeastKv),
+                ..RouterSettings::of(RouterKind::KvAware)
+            },
+            ..Scenario::default()
+        }
+    }
 }
 
 impl Default for Scenario {
