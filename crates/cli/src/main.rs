@@ -52,7 +52,8 @@ enum Command {
         /// Print a table (the default).
         #[arg(long)]
         table: bool,
-        /// Also write per-request records to this CSV file.
+        /// Also write per-request records to this CSV file (a disaggregated run adds each request's
+        /// decode replica, prefill end, KV reservation and arrival, and KV bytes).
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
         /// Also write summary.json, requests.csv and the charts as SVG into this directory.
@@ -60,10 +61,12 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Time the reference replay (Mooncake conversation trace, 8 Llama-3.1-8B H100 replicas,
-    /// round-robin, prefix caching on), the same replay with EAGLE speculative decoding, and a
-    /// million generated requests on 64 replicas; print speed and memory per request as JSON.
-    /// Fails if any run's results changed, or the speculative replay runs below 10,000× real
-    /// time.
+    /// round-robin, prefix caching on), the same replay with EAGLE speculative decoding, the same
+    /// trace disaggregated on 4 prefill + 4 decode replicas, and a million generated requests on
+    /// 64 replicas; print speed, memory per request and the prefix hit rates of round-robin and
+    /// KV-aware routing (replicas sized like DynoSim's mocker) as JSON. Fails if any run's
+    /// results changed, the speculative replay runs below 10,000× real time or the
+    /// disaggregated one below 20,000×.
     Bench {
         /// Runs of the reference replay to take the median of.
         #[arg(long, default_value_t = 10)]
