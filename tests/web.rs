@@ -13,7 +13,7 @@ use servesim_core::scenario::{Deployment, ReplicaPool, RouterKind, RouterSetting
 use servesim_core::stats::{Series, SeriesId};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{HtmlCanvasElement, HtmlElement, HtmlInputElement};
+use web_sys::{HtmlCanvasElement, HtmlElement, HtmlInputElement, HtmlSelectElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -33,6 +33,27 @@ fn set_input(testid: &str, value: &str) {
     let input: HtmlInputElement = by_testid(testid).expect("input exists");
     input.set_value(value);
     input.dispatch_event(&web_sys::Event::new("change").unwrap()).unwrap();
+}
+
+fn set_select(testid: &str, value: &str) {
+    let select: HtmlSelectElement = by_testid(testid).expect("select exists");
+    select.set_value(value);
+    select.dispatch_event(&web_sys::Event::new("change").unwrap()).unwrap();
+}
+
+/// Mounts the app on an empty hash in a new container; returns the container and the mount.
+async fn mount_app() -> (HtmlElement, impl Drop) {
+    window().history().unwrap().replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("#")).unwrap();
+    let container: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&container).unwrap();
+    let mounted = leptos::mount::mount_to(container.clone(), servesim_app::App);
+    tick(50).await;
+    (container, mounted)
+}
+
+/// The scenario the location's hash holds.
+fn scenario_in_hash() -> Scenario {
+    url_state::scenario_from_location().unwrap().expect("the hash holds the scenario")
 }
 
 #[wasm_bindgen_test]
@@ -91,11 +112,7 @@ fn a_scenario_round_trips_through_the_location_hash() {
 
 #[wasm_bindgen_test]
 async fn the_app_mirrors_edits_into_the_hash_and_validates_inline() {
-    window().history().unwrap().replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some("#")).unwrap();
-    let container: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&container).unwrap();
-    let mounted = leptos::mount::mount_to(container.clone(), servesim_app::App);
-    tick(50).await;
+    let (container, mounted) = mount_app().await;
 
     let title: HtmlElement = document().query_selector("h1").unwrap().unwrap().unchecked_into();
     assert_eq!(title.text_content().unwrap(), "servesim");
@@ -104,7 +121,7 @@ async fn the_app_mirrors_edits_into_the_hash_and_validates_inline() {
 
     set_input("replicas", "4");
     tick(50).await;
-    let scenario = url_state::scenario_from_location().unwrap().expect("the hash holds the scenario");
+    let scenario = scenario_in_hash();
     assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 4, ..ReplicaPool::default() }));
 
     set_input("replicas", "0");
@@ -119,5 +136,38 @@ async fn the_app_mirrors_edits_into_the_hash_and_validates_inline() {
     assert!(by_testid::<HtmlElement>("validation").is_none(), "problems clear once fixed");
     drop(mounted);
     assert_eq!(container.child_element_count(), 0, "the app unmounts");
+    container.remove();
+}
+
+#[wasm_bindgen_test]
+async fn switching_to_disaggregated_and_back_round_trips_the_deployment() {
+    let (container, mounted) = mount_app().await;
+    set_select("deployment-mode", "disaggregated");
+    tick(50).await;
+    let Deployment::Disaggregated(pools) = scenario_in_hash().deployment else { panic!("not disaggregated") };
+    assert_eq!((pools.prefill.replicas, pools.decode.replicas), (4, 4), "the eight replicas split in halves");
+    assert!(by_testid::<HtmlElement>("replicas").is_none(), "the aggregated fields make way for the pools'");
+    let replicas: HtmlInputElement = by_testid("decode-replicas").expect("the decode pool's fields");
+    assert_eq!(replicas.value(), "4");
+
+    set_select("decode-tp", "2");
+    set_input("transfer-latency-us", "250");
+    set_select("decode-router", "least_kv");
+    tick(50).await;
+    let scenario = scenario_in_hash();
+    let Deployment::Disaggregated(pools) = &scenario.deployment else { panic!("not disaggregated") };
+    assert_eq!((pools.decode.tp, pools.prefill.tp, pools.transfer.latency_us), (2, 1, 250.0));
+    assert_eq!(scenario.router.decode_kind, Some(RouterKind::LeastKv));
+    assert!(scenario.validate().is_ok(), "{:?}", scenario.validate());
+
+    set_select("deployment-mode", "aggregated");
+    tick(50).await;
+    let scenario = scenario_in_hash();
+    assert_eq!(scenario.deployment, Deployment::Aggregated(ReplicaPool { replicas: 8, ..ReplicaPool::default() }));
+    assert_eq!(scenario.router.decode_kind, None, "no decode router without a decode pool");
+    assert!(by_testid::<HtmlElement>("decode-router").is_none());
+    let replicas: HtmlInputElement = by_testid("replicas").expect("the aggregated fields are back");
+    assert_eq!(replicas.value(), "8");
+    drop(mounted);
     container.remove();
 }

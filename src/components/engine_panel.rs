@@ -6,17 +6,13 @@
 use leptos::prelude::*;
 use servesim_core::scenario::{EnginePreset, Preemption, Scenario, Scheduling, Speculative, SpeculativeMethod};
 
-use super::fields::{CheckField, InputField, SelectField};
+use super::fields::{number_options, CheckField, InputField, SelectField};
 use crate::syntax::{
     decimal, numbers_text, optional, parse_numbers, parse_priorities, priorities_text, show_optional, whole,
 };
 
 /// The `<select>` value of "no preset" and of "no speculative decoding".
 const NONE: &str = "none";
-
-fn numbers(values: &[u32]) -> Vec<(String, String)> {
-    values.iter().map(|v| (v.to_string(), v.to_string())).collect()
-}
 
 fn preset_options() -> Vec<(String, String)> {
     let names = |preset: EnginePreset| match preset {
@@ -126,7 +122,7 @@ fn EngineFields() -> impl IntoView {
             <InputField label="Token budget / step" testid="max-num-batched-tokens"
                 get=|s| s.engine.max_num_batched_tokens.to_string()
                 set=|s, v| { s.engine.max_num_batched_tokens = whole(v)?; Ok(()) }/>
-            <SelectField label="KV block size" testid="block-size" options=numbers(&[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
+            <SelectField label="KV block size" testid="block-size" options=number_options(&[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
                 get=|s| s.engine.block_size.to_string() set=|s, v| s.engine.block_size = v.parse().unwrap_or(16)/>
             <InputField label="GPU memory utilization" testid="gpu-memory-utilization"
                 get=|s| s.engine.gpu_memory_utilization.to_string()

@@ -10,13 +10,17 @@ use crate::use_app_state;
 /// A `<select>` bound to a string view of one scenario field; `options` are `(value, text)`
 /// pairs and may change with the scenario.
 #[component]
-pub fn SelectField(
+pub fn SelectField<G, S>(
     label: &'static str,
-    testid: &'static str,
+    #[prop(into)] testid: String,
     #[prop(into)] options: Signal<Vec<(String, String)>>,
-    get: fn(&Scenario) -> String,
-    set: fn(&mut Scenario, &str),
-) -> impl IntoView {
+    get: G,
+    set: S,
+) -> impl IntoView
+where
+    G: Fn(&Scenario) -> String + Copy + Send + Sync + 'static,
+    S: Fn(&mut Scenario, &str) + Copy + Send + Sync + 'static,
+{
     let state = use_app_state();
     view! {
         <label class="field">
@@ -99,12 +103,11 @@ where
 
 /// A checkbox bound to one boolean scenario field.
 #[component]
-pub fn CheckField(
-    label: &'static str,
-    testid: &'static str,
-    get: fn(&Scenario) -> bool,
-    set: fn(&mut Scenario, bool),
-) -> impl IntoView {
+pub fn CheckField<G, S>(label: &'static str, #[prop(into)] testid: String, get: G, set: S) -> impl IntoView
+where
+    G: Fn(&Scenario) -> bool + Copy + Send + Sync + 'static,
+    S: Fn(&mut Scenario, bool) + Copy + Send + Sync + 'static,
+{
     let state = use_app_state();
     view! {
         <label class="field check">
@@ -116,4 +119,9 @@ pub fn CheckField(
             <span>{label}</span>
         </label>
     }
+}
+
+/// Select options for whole numbers, each shown as itself.
+pub fn number_options(values: &[u32]) -> Vec<(String, String)> {
+    values.iter().map(|v| (v.to_string(), v.to_string())).collect()
 }

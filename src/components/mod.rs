@@ -2,6 +2,7 @@
 //! context) and never compute on results themselves.
 
 mod chart_canvas;
+mod deployment_panel;
 mod engine_panel;
 mod explorer;
 pub mod fields;
@@ -10,6 +11,7 @@ mod header;
 mod kpis;
 mod model_panel;
 mod replicas;
+mod router_panel;
 mod run_panel;
 mod scenario_form;
 mod traffic_panel;

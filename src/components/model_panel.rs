@@ -30,12 +30,12 @@ fn model_options(scenario: &Scenario) -> Vec<(String, String)> {
     presets.chain(custom).collect()
 }
 
-/// Every GPU preset, and the scenario's own GPU when it is written inline.
-fn gpu_options(scenario: &Scenario) -> Vec<(String, String)> {
+/// Every GPU preset, and `gpu` when it is written inline (its value is [`GpuChoice::id`]'s).
+pub(super) fn gpu_options(gpu: Option<&GpuChoice>) -> Vec<(String, String)> {
     let presets = catalog::gpus().iter().map(|gpu| (gpu.id.to_owned(), gpu.spec.name.clone()));
-    let custom = match &scenario.hardware.gpu {
-        GpuChoice::Custom(spec) => Some((CUSTOM.to_owned(), format!("custom: {}", spec.name))),
-        GpuChoice::Preset(_) => None,
+    let custom = match gpu {
+        Some(GpuChoice::Custom(spec)) => Some((CUSTOM.to_owned(), format!("custom: {}", spec.name))),
+        _ => None,
     };
     presets.chain(custom).collect()
 }
@@ -88,7 +88,7 @@ pub fn ModelPanel() -> impl IntoView {
                         s.model.preset = Some(v.to_owned());
                         s.model.config = None;
                     }/>
-                <SelectField label="GPU" testid="gpu" options=Signal::derive(move || state.scenario.with(gpu_options))
+                <SelectField label="GPU" testid="gpu" options=Signal::derive(move || state.scenario.with(|s| gpu_options(Some(&s.hardware.gpu))))
                     get=|s| s.hardware.gpu.id().to_owned()
                     set=|s, v| if catalog::gpu(v).is_some() {
                         s.hardware.gpu = GpuChoice::Preset(v.to_owned());

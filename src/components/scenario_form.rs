@@ -1,23 +1,15 @@
-//! The scenario editor: deployment, engine (in [`super::engine_panel`]), router, SLO and seed,
-//! with inline validation of the whole scenario (the model and GPU are edited in
-//! [`super::ModelPanel`]).
+//! The scenario editor: deployment (in [`super::deployment_panel`]), router (in
+//! [`super::router_panel`]), engine (in [`super::engine_panel`]), SLO and seed, with inline
+//! validation of the whole scenario (the model and GPU are edited in [`super::ModelPanel`]).
 
 use leptos::prelude::*;
-use servesim_core::scenario::{ReplicaPool, RouterKind, Scenario};
 
+use super::deployment_panel::DeploymentPanel;
 use super::engine_panel::EnginePanel;
-use super::fields::{CheckField, InputField, SelectField};
+use super::fields::InputField;
+use super::router_panel::RouterPanel;
+use crate::syntax::decimal;
 use crate::use_app_state;
-
-fn pool(scenario: &Scenario) -> &ReplicaPool {
-    scenario.deployment.primary_pool()
-}
-
-fn pool_mut(scenario: &mut Scenario) -> &mut ReplicaPool {
-    scenario.deployment.primary_pool_mut()
-}
-
-use crate::syntax::{decimal, whole};
 
 /// Milliseconds, or nothing for "no target".
 fn optional_ms(text: &str) -> Result<Option<f64>, &'static str> {
@@ -32,14 +24,6 @@ fn show_optional(value: Option<f64>) -> String {
     value.map_or_else(String::new, |v| v.to_string())
 }
 
-fn numbers(values: &[u32]) -> Vec<(String, String)> {
-    values.iter().map(|v| (v.to_string(), v.to_string())).collect()
-}
-
-fn router_options() -> Vec<(String, String)> {
-    RouterKind::ALL.iter().map(|r| (r.kind().to_owned(), r.kind().replace('_', " "))).collect()
-}
-
 /// The scenario editor.
 #[component]
 pub fn ScenarioForm() -> impl IntoView {
@@ -51,28 +35,8 @@ pub fn ScenarioForm() -> impl IntoView {
     });
     view! {
         <section class="panel" data-testid="scenario">
-            <h2>"Deployment"</h2>
-            <div class="fields">
-                <InputField label="Replicas" testid="replicas" get=|s| pool(s).replicas.to_string()
-                    set=|s, v| { pool_mut(s).replicas = whole(v)?; Ok(()) }/>
-                <SelectField label="Tensor parallel" testid="tp" options=numbers(&[1, 2, 4, 8, 16, 32, 64])
-                    get=|s| pool(s).tp.to_string() set=|s, v| pool_mut(s).tp = v.parse().unwrap_or(1)/>
-                <InputField label="Pipeline stages" testid="pp" get=|s| pool(s).pp.to_string()
-                    set=|s, v| { pool_mut(s).pp = whole(v)?; Ok(()) }/>
-                <SelectField label="Expert parallel (MoE)" testid="ep" options=numbers(&[1, 2, 4, 8, 16, 32, 64])
-                    get=|s| pool(s).ep.to_string() set=|s, v| pool_mut(s).ep = v.parse().unwrap_or(1)/>
-                <InputField label="Redundant experts" testid="redundant-experts"
-                    get=|s| pool(s).redundant_experts.to_string()
-                    set=|s, v| { pool_mut(s).redundant_experts = whole(v)?; Ok(()) }/>
-                <InputField label="Expert imbalance (busiest / mean)" testid="expert-imbalance"
-                    get=|s| pool(s).expert_imbalance.to_string()
-                    set=|s, v| { pool_mut(s).expert_imbalance = decimal(v)?; Ok(()) }/>
-                <SelectField label="Router" testid="router"
-                    options=router_options()
-                    get=|s| s.router.kind.kind().to_owned() set=|s, v| s.router.kind = RouterKind::from_kind(v).unwrap_or_default()/>
-                <CheckField label="Data-parallel attention" testid="dp-attention"
-                    get=|s| pool(s).dp_attention set=|s, v| pool_mut(s).dp_attention = v/>
-            </div>
+            <DeploymentPanel/>
+            <RouterPanel/>
             <EnginePanel/>
             <h2>"SLO, seed and limits"</h2>
             <div class="fields">
