@@ -41,6 +41,11 @@ pub fn gigabytes(bytes: u64) -> String {
     format!("{:.1} GB", bytes as f64 / 1e9)
 }
 
+/// Bytes in decimal megabytes with one decimal: `1188857774.0` → `"1188.9 MB"`.
+pub fn megabytes(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / 1e6)
+}
+
 /// A small size in binary units, with at most one decimal: `131072` → `"128 KiB"`,
 /// `70272` → `"68.6 KiB"`, `512` → `"512 B"`.
 pub fn binary_size(bytes: u64) -> String {
@@ -81,6 +86,7 @@ mod tests {
         assert_eq!(abbreviated(1_500_000), "1.50 M");
         assert_eq!(abbreviated(999), "999");
         assert_eq!(gigabytes(16_060_514_304), "16.1 GB");
+        assert_eq!(megabytes(1_188_857_774.0), "1188.9 MB");
         assert_eq!(binary_size(131_072), "128 KiB");
         assert_eq!(binary_size(70_272), "68.6 KiB");
         assert_eq!(binary_size(512), "512 B");

@@ -28,8 +28,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::components::{
-    ChartPanel, Header, Kpis, ModelPanel, ReplicaTable, RunPanel, ScenarioForm, TraceExplorer, TrafficPanel,
-    WorkloadPanel,
+    ChartPanel, Header, Kpis, ModelPanel, PdView, ReplicaTable, RunPanel, ScenarioForm, StageTable, TraceExplorer,
+    TrafficPanel, WorkloadPanel,
 };
 use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
 use crate::worker_client::SimWorker;
@@ -579,6 +579,8 @@ pub fn App() -> impl IntoView {
             </section>
             <section class="column wide">
                 <Kpis/>
+                <StageTable/>
+                <PdView/>
                 <ChartPanel/>
                 <TraceExplorer/>
                 <ReplicaTable/>

@@ -75,8 +75,8 @@ pub fn ChartPanel() -> impl IntoView {
             .run_report
             .with(|report| report_charts(report.as_ref()).into_iter().map(|chart| chart.series).collect::<Vec<_>>())
     });
-    // An optional chart (the acceptance length, with speculative decoding only) is left out
-    // while the run has no series for it.
+    // An optional chart (the acceptance length, with speculative decoding only; the pools and
+    // KV links of a disaggregated run) is left out while the run has no series for it.
     let charts = report_charts(None).into_iter().enumerate().map(|(index, chart)| {
         let series = Signal::derive(move || report_series.with(|all| all[index].clone()));
         let shown = move || !chart.optional || series.with(|series| !series.is_empty());

@@ -9,7 +9,7 @@ use servesim_core::workload::TraceSummary;
 
 /// One card: a label and a value.
 #[component]
-fn Kpi(
+pub(super) fn Kpi(
     label: &'static str,
     testid: &'static str,
     value: Signal<String>,
@@ -25,9 +25,14 @@ fn Kpi(
     }
 }
 
+/// A latency in ms with one decimal, or a dash.
+pub(super) fn latency_ms(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1} ms"))
+}
+
 /// `p` of a latency distribution in ms with one decimal, or a dash.
-fn latency(quantiles: &Option<Quantiles>, p: fn(&Quantiles) -> f64) -> String {
-    quantiles.as_ref().map_or_else(|| "–".to_owned(), |q| format!("{:.1} ms", p(q)))
+pub(super) fn latency(quantiles: &Option<Quantiles>, p: fn(&Quantiles) -> f64) -> String {
+    latency_ms(quantiles.as_ref().map(p))
 }
 
 /// Whether the run decoded speculatively (its summary states an acceptance).
@@ -103,6 +108,7 @@ pub fn Kpis() -> impl IntoView {
                 <Kpi label="TTFT p99" testid="kpi-ttft-p99" value=run(|r| latency(&r.summary.ttft_ms, |q| q.p99))/>
                 <Kpi label="TPOT p50" testid="kpi-tpot-p50" value=run(|r| latency(&r.summary.tpot_ms, |q| q.p50))/>
                 <Kpi label="TPOT p95" testid="kpi-tpot-p95" value=run(|r| latency(&r.summary.tpot_ms, |q| q.p95))/>
+                <Kpi label="TPOT p99" testid="kpi-tpot-p99" value=run(|r| latency(&r.summary.tpot_ms, |q| q.p99))/>
                 <Kpi label="ITL p99" testid="kpi-itl-p99" value=run(|r| latency(&r.summary.itl_ms, |q| q.p99))/>
                 <Kpi label="E2E p50" testid="kpi-e2e-p50" value=run(|r| latency(&r.summary.e2e_ms, |q| q.p50))/>
                 <Kpi label="E2E p95" testid="kpi-e2e-p95" value=run(|r| latency(&r.summary.e2e_ms, |q| q.p95))/>
