@@ -28,10 +28,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::components::{
-    ChartPanel, Header, Kpis, ModelPanel, PdView, ReplicaTable, RunPanel, ScenarioForm, StageTable, TraceExplorer,
-    TrafficPanel, WorkloadPanel,
+    ChartPanel, Header, Kpis, ModelPanel, PdView, ReplicaTable, RouterComparisonPanel, RunPanel, ScenarioForm,
+    StageTable, TraceExplorer, TrafficPanel, WorkloadPanel,
 };
-use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
+use crate::protocol::{FromWorker, RouterRow, Task, ToWorker, TraceReport, TraceSource};
 use crate::worker_client::SimWorker;
 
 /// Where the current job stands.
@@ -92,6 +92,15 @@ pub struct BenchmarkFit {
     pub report: FitReport,
 }
 
+/// The routers compared on a scenario ([`AppState::compare_routers`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterComparison {
+    /// The scenario as it was sent (with the router kind the page had then).
+    pub scenario: Scenario,
+    /// A row per router kind, or why the scenario cannot run on its trace.
+    pub rows: Result<Vec<RouterRow>, String>,
+}
+
 /// The arrival process a length-only trace gets when it is loaded without one.
 pub const DEFAULT_ARRIVALS: Arrivals = Arrivals::Poisson { rate_per_s: 5.0 };
 
@@ -113,6 +122,8 @@ enum Source {
     Dropped { name: String, file: JsValue, options: ImportOptions },
     /// A benchmark's runs, from the file named: the fit becomes the scenario's calibration.
     Benchmark { file: String },
+    /// The scenario's current workload, simulated once per router kind.
+    CompareRouters,
 }
 
 /// The app's state, as copyable handles shared by the components.
@@ -138,6 +149,8 @@ pub struct AppState {
     pub import_failure: RwSignal<Option<ImportFailure>>,
     /// The last benchmark fitted, shown until the calibration is cleared.
     pub fit: RwSignal<Option<BenchmarkFit>>,
+    /// The last router comparison.
+    pub router_comparison: RwSignal<Option<RouterComparison>>,
     /// Why the last benchmark or step profile was not applied.
     pub calibration_error: RwSignal<Option<String>>,
     rejected_file: StoredValue<Option<JsValue>, LocalStorage>,
@@ -163,6 +176,7 @@ impl AppState {
             share_link: RwSignal::new(None),
             import_failure: RwSignal::new(None),
             fit: RwSignal::new(None),
+            router_comparison: RwSignal::new(None),
             calibration_error: RwSignal::new(None),
             rejected_file: StoredValue::new_local(None),
             worker: StoredValue::new_local(None),
@@ -189,6 +203,13 @@ impl AppState {
     /// Runs the scenario's workload.
     pub fn run(self) {
         let job = self.begin_job(Source::Scenario);
+        self.dispatch(job);
+    }
+
+    /// Runs the scenario's workload once per router kind, changing only the (prefill) router's
+    /// kind; the rows land in [`AppState::router_comparison`].
+    pub fn compare_routers(self) {
+        let job = self.begin_job(Source::CompareRouters);
         self.dispatch(job);
     }
 
@@ -344,11 +365,13 @@ impl AppState {
         };
         self.status.set(RunStatus::Running { fraction: 0.0 });
         let sent = self.scenario.get_untracked();
+        let task = if matches!(source, Source::CompareRouters) { Task::CompareRouters } else { Task::Simulate };
         let import = match source {
             Source::Dropped { options, .. } => options,
-            Source::Scenario | Source::Benchmark { .. } => sent.workload.import_options(),
+            Source::Scenario | Source::Benchmark { .. } | Source::CompareRouters => sent.workload.import_options(),
         };
-        let request = ToWorker::Run { job, scenario: sent.to_canonical_json(), name: name.to_owned(), trace, import };
+        let scenario = sent.to_canonical_json();
+        let request = ToWorker::Run { job, scenario, name: name.to_owned(), trace, import, task };
         self.job.update_value(|current| {
             if let Some(current) = current {
                 current.sent = Some(sent);
@@ -434,6 +457,17 @@ impl AppState {
                 }
             }
             FromWorker::Calibrated { job, fit } => self.on_fitted(job, fit),
+            FromWorker::RoutersCompared { job, trace, rows } => {
+                let Some(Some(scenario)) =
+                    self.job.with_value(|current| current.as_ref().filter(|j| j.id == job).map(|j| j.sent.clone()))
+                else {
+                    return;
+                };
+                self.job.set_value(None);
+                self.worker_trace.set_value(trace.key);
+                self.router_comparison.set(Some(RouterComparison { scenario, rows }));
+                self.status.set(RunStatus::Done);
+            }
             FromWorker::Finished { job, trace, run } => {
                 let Some(Job { source, sent, .. }) =
                     self.job.with_value(|current| current.clone()).filter(|j| j.id == job)
@@ -582,6 +616,7 @@ pub fn App() -> impl IntoView {
                 <StageTable/>
                 <PdView/>
                 <ChartPanel/>
+                <RouterComparisonPanel/>
                 <TraceExplorer/>
                 <ReplicaTable/>
             </section>

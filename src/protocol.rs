@@ -7,12 +7,14 @@
 //! MB is never held whole. The worker keeps the last trace it imported, and the page asks for
 //! it by key instead of sending it again. A benchmark's runs, parsed in the page, travel as JSON
 //! to be fitted ([`ToWorker::Calibrate`]): the fit replays every run through the simulator,
-//! which takes too long for the page's thread. The worker announces
+//! which takes too long for the page's thread. A run may also compare the routers
+//! ([`Task::CompareRouters`]): the same trace simulated once per router kind. The worker announces
 //! [`FromWorker::Ready`] once its wasm is loaded; the page queues requests until then (the
 //! loader shim starts the wasm asynchronously, so a message posted earlier would be lost).
 
 use serde::{Deserialize, Serialize};
 use servesim_core::calibrate::{BenchmarkRow, FitReport};
+use servesim_core::scenario::RouterKind;
 use servesim_core::sim::RunReport;
 use servesim_core::workload::{ImportOptions, ImportReport, TraceSummary};
 
@@ -31,6 +33,8 @@ pub enum ToWorker {
         trace: TraceSource,
         /// How to import a file (its column mapping, whether to skip bad rows).
         import: ImportOptions,
+        /// What to do with the trace: one simulation, or one per router kind.
+        task: Task,
     },
     /// Fit the scenario's performance model to a benchmark's runs.
     Calibrate {
@@ -41,6 +45,30 @@ pub enum ToWorker {
         /// The benchmark's runs.
         rows: Vec<BenchmarkRow>,
     },
+}
+
+/// What a [`ToWorker::Run`] does once its trace is read and shaped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    /// Simulate the scenario once; the reply is [`FromWorker::Finished`].
+    #[default]
+    Simulate,
+    /// Simulate the scenario once per router kind, changing only `router.kind` (a disaggregated
+    /// deployment's decode router stays as it is); the reply is [`FromWorker::RoutersCompared`].
+    CompareRouters,
+}
+
+/// What one router achieved on the scenario, as its run's summary reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouterRow {
+    /// The router kind the run used.
+    pub router: RouterKind,
+    /// Share of admitted prompt tokens served from the prefix cache, 0 to 1.
+    pub prefix_hit_rate: f64,
+    /// p95 time to first token, ms (`None` when no request got one).
+    pub ttft_p95_ms: Option<f64>,
+    /// p95 time per output token, ms (`None` when no request had two tokens).
+    pub tpot_p95_ms: Option<f64>,
 }
 
 /// Where the worker finds a job's trace.
@@ -81,6 +109,16 @@ pub enum FromWorker {
         trace: Box<TraceReport>,
         /// The simulation's report, or why the scenario cannot run on this trace.
         run: Result<Box<RunReport>, String>,
+    },
+    /// A router comparison finished: the trace was read; every router's row, or why the
+    /// scenario cannot run on this trace.
+    RoutersCompared {
+        /// The job.
+        job: u32,
+        /// What the trace holds.
+        trace: Box<TraceReport>,
+        /// A row per router kind, in [`RouterKind::ALL`]'s order.
+        rows: Result<Vec<RouterRow>, String>,
     },
     /// A benchmark fit finished: every run's error before and after and the fitted factors, or
     /// why the runs could not be replayed.

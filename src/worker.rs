@@ -8,11 +8,11 @@
 
 use servesim_core::calibrate::{fit, BenchmarkRow, FitReport};
 use servesim_core::digest::Sha256Stream;
-use servesim_core::scenario::Scenario;
-use servesim_core::sim::Simulation;
+use servesim_core::scenario::{RouterKind, Scenario};
+use servesim_core::sim::{RunReport, Simulation};
 use servesim_core::workload::{ImportOptions, ImportReport, Importer, Trace, TraceSummary};
 
-use crate::protocol::{FromWorker, ToWorker, TraceReport, TraceSource};
+use crate::protocol::{FromWorker, RouterRow, Task, ToWorker, TraceReport, TraceSource};
 
 /// The query string with which `index.html` starts the worker when the page opens on the default
 /// sample: the worker then downloads and parses it itself, while the app loads.
@@ -51,6 +51,7 @@ struct Kept {
 /// A file being imported for a job.
 pub struct ImportJob {
     job: u32,
+    task: Task,
     scenario: Result<Scenario, String>,
     name: String,
     /// The key to keep the trace under; `None` for a dropped file (kept under its SHA-256).
@@ -95,6 +96,7 @@ impl Worker {
             name: "warm-up".to_owned(),
             trace: TraceSource::File { key: Some("warm-up".to_owned()) },
             import: ImportOptions::default(),
+            task: Task::Simulate,
         };
         let mut finished = false;
         Worker::default().handle_with_bytes(request, text.as_bytes(), &mut |message| {
@@ -145,8 +147,8 @@ impl Worker {
                 return None;
             }
         }
-        let (job, scenario, name, trace, options) = match request {
-            ToWorker::Run { job, scenario, name, trace, import } => (job, scenario, name, trace, import),
+        let (job, task, scenario, name, trace, options) = match request {
+            ToWorker::Run { job, scenario, name, trace, import, task } => (job, task, scenario, name, trace, import),
             ToWorker::Calibrate { job, scenario, rows } => {
                 post(FromWorker::Calibrated { job, fit: fit_benchmark(&scenario, &rows) });
                 return None;
@@ -175,11 +177,12 @@ impl Worker {
                 };
                 let trace = generator.generate(scenario.seed);
                 let report = TraceReport { name, sha256: None, summary: None, import: None, key: None };
-                run(job, Ok(scenario), trace, report, post);
+                run(job, task, Ok(scenario), trace, report, post);
                 None
             }
             TraceSource::File { key } => Some(ImportJob {
                 job,
+                task,
                 scenario,
                 name,
                 key,
@@ -200,7 +203,7 @@ impl Worker {
                             import: Some(kept.import.clone()),
                             key: Some(key),
                         };
-                        run(job, scenario, kept.trace.clone(), report, post);
+                        run(job, task, scenario, kept.trace.clone(), report, post);
                     }
                     _ => post(FromWorker::TraceMissing { job }),
                 }
@@ -240,7 +243,7 @@ impl Worker {
         if import.failed {
             return;
         }
-        let ImportJob { job, scenario, name, key, options, importer, sha256, .. } = import;
+        let ImportJob { job, task, scenario, name, key, options, importer, sha256, .. } = import;
         let imported = match importer.finish() {
             Ok(imported) => imported,
             Err(error) => return post(FromWorker::Failed { job, message: format!("{name}: {error}") }),
@@ -256,7 +259,7 @@ impl Worker {
             key: Some(key.clone()),
         };
         self.kept = Some(Kept { key, options, trace: imported.trace.clone(), import: imported.report, sha256 });
-        run(job, scenario, imported.trace, report, post);
+        run(job, task, scenario, imported.trace, report, post);
     }
 
     /// [`Worker::handle`] with the file's bytes at hand, fed in [`FILE_CHUNK_BYTES`] chunks.
@@ -277,10 +280,11 @@ fn fit_benchmark(scenario: &str, rows: &[BenchmarkRow]) -> Result<FitReport, Str
 }
 
 /// Shapes the imported or generated `trace` with the scenario's workload (new arrivals,
-/// resampling, transform), describes it, simulates, and posts `Finished` (or `Failed` when the
-/// workload cannot be shaped).
+/// resampling, transform), describes it, runs `task` on it, and posts `task`'s final reply (with
+/// the reason when the workload cannot be shaped or the scenario cannot run).
 fn run(
     job: u32,
+    task: Task,
     scenario: Result<Scenario, String>,
     trace: Trace,
     mut report: TraceReport,
@@ -290,27 +294,69 @@ fn run(
         Ok(scenario) => scenario.workload.shape(trace, scenario.seed, &report.name).map_err(|error| error.to_string()),
         Err(_) => Ok(trace),
     };
-    let trace = match shaped {
-        Ok(trace) => trace,
-        Err(message) => {
-            // The file itself is fine: report it, and why the scenario cannot run on it.
-            post(FromWorker::Finished { job, trace: Box::new(report), run: Err(message) });
-            return;
+    // The file itself is fine even when the scenario cannot shape or run it: it is reported.
+    let scenario_and_trace = shaped.and_then(|trace| {
+        report.summary = TraceSummary::of(&trace);
+        scenario.map(|scenario| (scenario, trace))
+    });
+    let trace_report = Box::new(report);
+    match task {
+        Task::Simulate => {
+            let run = scenario_and_trace
+                .and_then(|(scenario, trace)| simulate(job, &scenario, trace, (0.0, 1.0), post))
+                .map(Box::new);
+            post(FromWorker::Finished { job, trace: trace_report, run });
         }
-    };
-    report.summary = TraceSummary::of(&trace);
-    let run = scenario.and_then(|scenario| Simulation::new(&scenario, trace).map_err(|error| error.to_string())).map(
-        |mut simulation| {
-            simulation
-                .run_with_progress(&mut |fraction| {
-                    post(FromWorker::Progress { job, fraction: PARSE_SHARE + (1.0 - PARSE_SHARE) * fraction });
-                    true
-                })
-                .expect("the callback never cancels");
-            Box::new(simulation.report())
-        },
-    );
-    post(FromWorker::Finished { job, trace: Box::new(report), run });
+        Task::CompareRouters => {
+            let rows = scenario_and_trace.and_then(|(scenario, trace)| compare_routers(job, scenario, &trace, post));
+            post(FromWorker::RoutersCompared { job, trace: trace_report, rows });
+        }
+    }
+}
+
+/// Simulates `scenario` on `trace`, its progress filling the part `(start, share)` of the
+/// simulation's share of the bar.
+fn simulate(
+    job: u32,
+    scenario: &Scenario,
+    trace: Trace,
+    (start, share): (f64, f64),
+    post: &mut dyn FnMut(FromWorker),
+) -> Result<RunReport, String> {
+    let mut simulation = Simulation::new(scenario, trace).map_err(|error| error.to_string())?;
+    simulation
+        .run_with_progress(&mut |fraction| {
+            let fraction = PARSE_SHARE + (1.0 - PARSE_SHARE) * (start + share * fraction);
+            post(FromWorker::Progress { job, fraction });
+            true
+        })
+        .expect("the callback never cancels");
+    Ok(simulation.report())
+}
+
+/// Simulates `scenario` on `trace` once per router kind, with only `router.kind` changed, and
+/// returns each run's prefix hit rate and p95 TTFT and TPOT.
+fn compare_routers(
+    job: u32,
+    mut scenario: Scenario,
+    trace: &Trace,
+    post: &mut dyn FnMut(FromWorker),
+) -> Result<Vec<RouterRow>, String> {
+    let share = 1.0 / RouterKind::ALL.len() as f64;
+    RouterKind::ALL
+        .iter()
+        .enumerate()
+        .map(|(index, &router)| {
+            scenario.router.kind = router;
+            let summary = simulate(job, &scenario, trace.clone(), (index as f64 * share, share), post)?.summary;
+            Ok(RouterRow {
+                router,
+                prefix_hit_rate: summary.prefix_cache.hit_rate,
+                ttft_p95_ms: summary.ttft_ms.map(|q| q.p95),
+                tpot_p95_ms: summary.tpot_ms.map(|q| q.p95),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -67,6 +67,7 @@ impl SimWorker {
                 }
                 Ok(reply) => {
                     if let FromWorker::Finished { job, .. }
+                    | FromWorker::RoutersCompared { job, .. }
                     | FromWorker::Calibrated { job, .. }
                     | FromWorker::Failed { job, .. } = &reply
                     {

@@ -1,6 +1,6 @@
 use std::io::Write;
 
-use servesim_core::scenario::{ModelChoice, WorkloadSource};
+use servesim_core::scenario::{Deployment, Disaggregated, ModelChoice, RouterKind, WorkloadSource};
 use servesim_core::workload::{Arrivals, ColumnMapping, TimeUnit, TraceFormat};
 
 use super::*;
@@ -8,7 +8,14 @@ use super::*;
 const SPLITWISE_CODE: &str = include_str!("../../tests/e2e/fixtures/splitwise_code.csv");
 
 fn request(scenario: &Scenario, name: &str, trace: TraceSource, import: ImportOptions) -> ToWorker {
-    ToWorker::Run { job: 7, scenario: scenario.to_canonical_json(), name: name.into(), trace, import }
+    ToWorker::Run {
+        job: 7,
+        scenario: scenario.to_canonical_json(),
+        name: name.into(),
+        trace,
+        import,
+        task: Task::Simulate,
+    }
 }
 
 fn replies_from(
@@ -192,6 +199,47 @@ fn a_generator_workload_needs_no_file() {
 }
 
 #[test]
+fn comparing_routers_runs_the_scenario_once_per_router_changing_only_its_kind() {
+    // Disaggregated, with a decode router of its own that every run keeps.
+    let mut scenario =
+        Scenario { workload: WorkloadSource::Generator(Default::default()).into(), ..Scenario::reference() };
+    scenario.deployment = Deployment::Disaggregated(Disaggregated::default());
+    scenario.router.decode_kind = Some(RouterKind::LeastKv);
+    let mut compare = request(&scenario, "generator", TraceSource::Generated, ImportOptions::default());
+    if let ToWorker::Run { task, .. } = &mut compare {
+        *task = Task::CompareRouters;
+    }
+    let replies = replies_with(&mut Worker::default(), compare, None);
+    let Some(FromWorker::RoutersCompared { job: 7, trace, rows: Ok(rows) }) = replies.last() else {
+        panic!("{:?}", replies.last())
+    };
+    assert_eq!(trace.summary.as_ref().unwrap().num_requests, 1_000);
+    assert_eq!(rows.iter().map(|row| row.router).collect::<Vec<_>>(), RouterKind::ALL);
+    let fractions: Vec<f64> = replies[..replies.len() - 1]
+        .iter()
+        .map(|reply| match reply {
+            FromWorker::Progress { fraction, .. } => *fraction,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert!(fractions.windows(2).all(|pair| pair[0] <= pair[1]), "one bar over all the runs");
+    assert!((fractions.last().unwrap() - 1.0).abs() < 1e-9);
+
+    // Each row is what a run of the scenario with that router kind reports.
+    for row in [&rows[0], &rows[5]] {
+        scenario.router.kind = row.router;
+        let single = replies_from(&mut Worker::default(), &scenario, "generator", TraceSource::Generated, None);
+        let summary = &finished(&single).1.as_ref().unwrap().summary;
+        assert_eq!(row.prefix_hit_rate, summary.prefix_cache.hit_rate, "{:?}", row.router);
+        assert_eq!(row.ttft_p95_ms, summary.ttft_ms.as_ref().map(|q| q.p95), "{:?}", row.router);
+        assert_eq!(row.tpot_p95_ms, summary.tpot_ms.as_ref().map(|q| q.p95), "{:?}", row.router);
+    }
+    // The rows survive the JSON round trip the browser uses.
+    let last = replies.last().unwrap();
+    assert_eq!(&FromWorker::from_json(&last.to_json()).unwrap(), last);
+}
+
+#[test]
 fn an_invalid_generator_is_refused_before_it_runs() {
     // From a hostile link: lognormal max 0 and uniform min > max would panic if drawn.
     let json = r#"{"version":1,"workload":{"generator":{"num_requests":5,
@@ -202,6 +250,7 @@ fn an_invalid_generator_is_refused_before_it_runs() {
         name: "generator".into(),
         trace: TraceSource::Generated,
         import: ImportOptions::default(),
+        task: Task::Simulate,
     };
     let replies = replies_with(&mut Worker::default(), request, None);
     let [FromWorker::Failed { job: 3, message }] = replies.as_slice() else { panic!("{replies:?}") };
