@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod components;
+pub mod examples;
 pub mod format;
 pub mod protocol;
 pub mod syntax;
@@ -28,8 +29,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::components::{
-    ChartPanel, Header, Kpis, ModelPanel, PdView, ReplicaTable, RouterComparisonPanel, RunPanel, ScenarioForm,
-    StageTable, TraceExplorer, TrafficPanel, WorkloadPanel,
+    ChartPanel, ExampleGallery, Header, Kpis, ModelPanel, PdView, ReplicaTable, RouterComparisonPanel, RunPanel,
+    ScenarioForm, StageTable, TraceExplorer, TrafficPanel, WorkloadPanel,
 };
 use crate::protocol::{FromWorker, RouterRow, Task, ToWorker, TraceReport, TraceSource};
 use crate::worker_client::SimWorker;
@@ -211,6 +212,14 @@ impl AppState {
     pub fn compare_routers(self) {
         let job = self.begin_job(Source::CompareRouters);
         self.dispatch(job);
+    }
+
+    /// Replaces the scenario (a bundled example) and runs it; the URL follows, so the address
+    /// bar is the example's link.
+    pub fn open_scenario(self, scenario: Scenario) {
+        self.link_error.set(None);
+        self.scenario.set(scenario);
+        self.run();
     }
 
     /// Sends job `job` for the scenario's current workload.
@@ -605,6 +614,7 @@ pub fn App() -> impl IntoView {
         <Header/>
         <main class="layout">
             <section class="column">
+                <ExampleGallery/>
                 <WorkloadPanel/>
                 <TrafficPanel/>
                 <ModelPanel/>

@@ -4,6 +4,7 @@
 mod chart_canvas;
 mod deployment_panel;
 mod engine_panel;
+mod examples;
 mod explorer;
 pub mod fields;
 mod file_drop;
@@ -21,6 +22,7 @@ mod traffic_panel;
 mod workload_panel;
 
 pub use chart_canvas::ChartPanel;
+pub use examples::ExampleGallery;
 pub use explorer::TraceExplorer;
 pub use header::Header;
 pub use kpis::Kpis;
