@@ -146,6 +146,14 @@ impl Cluster {
         self.disaggregation.as_ref().map_or(0, |d| d.links.num_in_flight() + d.starting.len())
     }
 
+    /// Whether nothing is left anywhere: no request on a replica or on its way to one, no
+    /// transfer.
+    pub fn is_idle(&self) -> bool {
+        self.num_transfers() == 0
+            && self.engines.iter().all(|engine| engine.num_outstanding() == 0)
+            && self.disaggregation.as_ref().is_none_or(|d| d.incoming.iter().all(|&n| n == 0))
+    }
+
     /// Whether routers read stale signals (the driver then refreshes them periodically).
     pub fn has_stale_signals(&self) -> bool {
         self.router.snapshot.is_some()
@@ -220,6 +228,10 @@ impl Cluster {
         let disaggregation = self.disaggregation.as_mut().expect("only disaggregated replicas hand off");
         let first_decode = self.router.replicas.end;
         match handoff {
+            Handoff::EndedOnPrefill { request } => {
+                let decode = ctx.recorder.decode_replica(request).expect("assigned on arrival").0 as usize;
+                disaggregation.incoming[decode - first_decode] -= 1;
+            }
             Handoff::PrefillDone { request, at, .. } => {
                 let decode = ctx.recorder.decode_replica(request).expect("assigned on arrival").0 as usize;
                 disaggregation.incoming[decode - first_decode] -= 1;

@@ -177,6 +177,12 @@ pub enum Handoff {
         /// When its first token was sampled.
         at: SimTime,
     },
+    /// A prefill replica ended `request` itself — refused it, dropped it from its queue, or
+    /// finished it with its only token — so it will not reach its decode replica.
+    EndedOnPrefill {
+        /// The request.
+        request: RequestId,
+    },
     /// A decode replica reserved blocks for `request`'s prompt at `at`; `tokens` of its KV
     /// (the prompt less what the replica had cached) must be moved.
     KvReserved {
@@ -481,7 +487,8 @@ impl Engine {
         ctx.recorder.on_routed(request, self.replica);
         let prompt = u64::from(ctx.trace.prompt_tokens[request.index()]);
         if prompt > self.config.max_model_len {
-            return ctx.recorder.reject(request, RejectReason::PromptExceedsMaxModelLen);
+            ctx.recorder.reject(request, RejectReason::PromptExceedsMaxModelLen);
+            return on_ended_here(self.role, request, ctx);
         }
         let rank = self.rank_of(ctx.trace, request, at);
         self.push_waiting(
@@ -577,6 +584,7 @@ impl Engine {
             self.num_waiting_tokens -= expired.num_tokens;
             self.num_outstanding -= 1;
             ctx.recorder.reject_at(expired.request, RejectReason::QueueTimeout, self.now);
+            on_ended_here(self.role, expired.request, ctx);
         }
     }
 
@@ -987,6 +995,7 @@ impl Engine {
                 self.num_outstanding -= 1;
                 self.on_left_running(ctx.trace, request);
                 ctx.recorder.on_finished(request, end);
+                on_ended_here(self.role, request, ctx);
                 continue;
             }
             if hands_off {
@@ -1186,6 +1195,14 @@ impl Engine {
             }
         }
         holders.iter().map(|(&run, &count)| (count - 1) * u64::from(self.kv.num_blocks_of(run))).sum()
+    }
+}
+
+/// A request a replica of `role` ended itself (refused, dropped or finished): a prefill replica
+/// tells the cluster, which had assigned it a decode replica.
+fn on_ended_here(role: PoolRole, request: RequestId, ctx: &mut StepContext<'_>) {
+    if role == PoolRole::Prefill {
+        ctx.handoffs.push(Handoff::EndedOnPrefill { request });
     }
 }
 

@@ -457,7 +457,7 @@ impl Simulation {
             // Sample ticks keep coming while any replica has a request, so an empty queue means
             // every request has ended.
             let Some((at, event)) = self.queue.pop() else {
-                debug_assert!(self.cluster.engines().iter().all(|engine| engine.num_outstanding() == 0));
+                debug_assert!(self.cluster.is_idle(), "the queue is empty but work is left");
                 self.finished = true;
                 break;
             };
@@ -558,7 +558,7 @@ impl Simulation {
             handoffs: &mut self.handoffs,
         };
         self.cluster.process_handoffs(&mut ctx, &mut wakeups)?;
-        self.push_wakeups(&wakeups);
+        self.push_wakeups(at, &wakeups);
         self.release_followers();
         let end_of_instant = self.queue.next_due_at() != Some(at);
         let eager = self.stepping == Stepping::Eager;
@@ -576,7 +576,7 @@ impl Simulation {
             for (replica, ends_at) in started {
                 self.queue.push(ends_at, Event::StepFinished(replica));
             }
-            self.push_wakeups(&wakeups);
+            self.push_wakeups(at, &wakeups);
         }
         Ok(())
     }
@@ -594,8 +594,14 @@ impl Simulation {
         self.queue.push(at, tick);
     }
 
-    fn push_wakeups(&mut self, wakeups: &[Wakeup]) {
+    /// Queues what the cluster asked for at `now` (never earlier: replicas that hand off are
+    /// current to the instant being handled).
+    fn push_wakeups(&mut self, now: SimTime, wakeups: &[Wakeup]) {
         for &wakeup in wakeups {
+            debug_assert!(
+                matches!(wakeup, Wakeup::TransferStarts(_, at) | Wakeup::TransfersDue(at, _) if at >= now),
+                "{wakeup:?} before {now:?}"
+            );
             match wakeup {
                 Wakeup::TransferStarts(request, at) => self.queue.push(at, Event::TransferStarts(request)),
                 Wakeup::TransfersDue(at, generation) => self.queue.push(at, Event::TransfersDue(generation)),
