@@ -75,14 +75,7 @@ fn show_pool(scenario: &Scenario, role: PoolRole, show: impl Fn(&ReplicaPool) ->
 ///
 /// Says which deployment the field needs when the scenario has no such pool.
 fn edit_pool(scenario: &mut Scenario, role: PoolRole, edit: impl FnOnce(&mut ReplicaPool)) -> Result<(), &'static str> {
-    let pool = match (&mut scenario.deployment, role) {
-        (Deployment::Aggregated(pool), PoolRole::Aggregated) => pool,
-        (Deployment::Disaggregated(pools), PoolRole::Prefill) => &mut pools.prefill,
-        (Deployment::Disaggregated(pools), PoolRole::Decode) => &mut pools.decode,
-        (Deployment::Aggregated(_), _) => return Err("a disaggregated deployment first"),
-        (Deployment::Disaggregated(_), _) => return Err("an aggregated deployment first"),
-    };
-    edit(pool);
+    edit(scenario.deployment.pool_mut(role).ok_or("switch the deployment mode first")?);
     Ok(())
 }
 

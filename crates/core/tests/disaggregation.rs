@@ -306,3 +306,23 @@ fn a_pools_engine_is_merged_over_the_top_level_one_and_round_trips() {
     );
     assert_eq!(Scenario::from_json(&preset.to_canonical_json()).unwrap(), preset);
 }
+
+#[test]
+fn the_link_series_add_up_to_the_bytes_moved_and_the_time_transfers_flowed() {
+    let result = run(&Scenario::reference_disaggregated(), trace(&first_lines(MOONCAKE, 2_000)));
+    let series = |id| result.report.series.iter().find(|s| s.id == id).unwrap();
+    let (traffic, in_flight) = (series(SeriesId::KvLinkGbPerS), series(SeriesId::TransfersInFlight));
+    let width = traffic.points[1].0 - traffic.points[0].0;
+    let carried: f64 = traffic.points.iter().map(|p| p.1 * 1e9 * width).sum();
+    let transfer = result.report.summary.kv_transfer.as_ref().unwrap();
+    assert!((carried - transfer.total_bytes as f64).abs() < 1e-6 * transfer.total_bytes as f64, "{carried}");
+    // Each transfer flows from its latency's end to its arrival.
+    let t = result.requests.transfers.as_ref().unwrap();
+    let latency_s = Transfer::default().latency_us / 1e6;
+    let flowing_s: f64 = (0..result.requests.len())
+        .filter(|&i| t.kv_received_at[i] != SimTime::MAX)
+        .map(|i| (t.kv_received_at[i] - t.kv_reserved_at[i]).as_secs_f64() - latency_s)
+        .sum();
+    let integral: f64 = in_flight.points.iter().map(|p| p.1 * width).sum();
+    assert!((integral - flowing_s).abs() < 1e-6 * flowing_s, "{integral} vs {flowing_s}");
+}

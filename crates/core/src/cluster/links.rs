@@ -17,6 +17,10 @@ use crate::time::{SimDuration, SimTime};
 /// empirical memory-bandwidth factor, `docs/model.md` §KV transfer).
 pub const NVLINK_COPY_EFFICIENCY: f64 = 0.8;
 
+/// What the links report of an interval: its start and end, the bytes per second carried, and
+/// the transfers carrying them.
+pub type OnBytes<'a> = dyn FnMut(SimTime, SimTime, f64, u64) + 'a;
+
 /// Where one replica sits, and its GPU's links.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Placement {
@@ -145,9 +149,9 @@ impl Links {
         self.flows.len()
     }
 
-    /// Moves every transfer's bytes on to `at` at its rate; calls `on_bytes(from, to, bytes/s)`
-    /// for the interval so that it can be bucketed.
-    fn progress(&mut self, at: SimTime, on_bytes: &mut dyn FnMut(SimTime, SimTime, f64)) {
+    /// Moves every transfer's bytes on to `at` at its rate; calls `on_bytes(from, to, bytes/s,
+    /// transfers)` for the interval so that it can be bucketed.
+    fn progress(&mut self, at: SimTime, on_bytes: &mut OnBytes<'_>) {
         if at <= self.updated_at {
             return;
         }
@@ -161,7 +165,7 @@ impl Links {
             total_rate += flow.rate;
         }
         if total_rate > 0.0 {
-            on_bytes(self.updated_at, at, total_rate);
+            on_bytes(self.updated_at, at, total_rate, self.flows.len() as u64);
         }
         self.updated_at = at;
     }
@@ -174,7 +178,7 @@ impl Links {
         request: RequestId,
         (from, to): (usize, usize),
         bytes: f64,
-        on_bytes: &mut dyn FnMut(SimTime, SimTime, f64),
+        on_bytes: &mut OnBytes<'_>,
     ) -> Option<SimTime> {
         self.progress(at, on_bytes);
         let (send, receive) = if self.over_nvlink(from, to) {
@@ -193,7 +197,7 @@ impl Links {
         &mut self,
         at: SimTime,
         ended: &mut Vec<RequestId>,
-        on_bytes: &mut dyn FnMut(SimTime, SimTime, f64),
+        on_bytes: &mut OnBytes<'_>,
     ) -> Option<SimTime> {
         self.progress(at, on_bytes);
         let before = self.flows.len();
@@ -289,7 +293,7 @@ mod tests {
         let mut ends = Vec::new();
         while let Some(at) = next {
             let mut ended = Vec::new();
-            next = links.finish_due(at, &mut ended, &mut |_, _, _| {});
+            next = links.finish_due(at, &mut ended, &mut |_, _, _, _| {});
             ends.extend(ended.into_iter().map(|request| (request, at)));
         }
         ends
@@ -303,12 +307,12 @@ mod tests {
         let mut links = Links::new(&prefill, &decode, fabric(NicLayout::PerGpu));
         assert!(!links.over_nvlink(0, 0));
         // 2 NICs × 50 GB/s × 0.5 = 50 GB/s out; 25 GB/s into one decode GPU: 1 GB takes 40 ms.
-        let next = links.start(SimTime::ZERO, RequestId(0), (0, 0), 1e9, &mut |_, _, _| {});
+        let next = links.start(SimTime::ZERO, RequestId(0), (0, 0), 1e9, &mut |_, _, _, _| {});
         assert_eq!(run_to_end(&mut links, next), vec![(RequestId(0), ms(40))]);
         // Two 1 GB transfers into the same decode replica share its 25 GB/s: 80 ms each.
         let mut links = Links::new(&prefill, &decode, fabric(NicLayout::PerGpu));
-        links.start(SimTime::ZERO, RequestId(1), (0, 0), 1e9, &mut |_, _, _| {});
-        let next = links.start(SimTime::ZERO, RequestId(2), (0, 0), 1e9, &mut |_, _, _| {});
+        links.start(SimTime::ZERO, RequestId(1), (0, 0), 1e9, &mut |_, _, _, _| {});
+        let next = links.start(SimTime::ZERO, RequestId(2), (0, 0), 1e9, &mut |_, _, _, _| {});
         let at = ms(80);
         assert_eq!(run_to_end(&mut links, next), vec![(RequestId(1), at), (RequestId(2), at)]);
     }
@@ -321,11 +325,11 @@ mod tests {
         let prefill = [placement(0, 8)];
         let decode = [placement(8, 1), placement(12, 4)];
         let mut links = Links::new(&prefill, &decode, fabric(NicLayout::PerGpu));
-        links.start(SimTime::ZERO, RequestId(0), (0, 0), 25e9, &mut |_, _, _| {});
-        links.start(SimTime::ZERO, RequestId(1), (0, 1), 100e9, &mut |_, _, _| {});
+        links.start(SimTime::ZERO, RequestId(0), (0, 0), 25e9, &mut |_, _, _, _| {});
+        links.start(SimTime::ZERO, RequestId(1), (0, 1), 100e9, &mut |_, _, _, _| {});
         let rates: Vec<f64> = links.flows.iter().map(|flow| flow.rate / 1e9).collect();
         assert_eq!(rates, vec![25.0, 100.0]);
-        links.start(SimTime::ZERO, RequestId(2), (0, 1), 50e9, &mut |_, _, _| {});
+        links.start(SimTime::ZERO, RequestId(2), (0, 1), 50e9, &mut |_, _, _, _| {});
         let rates: Vec<f64> = links.flows.iter().map(|flow| flow.rate / 1e9).collect();
         assert_eq!(rates, vec![25.0, 50.0, 50.0]);
         // Flow 2 ends at 1 s; flow 1 then has 50 GB left at 100 GB/s: ends at 1.5 s; flow 0 at 1 s.
@@ -341,12 +345,12 @@ mod tests {
         assert!(links.over_nvlink(0, 0) && links.over_nvlink(1, 0));
         assert!(!links.over_nvlink(0, 1));
         // NVLink: 2 GPUs × 450 × 0.8 = 720 GB/s out, 1,440 in: 7.2 GB takes 10 ms.
-        let next = links.start(SimTime::ZERO, RequestId(0), (0, 0), 7.2e9, &mut |_, _, _| {});
+        let next = links.start(SimTime::ZERO, RequestId(0), (0, 0), 7.2e9, &mut |_, _, _, _| {});
         assert_eq!(run_to_end(&mut links, next), vec![(RequestId(0), ms(10))]);
         // Both prefill replicas share node 0's one NIC (25 GB/s) towards node 1.
         let mut links = Links::new(&prefill, &decode, fabric(NicLayout::PerNode));
-        links.start(SimTime::ZERO, RequestId(1), (0, 1), 1e9, &mut |_, _, _| {});
-        let next = links.start(SimTime::ZERO, RequestId(2), (1, 1), 1e9, &mut |_, _, _| {});
+        links.start(SimTime::ZERO, RequestId(1), (0, 1), 1e9, &mut |_, _, _, _| {});
+        let next = links.start(SimTime::ZERO, RequestId(2), (1, 1), 1e9, &mut |_, _, _, _| {});
         let at = ms(80);
         assert_eq!(run_to_end(&mut links, next), vec![(RequestId(1), at), (RequestId(2), at)]);
     }

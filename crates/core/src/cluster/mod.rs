@@ -262,9 +262,9 @@ impl Cluster {
         let disaggregation = self.disaggregation.as_mut().expect("transfers need links");
         let (from, to, bytes) = disaggregation.starting.remove(&request).expect("a transfer waiting to start");
         let timeline = &mut ctx.recorder.timeline;
-        let next = disaggregation
-            .links
-            .start(at, request, (from, to), bytes, &mut |start, end, rate| timeline.add_link_bytes(start, end, rate));
+        let next = disaggregation.links.start(at, request, (from, to), bytes, &mut |start, end, rate, transfers| {
+            timeline.add_link_activity(start, end, rate, transfers)
+        });
         if let Some(due) = next {
             wakeups.push(Wakeup::TransfersDue(due, disaggregation.links.generation()));
         }
@@ -289,9 +289,9 @@ impl Cluster {
         }
         let mut ended = std::mem::take(&mut disaggregation.scratch_ended);
         let timeline = &mut ctx.recorder.timeline;
-        let next = disaggregation
-            .links
-            .finish_due(at, &mut ended, &mut |start, end, rate| timeline.add_link_bytes(start, end, rate));
+        let next = disaggregation.links.finish_due(at, &mut ended, &mut |start, end, rate, transfers| {
+            timeline.add_link_activity(start, end, rate, transfers)
+        });
         if let Some(due) = next {
             wakeups.push(Wakeup::TransfersDue(due, disaggregation.links.generation()));
         }

@@ -26,13 +26,14 @@ struct Bucket {
     /// Speculative decoding: sequences verified, and draft tokens they accepted.
     verified: u64,
     accepted: u64,
-    /// Disaggregated: the decode pool's part of the samples, prefill blocks held for transfer,
-    /// transfers in flight (samples), and bytes the links carried in the bucket.
+    /// Disaggregated: the decode pool's part of the samples, prefill blocks held for transfer
+    /// (samples), and what the links did in the bucket: bytes carried, and nanoseconds of
+    /// transfers flowing summed over the transfers.
     decode_waiting: u64,
     decode_kv_used_blocks: u64,
     held_blocks: u64,
-    transfers: u64,
     link_bytes: u64,
+    transfer_nanos: u64,
 }
 
 /// What a disaggregated deployment's pool series are measured against.
@@ -133,22 +134,20 @@ impl Timeline {
         bucket.decode_kv_used_blocks += kv_used_blocks;
     }
 
-    /// The transfers at the sample instant `at`: prefill blocks held for them, and how many are
-    /// in flight.
-    pub fn sample_transfers(&mut self, at: SimTime, held_blocks: u64, transfers: u64) {
-        let bucket = self.bucket(at);
-        bucket.held_blocks += held_blocks;
-        bucket.transfers += transfers;
+    /// Prefill blocks held for transfers at the sample instant `at`.
+    pub fn sample_held_blocks(&mut self, at: SimTime, held_blocks: u64) {
+        self.bucket(at).held_blocks += held_blocks;
     }
 
-    /// The links carried `bytes_per_s` from `start` to `end`: the bytes go to the buckets the
-    /// interval covers, each its share.
-    pub fn add_link_bytes(&mut self, start: SimTime, end: SimTime, bytes_per_s: f64) {
+    /// From `start` to `end`, `transfers` transfers carried `bytes_per_s` in all: the bytes and
+    /// the transfer time go to the buckets the interval covers, each its share.
+    pub fn add_link_activity(&mut self, start: SimTime, end: SimTime, bytes_per_s: f64, transfers: u64) {
         let mut from = start;
         while from < end {
             let to = self.bucket_end(from).min(end);
-            let bytes = bytes_per_s * (to - from).as_secs_f64();
-            self.bucket(from).link_bytes += bytes.round() as u64;
+            let bucket = self.bucket(from);
+            bucket.link_bytes += (bytes_per_s * (to - from).as_secs_f64()).round() as u64;
+            bucket.transfer_nanos += transfers * (to - from).as_nanos();
             from = to;
         }
     }
@@ -190,8 +189,8 @@ impl Timeline {
                     sum.decode_waiting += bucket.decode_waiting;
                     sum.decode_kv_used_blocks += bucket.decode_kv_used_blocks;
                     sum.held_blocks += bucket.held_blocks;
-                    sum.transfers += bucket.transfers;
                     sum.link_bytes += bucket.link_bytes;
+                    sum.transfer_nanos += bucket.transfer_nanos;
                 }
                 (index as f64 * width_s, sum, chunk.len() as u64)
             })
@@ -242,7 +241,7 @@ impl Timeline {
                     percent(b.decode_kv_used_blocks, len, scale.decode_blocks)
                 }),
                 series(SeriesId::PrefillKvHeldPercent, &|b, len| percent(b.held_blocks, len, scale.prefill_blocks)),
-                series(SeriesId::TransfersInFlight, &|b, len| b.transfers as f64 / len as f64),
+                series(SeriesId::TransfersInFlight, &|b, len| b.transfer_nanos as f64 / 1e9 / (len as f64 * bucket_s)),
                 series(SeriesId::KvLinkGbPerS, &|b, len| b.link_bytes as f64 / 1e9 / (len as f64 * bucket_s)),
                 series(SeriesId::KvLinkUtilizationPercent, &|b, len| {
                     let capacity = scale.link_capacity_bytes_per_s * len as f64 * bucket_s;

@@ -194,7 +194,8 @@ impl Deployment {
         self.pools().into_iter().find(|&(r, _)| r == role).map(|(_, pool)| pool)
     }
 
-    fn pool_mut(&mut self, role: PoolRole) -> Option<&mut ReplicaPool> {
+    /// [`Deployment::pool`], to change.
+    pub fn pool_mut(&mut self, role: PoolRole) -> Option<&mut ReplicaPool> {
         match (self, role) {
             (Deployment::Aggregated(pool), PoolRole::Aggregated) => Some(pool),
             (Deployment::Disaggregated(d), PoolRole::Prefill) => Some(&mut d.prefill),

@@ -535,7 +535,7 @@ impl Simulation {
                     }
                 }
                 if self.pools.len() > 1 {
-                    timeline.sample_transfers(at, held_blocks, self.cluster.num_transfers() as u64);
+                    timeline.sample_held_blocks(at, held_blocks);
                 }
                 if self.is_busy() {
                     let next = at + self.recorder.timeline.interval();

@@ -39,7 +39,7 @@ pub enum SeriesId {
     /// Disaggregated: prefill-pool blocks held for requests whose KV waits to be sent, percent
     /// of the pool's blocks (the decode pool's back-pressure).
     PrefillKvHeldPercent,
-    /// Disaggregated: KV transfers in flight or starting.
+    /// Disaggregated: KV transfers moving bytes, on average over the bucket.
     TransfersInFlight,
     /// Disaggregated: bytes the KV links carry per second, GB/s.
     KvLinkGbPerS,
