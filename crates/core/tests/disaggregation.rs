@@ -249,7 +249,7 @@ fn pool_problems_are_reported_at_the_pools_paths() {
         "deployment.disaggregated.prefill.engine.block_size: must be a power of two from 1 to 1024, got 24",
         "deployment.disaggregated.decode.replicas: must be ≥ 1, got 0",
         "deployment.disaggregated.transfer.latency_us: must be from 0 to 10,000,000 µs, got -1",
-        "deployment.disaggregated.transfer.nic_efficiency: must be in (0, 1], got 0",
+        "deployment.disaggregated.transfer.nic_efficiency: must be from 0.01 to 1, got 0",
         "router.temperature: must be from 0 to 100, got -2",
     ] {
         assert!(problems.iter().any(|p| p == expected), "missing {expected:?} in {problems:#?}");
@@ -325,4 +325,36 @@ fn the_link_series_add_up_to_the_bytes_moved_and_the_time_transfers_flowed() {
         .sum();
     let integral: f64 = in_flight.points.iter().map(|p| p.1 * width).sum();
     assert!((integral - flowing_s).abs() < 1e-6 * flowing_s, "{integral} vs {flowing_s}");
+}
+
+#[test]
+fn a_decode_replica_reuses_a_received_prefix_only_once_it_has_arrived() {
+    // Sessions sharing a 4,000-token system prompt over a slow NIC (1.4 GB/s): a whole prompt's
+    // 537 MB take 0.4 s alone, about the gap between arrivals, so some requests arrive while a
+    // prefix is on its way and others after it has arrived.
+    let mut scenario = Scenario::from_json(
+        r#"{"version":1,"hardware":{"gpus_per_node":1},
+            "deployment":{"disaggregated":{"prefill":{"replicas":2},"decode":{"replicas":1},
+              "transfer":{"nic_gb_s":2}}},
+            "workload":{"generator":{"arrivals":{"poisson":{"rate_per_s":2}},"num_requests":20,
+              "prompt_tokens":{"fixed":{"tokens":100}},"output_tokens":{"fixed":{"tokens":20}},
+              "sessions":{"turns":{"fixed":{"tokens":1}},"system_prompt_tokens":4000}}}}"#,
+    )
+    .unwrap();
+    scenario.seed = 3;
+    let trace = servesim_core::workload::resolve(&scenario.workload, scenario.seed, None, &mut |_| {}).unwrap().trace;
+    let result = run(&scenario, trace);
+    let (requests, t) = (&result.requests, result.requests.transfers.as_ref().unwrap());
+    let whole = |i: usize| u64::from(requests.prompt_tokens[i]) * LLAMA_8B_KV_BYTES_PER_TOKEN;
+    let moved: Vec<usize> = (0..requests.len()).filter(|&i| t.kv_received_at[i] != SimTime::MAX).collect();
+    let first_whole_arrival = moved.iter().filter(|&&i| t.kv_bytes[i] == whole(i)).map(|&i| t.kv_received_at[i]).min();
+    let partial: Vec<usize> = moved.iter().copied().filter(|&i| t.kv_bytes[i] < whole(i)).collect();
+    assert!(partial.len() > 5, "later requests reuse the received system prompt: {}", partial.len());
+    for i in partial {
+        assert!(
+            t.kv_reserved_at[i] >= first_whole_arrival.unwrap(),
+            "request {i} reused blocks at {:?}, before any whole prompt had arrived ({first_whole_arrival:?})",
+            t.kv_reserved_at[i]
+        );
+    }
 }

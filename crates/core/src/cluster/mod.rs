@@ -56,8 +56,9 @@ struct Disaggregation {
     kv_bytes_per_token: f64,
     latency: SimDuration,
     conditional_threshold: Option<u64>,
-    /// Requests assigned to each decode replica and not handed to it yet.
-    incoming: Vec<u64>,
+    /// What is assigned to each decode replica and not handed to it yet: requests, and the
+    /// blocks of their prompts (added to its load signals, live).
+    incoming: Vec<LoadSignals>,
     /// Transfers in their latency: `(from prefill, to decode, bytes)`.
     starting: BTreeMap<RequestId, (usize, usize, f64)>,
     scratch_ended: Vec<RequestId>,
@@ -123,7 +124,7 @@ impl Cluster {
                 kv_bytes_per_token: settings.kv_bytes_per_token,
                 latency: settings.latency,
                 conditional_threshold: settings.conditional_threshold,
-                incoming: vec![0; num_decode],
+                incoming: vec![LoadSignals::default(); num_decode],
                 starting: BTreeMap::new(),
                 scratch_ended: Vec::new(),
             }),
@@ -151,7 +152,7 @@ impl Cluster {
     pub fn is_idle(&self) -> bool {
         self.num_transfers() == 0
             && self.engines.iter().all(|engine| engine.num_outstanding() == 0)
-            && self.disaggregation.as_ref().is_none_or(|d| d.incoming.iter().all(|&n| n == 0))
+            && self.disaggregation.as_ref().is_none_or(|d| d.incoming.iter().all(|&n| n == LoadSignals::default()))
     }
 
     /// Whether routers read stale signals (the driver then refreshes them periodically).
@@ -181,7 +182,11 @@ impl Cluster {
                 return self.hand_to(decode, request, at, ctx);
             }
         }
-        disaggregation.incoming[decode - decode_router.replicas.start] += 1;
+        disaggregation.incoming[decode - decode_router.replicas.start].add(&incoming_load(
+            &self.engines[decode],
+            ctx,
+            request,
+        ));
         let prefill = self.router.choose(&mut self.engines, request, at, ctx, None)?;
         self.hand_to(prefill, request, at, ctx)
     }
@@ -230,11 +235,19 @@ impl Cluster {
         match handoff {
             Handoff::EndedOnPrefill { request } => {
                 let decode = ctx.recorder.decode_replica(request).expect("assigned on arrival").0 as usize;
-                disaggregation.incoming[decode - first_decode] -= 1;
+                disaggregation.incoming[decode - first_decode].remove(&incoming_load(
+                    &self.engines[decode],
+                    ctx,
+                    request,
+                ));
             }
             Handoff::PrefillDone { request, at, .. } => {
                 let decode = ctx.recorder.decode_replica(request).expect("assigned on arrival").0 as usize;
-                disaggregation.incoming[decode - first_decode] -= 1;
+                disaggregation.incoming[decode - first_decode].remove(&incoming_load(
+                    &self.engines[decode],
+                    ctx,
+                    request,
+                ));
                 let engine = &mut self.engines[decode];
                 engine.advance_to(at, ctx)?;
                 engine.enqueue_remote(request, at, ctx);
@@ -301,7 +314,7 @@ impl Cluster {
             self.engines[prefill].advance_to(at, ctx)?;
             self.engines[prefill].release_parked(request, at);
             self.engines[decode].advance_to(at, ctx)?;
-            self.engines[decode].on_kv_received(request, at);
+            self.engines[decode].on_kv_received(ctx.trace, request, at);
             ctx.recorder.on_kv_received(request, at);
             ctx.recorder.on_first_token(request, at);
         }
@@ -374,6 +387,17 @@ impl Cluster {
     }
 }
 
+/// What `request`, on its way to decode replica `engine`, adds to its load: one request and
+/// its prompt's blocks.
+fn incoming_load(engine: &Engine, ctx: &StepContext<'_>, request: RequestId) -> LoadSignals {
+    let prompt = u64::from(ctx.trace.prompt_tokens[request.index()]);
+    LoadSignals {
+        outstanding: 1,
+        waiting_blocks: prompt.div_ceil(u64::from(engine.block_size())),
+        ..LoadSignals::default()
+    }
+}
+
 /// What a router reads of `engine` now.
 fn signals_of(engine: &Engine) -> LoadSignals {
     let block_size = u64::from(engine.block_size());
@@ -391,15 +415,15 @@ impl Router {
         Router { policy, replicas, snapshot }
     }
 
-    /// Picks a replica id for `request` at `at`; `incoming` adds requests on their way to each
-    /// replica to its outstanding count.
+    /// Picks a replica id for `request` at `at`; `incoming` adds the requests on their way to
+    /// each replica to its load.
     fn choose(
         &mut self,
         engines: &mut [Engine],
         request: RequestId,
         at: SimTime,
         ctx: &mut StepContext<'_>,
-        incoming: Option<&[u64]>,
+        incoming: Option<&[LoadSignals]>,
     ) -> Result<usize, Halt> {
         let pool = &mut engines[self.replicas.clone()];
         let block_size = u64::from(pool[0].block_size());
@@ -424,7 +448,7 @@ struct LivePool<'a, 'c> {
     at: SimTime,
     ctx: &'a mut StepContext<'c>,
     snapshot: Option<&'a [LoadSignals]>,
-    incoming: Option<&'a [u64]>,
+    incoming: Option<&'a [LoadSignals]>,
     halted: Option<Halt>,
 }
 
@@ -449,7 +473,9 @@ impl PoolView for LivePool<'_, '_> {
             Some(snapshot) => snapshot[index],
             None => signals_of(self.engine(index)),
         };
-        signals.outstanding += self.incoming.map_or(0, |incoming| incoming[index]);
+        if let Some(incoming) = self.incoming {
+            signals.add(&incoming[index]);
+        }
         signals
     }
 

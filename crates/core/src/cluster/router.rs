@@ -23,6 +23,24 @@ pub struct LoadSignals {
     pub waiting_blocks: u64,
 }
 
+impl LoadSignals {
+    /// Adds `other`'s requests and blocks to these.
+    pub fn add(&mut self, other: &LoadSignals) {
+        self.outstanding += other.outstanding;
+        self.used_blocks += other.used_blocks;
+        self.total_blocks += other.total_blocks;
+        self.waiting_blocks += other.waiting_blocks;
+    }
+
+    /// Takes `other`'s requests and blocks, added before, away again.
+    pub fn remove(&mut self, other: &LoadSignals) {
+        self.outstanding -= other.outstanding;
+        self.used_blocks -= other.used_blocks;
+        self.total_blocks -= other.total_blocks;
+        self.waiting_blocks -= other.waiting_blocks;
+    }
+}
+
 /// The request being placed, as a policy sees it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RouteRequest {

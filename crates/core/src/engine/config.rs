@@ -15,8 +15,12 @@ pub struct SchedulerConfig {
     pub chunked_prefill: bool,
     /// Tokens per KV block.
     pub block_size: u32,
-    /// The longest sequence (prompt + output) a request may reach, tokens.
+    /// The longest sequence (prompt + output) a request may reach, tokens: longer prompts are
+    /// refused.
     pub max_model_len: u64,
+    /// Where outputs stop: the longest sequence of the replica that decodes (the decode pool's,
+    /// for a prefill replica), tokens.
+    pub decode_max_model_len: u64,
     /// Whether computed prompt prefixes are cached and reused.
     pub prefix_caching: bool,
     /// Fraction of KV blocks kept free when admitting while other requests are scheduled.
@@ -53,6 +57,7 @@ impl SchedulerConfig {
             chunked_prefill: engine.chunked_prefill,
             block_size: engine.block_size,
             max_model_len: u64::from(scenario.max_model_len().expect("a validated model preset")),
+            decode_max_model_len: u64::from(scenario.max_model_len().expect("a validated model preset")),
             prefix_caching: engine.prefix_caching,
             watermark: engine.watermark,
             scheduling: engine.scheduling,

@@ -253,8 +253,9 @@ pub struct Engine {
     speculation: Option<Speculation>,
     /// Priority of each request class of the trace (lower first).
     class_priorities: Vec<i32>,
-    /// KV tokens swapped out while the step being planned preempted.
-    swapped_out_tokens: u64,
+    /// KV tokens the next step copies over the host link first: swapped out while the step
+    /// being planned preempted, or loaded from the host tier for a reserved transfer.
+    pending_host_copy_tokens: u64,
     /// With `reserve_kv_for_output`: the blocks the running requests reserved in all.
     reserved_blocks: u64,
     /// Prompt tokens of the requests waiting (a load signal routers read).
@@ -336,7 +337,7 @@ impl Engine {
             tokens_per_decode,
             speculation,
             class_priorities: Vec::new(),
-            swapped_out_tokens: 0,
+            pending_host_copy_tokens: 0,
             reserved_blocks: 0,
             num_waiting_tokens: 0,
             num_remote_waiting: 0,
@@ -546,8 +547,11 @@ impl Engine {
     /// The KV of `request`, reserved here, arrived at `at` (the engine must have been advanced
     /// to `at`) with its first token, which the replica streams then: it runs its first decode
     /// step at the next step.
-    pub fn on_kv_received(&mut self, request: RequestId, at: SimTime) {
-        let held = self.receiving.remove(&request).expect("a transfer to this replica");
+    pub fn on_kv_received(&mut self, trace: &Trace, request: RequestId, at: SimTime) {
+        let mut held = self.receiving.remove(&request).expect("a transfer to this replica");
+        // Its blocks hold the prompt now: they join the prefix cache.
+        let layout = layout_of(trace, request, self.config.block_size);
+        held.kv.grow(&mut self.kv, &layout, 0, held.tokens, self.config.block_size);
         if !self.has_work() {
             self.now = self.now.max(at);
         }
@@ -760,7 +764,6 @@ impl Engine {
             budget -= chunk;
         }
 
-        plan.host_copied_tokens += std::mem::take(&mut self.swapped_out_tokens);
         let num_decodes = self.decoding.len();
         if num_decodes == 0 && plan.chunks.is_empty() {
             self.plan = plan;
@@ -771,6 +774,7 @@ impl Engine {
             }
             return Err(Halt::Stuck(self.replica));
         }
+        plan.host_copied_tokens += std::mem::take(&mut self.pending_host_copy_tokens);
         let mut duration =
             if plan.chunks.is_empty() { self.decode_step_time(num_decodes) } else { self.mixed_step_time(&plan) };
         if plan.host_copied_tokens > 0 {
@@ -826,7 +830,10 @@ impl Engine {
                 host.on_loaded(key, blocks);
             }
         }
-        kv.grow(&mut self.kv, &layout, needed, prompt, self.config.block_size);
+        // A prefix found on the host tier is loaded instead of moved, before the next step.
+        self.pending_host_copy_tokens += u64::from(self.scratch_hit.num_host_blocks) * block_size;
+        // Nothing may hit these blocks before the KV arrives (`on_kv_received` places them).
+        kv.take_unplaced(&mut self.kv, needed);
         ctx.handoffs.push(Handoff::KvReserved {
             request: head.request,
             replica: self.replica,
@@ -1078,7 +1085,7 @@ impl Engine {
     /// How many output tokens `request` generates ([`generated_tokens`]).
     fn output_target(&self, trace: &Trace, request: RequestId) -> u64 {
         let (prompt, output) = (trace.prompt_tokens[request.index()], trace.output_tokens[request.index()]);
-        u64::from(generated_tokens(prompt, output, self.config.max_model_len))
+        u64::from(generated_tokens(prompt, output, self.config.decode_max_model_len))
     }
 
     /// Preempts the preemption policy's victim among the requests admitted at or after
@@ -1120,7 +1127,7 @@ impl Engine {
         };
         let key = BlockKey::Private { request: waiting.request, start: waiting.private_start };
         let copied = self.preemption_mode.on_preempted(&mut self.kv, key);
-        self.swapped_out_tokens += u64::from(copied) * u64::from(self.config.block_size);
+        self.pending_host_copy_tokens += u64::from(copied) * u64::from(self.config.block_size);
         ctx.recorder.on_preempted(waiting.request);
         self.num_waiting += 1;
         self.num_waiting_tokens += waiting.num_tokens;

@@ -310,7 +310,9 @@ impl RequestKv {
         }
         let target = self.held_blocks + needed;
         let full_blocks = computed_tokens / u64::from(block_size);
-        let mut block = self.held_blocks;
+        // While claiming, every held block is placed in a prefix run, except blocks taken
+        // without placing them (`take_unplaced`), which are placed now.
+        let mut block = self.prefix_blocks;
         while self.claiming {
             if let Some(run) = self.filling {
                 let (_, end) = layout.span_blocks(self.num_spans);
@@ -344,6 +346,16 @@ impl RequestKv {
             }
         }
         self.held_blocks = target;
+    }
+
+    /// Takes `needed` more blocks from the cache (the caller checked they are free) without
+    /// placing them in prefix runs: blocks whose content is still on its way (a KV transfer),
+    /// which no other request may hit yet. A later [`RequestKv::grow`] places them.
+    pub fn take_unplaced(&mut self, kv: &mut KvCacheManager, needed: u32) {
+        if needed > 0 {
+            kv.allocate(needed).expect("the scheduler checked the free blocks");
+        }
+        self.held_blocks += needed;
     }
 
     /// Gives every block back when the request leaves with `computed_tokens` tokens of KV.

@@ -115,6 +115,7 @@ fn fcfs_blocks_the_line_behind_a_head_that_does_not_fit() {
         c.chunked_prefill = false;
         c.max_num_batched_tokens = 100;
         c.max_model_len = 100;
+        c.decode_max_model_len = 100;
     });
     (0..3).for_each(|i| h.arrive(i));
     assert_eq!(h.step().0, vec![(0, 60, 0)]);
@@ -245,7 +246,10 @@ fn decodes_take_their_tokens_before_the_partial_prefill_that_was_admitted_after_
 
 #[test]
 fn outputs_stop_at_max_model_len_and_longer_prompts_are_rejected() {
-    let mut h = Harness::new(&[Ask(90, 50, &[]), Ask(101, 5, &[])], 100, |c| c.max_model_len = 100);
+    let mut h = Harness::new(&[Ask(90, 50, &[]), Ask(101, 5, &[])], 100, |c| {
+        c.max_model_len = 100;
+        c.decode_max_model_len = 100;
+    });
     (0..2).for_each(|i| h.arrive(i));
     assert_eq!(h.recorder.requests.outcome[1], Outcome::Rejected(RejectReason::PromptExceedsMaxModelLen));
     let mut steps = 0;

@@ -57,8 +57,9 @@ fn ms_between(from: SimTime, to: SimTime) -> Option<f64> {
 }
 
 impl StageSummary {
-    /// The stages of `requests`' completed requests.
-    pub fn of(requests: &RequestLog) -> StageSummary {
+    /// The stages of `requests`' completed requests, whose queueing delays `queue_ms` already
+    /// summarises.
+    pub fn of(requests: &RequestLog, queue_ms: Option<Quantiles>) -> StageSummary {
         let completed = requests.completed();
         let transfers = requests.transfers.as_ref();
         let reserved = |i: usize| transfers.map_or(SimTime::MAX, |t| t.kv_reserved_at[i]);
@@ -68,7 +69,7 @@ impl StageSummary {
             _ => requests.first_token_at[i],
         };
         StageSummary {
-            queue_ms: quantiles_of(&completed, |i| ms_between(requests.arrived_at[i], requests.first_scheduled_at[i])),
+            queue_ms,
             prefill_ms: quantiles_of(&completed, |i| ms_between(requests.first_scheduled_at[i], prefilled(i))),
             kv_wait_ms: transfers.and_then(|_| quantiles_of(&completed, |i| ms_between(prefilled(i), reserved(i)))),
             transfer_ms: transfers

@@ -269,6 +269,7 @@ impl Summary {
         let ttft_ms = Quantiles::of_sorted(&columns.ttft_ms);
         let tpot_ms = Quantiles::of_sorted(&columns.tpot_ms);
         let e2e_ms = Quantiles::of_sorted(&columns.e2e_ms);
+        let queueing_ms = Quantiles::of_sorted(&columns.queueing_ms);
         let percentile = slo.percentile / 100.0;
         let within = |target: Option<f64>, sorted: &[f64]| {
             target.map(|target| quantile_sorted(sorted, percentile).is_some_and(|value| value <= target))
@@ -308,7 +309,7 @@ impl Summary {
             tpot_ms,
             itl_ms,
             e2e_ms,
-            queueing_ms: Quantiles::of_sorted(&columns.queueing_ms),
+            queueing_ms: queueing_ms.clone(),
             throughput: Throughput {
                 output_tokens_per_s: per_second(output_tokens),
                 total_tokens_per_s: per_second(output_tokens + prompt_tokens),
@@ -324,7 +325,7 @@ impl Summary {
             gpu_hours: num_gpus as f64 * sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0,
             speculative: SpeculativeSummary::default(),
             host_kv: None,
-            stages: StageSummary::of(requests),
+            stages: StageSummary::of(requests, queueing_ms),
             kv_transfer: None,
         }
     }

@@ -209,8 +209,6 @@ impl GpuSpec {
         };
         positive("bf16_tflops", self.bf16_tflops);
         positive("hbm_tb_s", self.hbm_tb_s);
-        positive("scale_up_gb_s", self.scale_up_gb_s);
-        positive("nic_gb_s", self.nic_gb_s);
         positive("host_gb_s", self.host_gb_s);
         positive("power_w", self.power_w);
         positive("memory_mib", self.memory_mib as f64);
@@ -219,6 +217,12 @@ impl GpuSpec {
         }
         if let Some(fp4) = self.fp4_tflops {
             positive("fp4_tflops", fp4);
+        }
+        // Links slower than 10 MB/s would make a KV transfer outlast any run.
+        for (field, value) in [("scale_up_gb_s", self.scale_up_gb_s), ("nic_gb_s", self.nic_gb_s)] {
+            if !(value.is_finite() && value >= 0.01) {
+                problems.push((field.to_owned(), format!("must be at least 0.01 GB/s, got {value}")));
+            }
         }
         let efficiency = &self.efficiency;
         let mut fraction = |field: &str, value: f64| {

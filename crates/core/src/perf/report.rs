@@ -84,12 +84,15 @@ pub struct RooflinePoint {
 
 impl ModelSheet {
     /// The sheet of `scenario`'s deployment (its model, GPU, parallelism, formats, engine
-    /// limits and calibration, a measured step profile included) at `shape`.
+    /// limits and calibration, a measured step profile included) at `shape`: of its first pool,
+    /// the prefill pool of a disaggregated deployment, with that pool's own GPU and engine.
     ///
     /// # Errors
     ///
     /// As [`ModelSheet::new`], and when the model or GPU is unknown or unreadable.
     pub fn of_scenario(scenario: &crate::scenario::Scenario, shape: SheetShape) -> Result<ModelSheet, super::FitError> {
+        // A disaggregated deployment's first pool (the prefill pool) with its own GPU and engine.
+        let scenario = &scenario.pool_view(scenario.deployment.pools()[0].0);
         let model =
             scenario.model.spec().map_err(|message| super::FitError { path: scenario.model.spec_path(), message })?;
         let gpu = scenario

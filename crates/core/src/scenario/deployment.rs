@@ -301,10 +301,15 @@ impl Scenario {
         }
     }
 
-    /// Checks a disaggregated scenario: each pool's view under every rule (problems reported at
-    /// the pool's paths, each once), then the transfer section.
-    pub(super) fn validate_disaggregated(&self, disaggregated: &Disaggregated) -> Result<(), Vec<Problem>> {
-        let mut problems: Vec<Problem> = Vec::new();
+    /// Checks a disaggregated scenario after the top-level rules `check` has applied: each
+    /// pool's view under every rule (problems reported at the pool's paths, each once), then the
+    /// transfer section.
+    pub(super) fn validate_disaggregated(
+        &self,
+        disaggregated: &Disaggregated,
+        check: Checker,
+    ) -> Result<(), Vec<Problem>> {
+        let mut problems = check.problems;
         for role in [PoolRole::Prefill, PoolRole::Decode] {
             let pool = self.deployment.pool(role).expect("disaggregated");
             let mut view = self.pool_view(role);
@@ -320,16 +325,18 @@ impl Scenario {
         self.router.check(&mut check, true);
         let transfer = &disaggregated.transfer;
         if let Some(gb_s) = transfer.nic_gb_s {
-            if !(gb_s.is_finite() && gb_s > 0.0) {
-                check
-                    .fail("deployment.disaggregated.transfer.nic_gb_s", format!("must be a positive GB/s, got {gb_s}"));
+            if !(gb_s.is_finite() && (0.01..=100_000.0).contains(&gb_s)) {
+                check.fail(
+                    "deployment.disaggregated.transfer.nic_gb_s",
+                    format!("must be from 0.01 to 100,000 GB/s, got {gb_s}"),
+                );
             }
         }
         let efficiency = transfer.nic_efficiency;
-        if !(efficiency > 0.0 && efficiency <= 1.0) {
+        if !(0.01..=1.0).contains(&efficiency) {
             check.fail(
                 "deployment.disaggregated.transfer.nic_efficiency",
-                format!("must be in (0, 1], got {efficiency}"),
+                format!("must be from 0.01 to 1, got {efficiency}"),
             );
         }
         if let Some(domain) = transfer.nvlink_domain_gpus {
@@ -342,22 +349,18 @@ impl Scenario {
                 format!("must be from 0 to 10,000,000 µs, got {latency}"),
             );
         }
-        let (prefill, decode) = (self.pool_view(PoolRole::Prefill), self.pool_view(PoolRole::Decode));
-        if let (Some(longest_prompt), Some(longest_decode)) = (prefill.max_model_len(), decode.max_model_len()) {
-            if longest_decode < longest_prompt {
-                let path = if disaggregated.decode.engine.is_some() {
-                    "deployment.disaggregated.decode.engine.max_model_len"
-                } else {
-                    "engine.max_model_len"
-                };
-                check.fail(
-                    path,
-                    format!(
-                        "the decode pool's max_model_len ({longest_decode}) must be at least the prefill pool's \
-                         ({longest_prompt}): every prompt the prefill pool takes must fit a decode replica"
-                    ),
-                );
-            }
+        let shape = |role: PoolRole| {
+            let view = self.pool_view(role);
+            let pool = view.deployment.primary_pool().clone();
+            (view.hardware.gpu, pool.tp, pool.pp, pool.ep)
+        };
+        if self.calibration.is_some() && shape(PoolRole::Prefill) != shape(PoolRole::Decode) {
+            check.fail(
+                "calibration",
+                "was fitted to one replica shape, and the pools differ in GPU or parallelism; give both pools the \
+                 same GPU, tp, pp and ep, or remove the calibration"
+                    .to_owned(),
+            );
         }
         if let Some(threshold) = disaggregated.conditional_threshold {
             check.range("deployment.disaggregated.conditional_threshold", threshold, 1, 1 << 24);

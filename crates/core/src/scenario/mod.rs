@@ -183,9 +183,9 @@ pub struct RouterSettings {
     /// A disaggregated deployment's policy for the decode worker; `null` takes `kind`. Default
     /// `null`.
     pub decode_kind: Option<RouterKind>,
-    /// How stale the load signals the router reads are, ms: it sees each replica as it was at
-    /// the last refresh, every `signal_delay_ms` (0: live). Prefix-cache contents, which the KV
-    /// router learns from KV events, stay live. Default 0.
+    /// How stale the load signals the router reads are, ms (0, live, or at least 1): it sees
+    /// each replica as it was at the last refresh, every `signal_delay_ms`. Prefix-cache
+    /// contents, which the KV router learns from KV events, stay live. Default 0.
     pub signal_delay_ms: f64,
     /// The KV-aware router's weight on the blocks a worker would still have to prefill against
     /// the blocks it holds (Dynamo's `kv-overlap-score-weight`). Default 1.
@@ -215,8 +215,8 @@ impl RouterSettings {
 
     fn check(&self, check: &mut Checker, disaggregated: bool) {
         let delay = self.signal_delay_ms;
-        if !(delay.is_finite() && (0.0..=3_600_000.0).contains(&delay)) {
-            check.fail("router.signal_delay_ms", format!("must be from 0 to 3,600,000 ms, got {delay}"));
+        if !(delay == 0.0 || (1.0..=3_600_000.0).contains(&delay)) {
+            check.fail("router.signal_delay_ms", format!("must be 0 (live) or from 1 to 3,600,000 ms, got {delay}"));
         }
         let weight = self.kv_overlap_weight;
         if !(weight.is_finite() && (0.0..=1000.0).contains(&weight)) {
@@ -514,7 +514,7 @@ impl Scenario {
         check.range("hardware.gpus_per_node", self.hardware.gpus_per_node, 1, 72);
         match &self.deployment {
             Deployment::Aggregated(pool) => self.check_pool(&mut check, pool),
-            Deployment::Disaggregated(disaggregated) => return self.validate_disaggregated(disaggregated),
+            Deployment::Disaggregated(disaggregated) => return self.validate_disaggregated(disaggregated, check),
         }
         let context = model.as_ref().map(|model| model.max_context);
         self.engine.check(&mut check, model.as_ref());

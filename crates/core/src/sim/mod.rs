@@ -330,10 +330,20 @@ impl Simulation {
         let transfer = scenario.deployment.disaggregated().map(|d| d.transfer.clone()).unwrap_or_default();
         let mut next_gpu = 0u64;
         let mut previous_gpu: Option<String> = None;
-        for (role, pool) in scenario.deployment.pools() {
+        let pools_and_configs: Vec<_> = scenario
+            .deployment
+            .pools()
+            .into_iter()
+            .map(|(role, pool)| (role, pool, SchedulerConfig::from_scenario(&scenario.pool_view(role))))
+            .collect();
+        // The decode pool decides where outputs stop; the prefill pool refuses a prompt that
+        // either pool cannot hold.
+        let decode_max_model_len = pools_and_configs.last().expect("a pool").2.max_model_len;
+        for (role, pool, mut config) in pools_and_configs {
             let view = scenario.pool_view(role);
             let step_model = StepModel::from_scenario(&view).expect("validated: the model fits");
-            let config = SchedulerConfig::from_scenario(&view);
+            config.max_model_len = config.max_model_len.min(decode_max_model_len);
+            config.decode_max_model_len = decode_max_model_len;
             let class_priorities: Vec<i32> = trace
                 .class_names
                 .iter()
@@ -341,8 +351,9 @@ impl Simulation {
                 .collect();
             let gpu = view.hardware.gpu.spec().expect("validated: a known GPU");
             if previous_gpu.as_deref().is_some_and(|name| name != gpu.name) {
-                // A pool of another GPU type starts a node of its own.
-                next_gpu = next_gpu.div_ceil(gpus_per_node) * gpus_per_node;
+                // A pool of another GPU type starts a node and an NVLink domain of its own.
+                let boundary = gpus_per_node.max(u64::from(transfer.nvlink_domain_gpus.unwrap_or(0)));
+                next_gpu = next_gpu.div_ceil(boundary) * boundary;
             }
             previous_gpu = Some(gpu.name.clone());
             let gpus = u64::from(pool.gpus_per_replica());
