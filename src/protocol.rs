@@ -54,7 +54,7 @@ pub enum Task {
     #[default]
     Simulate,
     /// Simulate the scenario once per router kind, changing only `router.kind` (a disaggregated
-    /// deployment's decode router stays as it is); the reply is [`FromWorker::RoutersCompared`].
+    /// deployment's `decode_kind` stays as it is: when it is `null` the decode router follows `kind`); the reply is [`FromWorker::RoutersCompared`].
     CompareRouters,
 }
 

@@ -2,7 +2,7 @@
 //! decode pool (each with its own size, parallelism and optionally its own GPU) and the links
 //! that carry the KV cache between them.
 //!
-//! Switching between the two keeps the user's values: an aggregated pool splits into a prefill
+//! Switching between the two keeps the pool's parallelism and GPU: an aggregated pool splits into a prefill
 //! pool of half its replicas and a decode pool of the rest, both with its parallelism; the pools
 //! merge back into one of all their replicas with the prefill pool's parallelism.
 

@@ -109,6 +109,25 @@ fn preemption_options() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Runs `edit`, then makes the same change to each disaggregated pool's own engine: the panel
+/// edits the top-level engine, which applies to every pool ([`Scenario::propagate_engine_edit`]).
+fn edit_synced<R>(scenario: &mut Scenario, edit: impl FnOnce(&mut Scenario) -> R) -> R {
+    let before = scenario.engine.clone();
+    let result = edit(scenario);
+    scenario.propagate_engine_edit(&before);
+    result
+}
+
+/// A text or select field's setter, synced to the pools ([`edit_synced`]).
+fn synced<R>(set: impl Fn(&mut Scenario, &str) -> R + Copy) -> impl Fn(&mut Scenario, &str) -> R + Copy {
+    move |scenario, value| edit_synced(scenario, |s| set(s, value))
+}
+
+/// A checkbox's setter, synced to the pools ([`edit_synced`]).
+fn synced_check(set: impl Fn(&mut Scenario, bool) + Copy) -> impl Fn(&mut Scenario, bool) + Copy {
+    move |scenario, value| edit_synced(scenario, |s| set(s, value))
+}
+
 /// The engine preset and the batch and KV-cache fields, the host KV tier and preemption.
 #[component]
 fn EngineFields() -> impl IntoView {
@@ -118,39 +137,39 @@ fn EngineFields() -> impl IntoView {
             <SelectField label="Engine preset" testid="engine-preset" options=preset_options()
                 get=|s| s.engine.preset.map_or(NONE, EnginePreset::id).to_owned() set=choose_preset/>
             <InputField label="Max sequences" testid="max-num-seqs" get=|s| s.engine.max_num_seqs.to_string()
-                set=|s, v| { s.engine.max_num_seqs = whole(v)?; Ok(()) }/>
+                set=synced(|s, v| { s.engine.max_num_seqs = whole(v)?; Ok(()) })/>
             <InputField label="Token budget / step" testid="max-num-batched-tokens"
                 get=|s| s.engine.max_num_batched_tokens.to_string()
-                set=|s, v| { s.engine.max_num_batched_tokens = whole(v)?; Ok(()) }/>
+                set=synced(|s, v| { s.engine.max_num_batched_tokens = whole(v)?; Ok(()) })/>
             <SelectField label="KV block size" testid="block-size" options=number_options(&[1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
-                get=|s| s.engine.block_size.to_string() set=|s, v| s.engine.block_size = v.parse().unwrap_or(16)/>
+                get=|s| s.engine.block_size.to_string() set=synced(|s, v| s.engine.block_size = v.parse().unwrap_or(16))/>
             <InputField label="GPU memory utilization" testid="gpu-memory-utilization"
                 get=|s| s.engine.gpu_memory_utilization.to_string()
-                set=|s, v| { s.engine.gpu_memory_utilization = decimal(v)?; Ok(()) }/>
+                set=synced(|s, v| { s.engine.gpu_memory_utilization = decimal(v)?; Ok(()) })/>
             <InputField label="Max model length (tokens; empty: the model's)" testid="max-model-len"
                 get=|s| show_optional(s.engine.max_model_len, |len| len.to_string())
-                set=|s, v| {
+                set=synced(|s, v| {
                     s.engine.max_model_len =
                         optional(v, |t| whole(t).map_err(|_| "a whole number of tokens, or nothing for the model's context length"))?;
                     Ok(())
-                }/>
+                })/>
             <InputField label="KV watermark (fraction)" testid="watermark"
                 get=|s| s.engine.watermark.to_string()
-                set=|s, v| { s.engine.watermark = decimal(v)?; Ok(()) }/>
+                set=synced(|s, v| { s.engine.watermark = decimal(v)?; Ok(()) })/>
             <InputField label="Host KV tier (GB per replica; 0: none)" testid="host-kv-cache-gb"
                 get=|s| s.engine.host_kv_cache_gb.to_string()
-                set=|s, v| { s.engine.host_kv_cache_gb = decimal(v)?; Ok(()) }/>
+                set=synced(|s, v| { s.engine.host_kv_cache_gb = decimal(v)?; Ok(()) })/>
             <SelectField label="Preemption" testid="preemption" options=preemption_options()
                 get=|s| preemption_id(s.engine.preemption).to_owned()
-                set=|s, v| s.engine.preemption = if v == "swap" { Preemption::Swap } else { Preemption::Recompute }/>
+                set=synced(|s, v| s.engine.preemption = if v == "swap" { Preemption::Swap } else { Preemption::Recompute })/>
             <CheckField label="Chunked prefill" testid="chunked-prefill"
-                get=|s| s.engine.chunked_prefill set=|s, v| s.engine.chunked_prefill = v/>
+                get=|s| s.engine.chunked_prefill set=synced_check(|s, v| s.engine.chunked_prefill = v)/>
             <CheckField label="Prefix caching" testid="prefix-caching"
-                get=|s| s.engine.prefix_caching set=|s, v| s.engine.prefix_caching = v/>
+                get=|s| s.engine.prefix_caching set=synced_check(|s, v| s.engine.prefix_caching = v)/>
             <CheckField label="Async scheduling (CPU overlaps the GPU step)" testid="async-scheduling"
-                get=|s| s.engine.async_scheduling set=|s, v| s.engine.async_scheduling = v/>
+                get=|s| s.engine.async_scheduling set=synced_check(|s, v| s.engine.async_scheduling = v)/>
             <CheckField label="Reserve KV for the whole output (never preempt)" testid="reserve-kv-for-output"
-                get=|s| s.engine.reserve_kv_for_output set=|s, v| s.engine.reserve_kv_for_output = v/>
+                get=|s| s.engine.reserve_kv_for_output set=synced_check(|s, v| s.engine.reserve_kv_for_output = v)/>
         </div>
     }
 }
@@ -168,17 +187,17 @@ fn SpeculativeFields() -> impl IntoView {
         <div class="fields" data-testid="speculative-fields">
             <SelectField label="Speculative decoding" testid="spec-method" options=method_options()
                 get=|s| s.engine.speculative.as_ref().map_or(NONE, |spec| method_id(spec.method)).to_owned()
-                set=choose_method/>
+                set=synced(choose_method)/>
             <Show when=on>
                 <InputField label="Draft tokens k" testid="spec-k"
                     get=|s| s.engine.speculative.as_ref().map_or_else(String::new, |spec| spec.num_draft_tokens.to_string())
-                    set=|s, v| {
+                    set=synced(|s, v| {
                         let k = whole(v)?;
                         s.engine.speculative.as_mut().map(|spec| set_draft_tokens(spec, k)).ok_or("a method first")
-                    }/>
+                    })/>
                 <InputField label="Acceptance α₁…α_k (comma-separated)" testid="spec-acceptance" placeholder="0.8, 0.6, 0.4"
                     get=|s| s.engine.speculative.as_ref().and_then(|spec| spec.acceptance.as_deref()).map_or_else(String::new, numbers_text)
-                    set=|s, v| s.engine.speculative.as_mut().ok_or("a method first").and_then(|spec| set_acceptance(spec, v))/>
+                    set=synced(|s, v| s.engine.speculative.as_mut().ok_or("a method first").and_then(|spec| set_acceptance(spec, v)))/>
             </Show>
         </div>
         {move || lengths().map(|lengths| view! {
@@ -206,19 +225,19 @@ fn SchedulingFields() -> impl IntoView {
         <div class="fields" data-testid="scheduling-fields">
             <SelectField label="Scheduling" testid="scheduling" options=options
                 get=|s| scheduling_id(s.engine.scheduling).to_owned()
-                set=|s, v| s.engine.scheduling = if v == "priority" { Scheduling::Priority } else { Scheduling::Fcfs }/>
+                set=synced(|s, v| s.engine.scheduling = if v == "priority" { Scheduling::Priority } else { Scheduling::Fcfs })/>
             <InputField label="Class priorities (class=priority, …)" testid="class-priorities" placeholder="chat=0, batch=5"
                 get=|s| priorities_text(&s.engine.class_priorities)
-                set=|s, v| { s.engine.class_priorities = parse_priorities(v)?; Ok(()) }/>
+                set=synced(|s, v| { s.engine.class_priorities = parse_priorities(v)?; Ok(()) })/>
             <InputField label="Priority ageing (s)" testid="priority-ageing"
                 get=|s| s.engine.priority_ageing_s.to_string()
-                set=|s, v| { s.engine.priority_ageing_s = decimal(v)?; Ok(()) }/>
+                set=synced(|s, v| { s.engine.priority_ageing_s = decimal(v)?; Ok(()) })/>
             <InputField label="Max queue time (s; empty: none)" testid="max-queue-time"
                 get=|s| show_optional(s.engine.max_queue_time_s, |t| t.to_string())
-                set=|s, v| {
+                set=synced(|s, v| {
                     s.engine.max_queue_time_s = optional(v, |t| decimal(t).map_err(|_| "a number of seconds, or nothing for no limit"))?;
                     Ok(())
-                }/>
+                })/>
         </div>
     }
 }

@@ -358,3 +358,23 @@ fn a_decode_replica_reuses_a_received_prefix_only_once_it_has_arrived() {
         );
     }
 }
+
+#[test]
+fn an_edit_of_the_top_level_engine_reaches_every_pools_own_engine() {
+    let mut scenario = Scenario::from_json(
+        r#"{"version":1,"engine":{"preset":"vllm"},
+            "deployment":{"disaggregated":{"prefill":{"engine":{"max_num_batched_tokens":16384}},"decode":{}}}}"#,
+    )
+    .unwrap();
+    let before = scenario.engine.clone();
+    scenario.engine.max_num_seqs = 7;
+    scenario.engine.prefix_caching = false;
+    scenario.propagate_engine_edit(&before);
+    use servesim_core::scenario::PoolRole;
+    for role in [PoolRole::Prefill, PoolRole::Decode] {
+        let engine = scenario.pool_view(role).engine;
+        assert_eq!((engine.max_num_seqs, engine.prefix_caching), (7, false), "{role:?}");
+    }
+    // The prefill pool keeps what it set itself.
+    assert_eq!(scenario.pool_view(PoolRole::Prefill).engine.max_num_batched_tokens, 16_384);
+}

@@ -402,3 +402,30 @@ impl Scenario {
         std::iter::once(&mut self.engine).chain(pools.into_iter().filter_map(|pool| pool.engine.as_mut()))
     }
 }
+
+impl Scenario {
+    /// Copies the top-level engine fields that differ from `before` into each pool's own engine:
+    /// an edit of the top-level `engine` (the page's engine panel) reaches every pool, and a
+    /// pool keeps the fields it set itself that the edit did not touch.
+    pub fn propagate_engine_edit(&mut self, before: &EngineSettings) {
+        let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) =
+            (serde_json::to_value(before), serde_json::to_value(&self.engine))
+        else {
+            return;
+        };
+        let changed: Vec<(&String, &serde_json::Value)> =
+            new.iter().filter(|(field, value)| old.get(*field) != Some(*value)).collect();
+        if changed.is_empty() {
+            return;
+        }
+        for engine in self.engines_mut().skip(1) {
+            let Ok(serde_json::Value::Object(mut own)) = serde_json::to_value(&*engine) else { continue };
+            for &(field, value) in &changed {
+                own.insert(field.clone(), value.clone());
+            }
+            if let Ok(merged) = serde_json::from_value(serde_json::Value::Object(own)) {
+                *engine = merged;
+            }
+        }
+    }
+}
