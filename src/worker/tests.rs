@@ -49,6 +49,16 @@ fn finished(replies: &[FromWorker]) -> (&TraceReport, &Result<Box<servesim_core:
     }
 }
 
+/// The progress fractions of every reply but the last, which must all be progress.
+fn progress_fractions(replies: &[FromWorker]) -> Vec<f64> {
+    replies[..replies.len() - 1]
+        .iter()
+        .map(|reply| match reply {
+            FromWorker::Progress { fraction, .. } => *fraction,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect()
+}
 #[test]
 fn a_real_trace_is_read_then_simulated_with_rising_progress() {
     let replies = replies(&Scenario::reference(), "splitwise_code.csv", Some(SPLITWISE_CODE.as_bytes()));
@@ -57,13 +67,7 @@ fn a_real_trace_is_read_then_simulated_with_rising_progress() {
     assert_eq!(trace.import.as_ref().unwrap().format, TraceFormat::VidurCsv);
     assert_eq!(trace.sha256.as_deref(), Some("f266b907d109d471c61283ab69771c17ad79a18b33ff6e96aa546346f52767a6"));
     assert_eq!(run.as_ref().unwrap().summary.requests.completed, 8_819);
-    let fractions: Vec<f64> = replies[..replies.len() - 1]
-        .iter()
-        .map(|reply| match reply {
-            FromWorker::Progress { fraction, .. } => *fraction,
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let fractions = progress_fractions(&replies);
     assert!(fractions.windows(2).all(|pair| pair[0] <= pair[1]));
     assert_eq!(fractions.last(), Some(&1.0));
     // Replies survive the JSON round trip the browser uses, floats included.
@@ -215,13 +219,7 @@ fn comparing_routers_runs_the_scenario_once_per_router_changing_only_its_kind() 
     };
     assert_eq!(trace.summary.as_ref().unwrap().num_requests, 1_000);
     assert_eq!(rows.iter().map(|row| row.router).collect::<Vec<_>>(), RouterKind::ALL);
-    let fractions: Vec<f64> = replies[..replies.len() - 1]
-        .iter()
-        .map(|reply| match reply {
-            FromWorker::Progress { fraction, .. } => *fraction,
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
+    let fractions = progress_fractions(&replies);
     assert!(fractions.windows(2).all(|pair| pair[0] <= pair[1]), "one bar over all the runs");
     assert!((fractions.last().unwrap() - 1.0).abs() < 1e-9);
 

@@ -91,6 +91,14 @@ export async function paintedPixels(page, testid) {
 }
 
 /** Sets a text field and commits it as a user would (the change event). */
+/** Waits until the canvas `testid` has more than 5,000 painted pixels. */
+export async function waitForPainted(page, testid) {
+  for (let tries = 0; tries < 100; tries++) {
+    if (await paintedPixels(page, testid) > 5_000) return;
+    await page.waitForTimeout(100);
+  }
+}
+
 export async function setField(page, testid, value) {
   await page.fill(byTestId(testid), value);
   await page.dispatchEvent(byTestId(testid), 'change');

@@ -6,10 +6,7 @@
 // deployment.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  launch, open, byTestId, run, text, value, waitForText, setField, paintedPixels, servesim, servesimRun, runKpis,
-  cliKpis,
-} from './browser.mjs';
+import { launch, open, byTestId, run, text, value, waitForText, setField, paintedPixels, servesim, servesimRun, runKpis, cliKpis, waitForPainted } from './browser.mjs';
 
 const ROUTERS = ['round_robin', 'random', 'least_outstanding', 'power_of_two', 'least_kv', 'kv_aware', 'session_affinity'];
 const PD_CHARTS = ['chart-pool-queues', 'chart-pool-kv', 'chart-kv-links'];
@@ -17,14 +14,6 @@ const PD_CHARTS = ['chart-pool-queues', 'chart-pool-kv', 'chart-kv-links'];
 let context;
 before(async () => { context = await launch(); });
 after(async () => { await context?.close(); });
-
-/** Waits until the canvas `testid` has more than 5,000 painted pixels. */
-async function waitForPainted(page, testid) {
-  for (let tries = 0; tries < 100; tries++) {
-    if (await paintedPixels(page, testid) > 5_000) return;
-    await page.waitForTimeout(100);
-  }
-}
 
 /** Waits until the page shows the finished results of a run other than the one with digest `previous`. */
 async function waitForNewResults(page, previous) {

@@ -4,19 +4,11 @@
 // with a queue timeout runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, open, byTestId, run, text, value, waitForText, setField, paintedPixels } from './browser.mjs';
+import { launch, open, byTestId, run, text, value, waitForText, setField, paintedPixels, waitForPainted } from './browser.mjs';
 
 let context;
 before(async () => { context = await launch(); });
 after(async () => { await context?.close(); });
-
-/** Waits until the canvas `testid` has more than 5,000 painted pixels. */
-async function waitForPainted(page, testid) {
-  for (let tries = 0; tries < 100; tries++) {
-    if (await paintedPixels(page, testid) > 5_000) return;
-    await page.waitForTimeout(100);
-  }
-}
 
 test('an engine preset fills the engine fields, and speculative decoding shows its speed-up and acceptance chart', async () => {
   const { page, errors } = await open(context);
