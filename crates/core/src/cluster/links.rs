@@ -225,36 +225,54 @@ impl Links {
             .min()
     }
 
-    /// Max-min fair rates by progressive filling.
+    /// Max-min fair rates by progressive filling: O(ports² + transfers), each port's transfers
+    /// listed once.
     fn share(&mut self) {
         self.generation += 1;
+        let num_ports = self.capacity.len();
         let mut left = self.capacity.clone();
-        let mut users = vec![0u32; self.capacity.len()];
+        let mut users = vec![0u32; num_ports];
         for flow in &self.flows {
             users[flow.send] += 1;
             users[flow.receive] += 1;
         }
+        // The transfers through each port, in start order: `through[starts[p]..starts[p + 1]]`.
+        let mut starts = vec![0usize; num_ports + 1];
+        for port in 0..num_ports {
+            starts[port + 1] = starts[port] + users[port] as usize;
+        }
+        let mut filled = starts.clone();
+        let mut through = vec![0usize; starts[num_ports]];
+        for (index, flow) in self.flows.iter().enumerate() {
+            for port in [flow.send, flow.receive] {
+                through[filled[port]] = index;
+                filled[port] += 1;
+            }
+        }
+        let mut active: Vec<usize> = (0..num_ports).filter(|&port| users[port] > 0).collect();
         let mut frozen = vec![false; self.flows.len()];
         let mut num_frozen = 0;
         while num_frozen < self.flows.len() {
             // The port whose equal share is smallest is the bottleneck of all its unfrozen flows.
-            let (port, share) = (0..left.len())
-                .filter(|&port| users[port] > 0)
-                .map(|port| (port, left[port] / f64::from(users[port])))
+            let (port, share) = active
+                .iter()
+                .map(|&port| (port, left[port] / f64::from(users[port])))
                 .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
                 .expect("an unfrozen flow uses a port");
-            for (index, flow) in self.flows.iter_mut().enumerate() {
-                if frozen[index] || (flow.send != port && flow.receive != port) {
+            for &index in &through[starts[port]..starts[port + 1]] {
+                if frozen[index] {
                     continue;
                 }
                 frozen[index] = true;
                 num_frozen += 1;
+                let flow = &mut self.flows[index];
                 flow.rate = share;
                 for used in [flow.send, flow.receive] {
                     left[used] = (left[used] - share).max(0.0);
                     users[used] -= 1;
                 }
             }
+            active.retain(|&port| users[port] > 0);
         }
     }
 
