@@ -155,11 +155,6 @@ impl Cluster {
             && self.disaggregation.as_ref().is_none_or(|d| d.incoming.iter().all(|&n| n == LoadSignals::default()))
     }
 
-    /// Whether routers read stale signals (the driver then refreshes them periodically).
-    pub fn has_stale_signals(&self) -> bool {
-        self.router.snapshot.is_some()
-    }
-
     /// Routes `request`, arriving at `at`: to a replica of an aggregated pool; to a decode
     /// replica and (unless it prefills there) a prefill replica of a disaggregated one.
     ///
