@@ -136,6 +136,12 @@ pub fn Kpis() -> impl IntoView {
                 <Kpi label="Acceptance length (tokens / step)" testid="kpi-acceptance-length" value=run(acceptance_length)/>
                 <Kpi label="KV per replica" testid="kpi-kv" value=run(|r| format!("{} tokens", format::thousands(r.kv_capacity_tokens_per_replica)))/>
                 <Kpi label="GPU-hours" testid="kpi-gpu-hours" value=run(|r| format!("{:.2}", r.summary.gpu_hours))/>
+                <Kpi label="Cost / M output tokens" testid="kpi-cost-per-million" value=run(|r| {
+                    r.summary.cost.usd_per_million_output_tokens.map_or("set a price".to_owned(), |usd| format!("$ {usd:.2}"))
+                })/>
+                <Kpi label="Energy (board power)" testid="kpi-energy" value=run(|r| {
+                    format!("{:.2} kWh · {:.2} tok/J", r.summary.cost.energy_kwh, r.summary.cost.output_tokens_per_joule)
+                })/>
                 <Kpi label="Run digest" testid="kpi-run-digest" small=true value=run(|r| format!("{:016x}", r.digest))/>
             </div>
             <h2>"Workload"</h2>

@@ -38,7 +38,7 @@ pub fn ScenarioForm() -> impl IntoView {
             <DeploymentPanel/>
             <RouterPanel/>
             <EnginePanel/>
-            <h2>"SLO, seed and limits"</h2>
+            <h2>"SLO, price, seed and limits"</h2>
             <div class="fields">
                 <InputField label="TTFT target (ms)" testid="slo-ttft" get=|s| show_optional(s.slo.ttft_ms)
                     set=|s, v| { s.slo.ttft_ms = optional_ms(v)?; Ok(()) }/>
@@ -48,6 +48,13 @@ pub fn ScenarioForm() -> impl IntoView {
                     set=|s, v| { s.slo.e2e_ms = optional_ms(v)?; Ok(()) }/>
                 <InputField label="SLO percentile" testid="slo-percentile" get=|s| s.slo.percentile.to_string()
                     set=|s, v| { s.slo.percentile = decimal(v)?; Ok(()) }/>
+                <InputField label="Price ($ per GPU-hour; empty: none)" testid="cost-usd-per-gpu-hour"
+                    get=|s| show_optional(s.cost.usd_per_gpu_hour)
+                    set=|s, v| {
+                        s.cost.usd_per_gpu_hour =
+                            crate::syntax::optional(v, |t| decimal(t).map_err(|_| "dollars, or nothing for no price"))?;
+                        Ok(())
+                    }/>
                 <InputField label="Seed" testid="seed" get=|s| s.seed.to_string()
                     set=|s, v| { s.seed = v.parse().map_err(|_| "a whole number")?; Ok(()) }/>
                 <InputField label="Event budget (arrivals + steps)" testid="max-events" get=|s| s.limits.max_events.to_string()

@@ -261,6 +261,16 @@ fn print_table(scenario: &Scenario, result: &RunResult, wall_time_s: f64) {
             speculative.mean_accepted_tokens, speculative.expected_accepted_tokens
         );
     }
+    let cost = &summary.cost;
+    println!(
+        "cost           {}; {:.2} kWh at board power, {:.3} output tokens per joule",
+        cost.usd.zip(cost.usd_per_million_output_tokens).map_or_else(
+            || "no price (cost.usd_per_gpu_hour)".to_owned(),
+            |(usd, per_million)| format!("$ {usd:.2}, $ {per_million:.2} per million output tokens")
+        ),
+        cost.energy_kwh,
+        cost.output_tokens_per_joule
+    );
     println!(
         "time           {:.1} s simulated, {:.3} s wall ({:.0}× real time); {:.2} GPU-hours",
         summary.sim_time_s,

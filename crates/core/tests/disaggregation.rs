@@ -378,3 +378,24 @@ fn an_edit_of_the_top_level_engine_reaches_every_pools_own_engine() {
     // The prefill pool keeps what it set itself.
     assert_eq!(scenario.pool_view(PoolRole::Prefill).engine.max_num_batched_tokens, 16_384);
 }
+
+#[test]
+fn the_cost_is_every_gpu_hour_at_the_price_and_the_energy_at_each_pools_board_power() {
+    // An H100 prefill replica (700 W) and a B200 decode replica (1,000 W), $3 per GPU-hour.
+    let mut scenario = disaggregated(1, 1);
+    transfer_mut(&mut scenario).decode.gpu = Some("b200".into());
+    scenario.cost.usd_per_gpu_hour = Some(3.0);
+    let result = run(&scenario, trace("arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,200\n10,2000,300\n"));
+    let summary = &result.report.summary;
+    let hours = summary.sim_time_s / 3600.0; // the first arrival is at 0
+    assert!((summary.gpu_hours - 2.0 * hours).abs() < 1e-12);
+    let cost = &summary.cost;
+    assert!((cost.usd.unwrap() - 3.0 * 2.0 * hours).abs() < 1e-12);
+    assert!((cost.usd_per_million_output_tokens.unwrap() - cost.usd.unwrap() / 500.0 * 1e6).abs() < 1e-9);
+    assert!((cost.energy_kwh - 1.7 * hours).abs() < 1e-12, "{}", cost.energy_kwh);
+    assert!((cost.output_tokens_per_joule - 500.0 / (1_700.0 * summary.sim_time_s)).abs() < 1e-12);
+    // Without a price there is no cost in money.
+    scenario.cost.usd_per_gpu_hour = None;
+    let free = run(&scenario, trace("arrived_at,num_prefill_tokens,num_decode_tokens\n0,1000,200\n"));
+    assert_eq!((free.report.summary.cost.usd, free.report.summary.cost.usd_per_million_output_tokens), (None, None));
+}

@@ -17,7 +17,7 @@ pub use histogram::Histogram;
 pub use recorder::{generated_tokens, DecodeSteps, Outcome, Recorder, RejectReason, RequestLog, TransferLog};
 pub use stages::{KvTransferSummary, StageSummary};
 pub use summary::{
-    DeploymentFacts, Goodput, HostKvSummary, LatencyColumns, PrefixCacheSummary, RequestCounts, Saturation,
-    SpeculativeSummary, Summary, Throughput,
+    CostSummary, DeploymentFacts, Goodput, HostKvSummary, LatencyColumns, PrefixCacheSummary, RequestCounts,
+    Saturation, SpeculativeSummary, Summary, Throughput,
 };
 pub use timeline::{PoolScale, Timeline, MAX_POINTS};

@@ -161,10 +161,44 @@ pub struct Summary {
     pub speculative: SpeculativeSummary,
     /// The host KV tier's traffic; `null` without one.
     pub host_kv: Option<HostKvSummary>,
+    /// What the run cost in money and energy.
+    pub cost: CostSummary,
     /// Each stage's share of the latency.
     pub stages: StageSummary,
     /// A disaggregated run's KV transfers; `null` for an aggregated one.
     pub kv_transfer: Option<KvTransferSummary>,
+}
+
+/// The run's cost: every GPU of the deployment from the first arrival to the last event
+/// (`gpu_hours`), at the scenario's price and at its board power.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostSummary {
+    /// `gpu_hours` × `cost.usd_per_gpu_hour`; `null` without a price.
+    pub usd: Option<f64>,
+    /// `usd` per million output tokens of the completed requests; `null` without a price or
+    /// output.
+    pub usd_per_million_output_tokens: Option<f64>,
+    /// Energy at the GPUs' board power (the catalog's `power_w`), kWh: an upper bound, every GPU
+    /// drawing its full power the whole run (host, network and cooling left out).
+    pub energy_kwh: f64,
+    /// Output tokens of the completed requests per joule of that energy.
+    pub output_tokens_per_joule: f64,
+}
+
+impl CostSummary {
+    /// The cost of `gpu_hours` (`run_hours` of the whole deployment) that produced
+    /// `output_tokens`.
+    pub fn of(gpu_hours: f64, run_hours: f64, output_tokens: f64, deployment: &DeploymentFacts) -> CostSummary {
+        let usd = deployment.usd_per_gpu_hour.map(|price| price * gpu_hours);
+        let energy_kwh = deployment.board_watts * run_hours / 1_000.0;
+        let joules = energy_kwh * 3.6e6;
+        CostSummary {
+            usd,
+            usd_per_million_output_tokens: usd.filter(|_| output_tokens > 0.0).map(|usd| usd / (output_tokens / 1e6)),
+            energy_kwh,
+            output_tokens_per_joule: if joules > 0.0 { output_tokens / joules } else { 0.0 },
+        }
+    }
 }
 
 /// What speculative decoding achieved.
@@ -295,6 +329,8 @@ impl Summary {
             }
         });
         let sim_time = last_completion.max(last_arrival);
+        let run_hours = sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0;
+        let gpu_hours = num_gpus as f64 * run_hours;
         Summary {
             requests: RequestCounts {
                 total: requests.len() as u64,
@@ -322,7 +358,8 @@ impl Summary {
             saturation,
             duration_s,
             sim_time_s: sim_time.as_secs_f64(),
-            gpu_hours: num_gpus as f64 * sim_time.saturating_since(first_arrival).as_secs_f64() / 3600.0,
+            gpu_hours,
+            cost: CostSummary::of(gpu_hours, run_hours, output_tokens, deployment),
             speculative: SpeculativeSummary::default(),
             host_kv: None,
             stages: StageSummary::of(requests, queueing_ms),
@@ -332,10 +369,14 @@ impl Summary {
 }
 
 /// What the summary needs to know of the deployment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DeploymentFacts {
     /// GPUs in all (replicas × TP × PP).
     pub num_gpus: u64,
+    /// The board power of all of them, W.
+    pub board_watts: f64,
+    /// The price of a GPU-hour, if the scenario gives one.
+    pub usd_per_gpu_hour: Option<f64>,
     /// Replicas.
     pub num_replicas: u32,
     /// Whether prefix caching is on.

@@ -80,6 +80,18 @@ pub struct Scenario {
     /// Corrections fitted to a benchmark, or a measured step-time profile. Default `null`.
     #[serde(default)]
     pub calibration: Option<Calibration>,
+    /// What the GPUs cost.
+    #[serde(default)]
+    pub cost: Cost,
+}
+
+/// The price of the GPUs, for the run's cost.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cost {
+    /// US dollars per GPU-hour (every GPU of the deployment, busy or not); `null` reports no
+    /// cost. Default `null`.
+    pub usd_per_gpu_hour: Option<f64>,
 }
 
 fn default_seed() -> u64 {
@@ -150,6 +162,7 @@ impl Default for Scenario {
             slo: Slo::default(),
             limits: Limits::default(),
             calibration: None,
+            cost: Cost::default(),
         }
     }
 }
@@ -534,6 +547,11 @@ impl Scenario {
             check.fail("slo.percentile", format!("must be in (0, 100), got {percentile}"));
         }
         check.range("limits.max_events", self.limits.max_events, 1, u64::MAX);
+        if let Some(usd) = self.cost.usd_per_gpu_hour {
+            if !(usd.is_finite() && usd > 0.0 && usd <= 10_000.0) {
+                check.fail("cost.usd_per_gpu_hour", format!("must be above 0 and at most 10,000, got {usd}"));
+            }
+        }
         if let Some(calibration) = &self.calibration {
             for (field, message) in calibration.factors().problems() {
                 check.fail(&format!("calibration.{field}"), message);

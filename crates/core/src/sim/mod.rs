@@ -661,8 +661,18 @@ impl Simulation {
         let cluster_host_blocks: u64 = host_tiers.iter().map(|host| host.capacity_blocks()).sum();
         let columns = LatencyColumns::of(&recorder.requests);
         let deployment = &self.scenario.deployment;
+        let board_watts = deployment
+            .pools()
+            .iter()
+            .map(|&(role, pool)| {
+                let power = self.scenario.pool_view(role).hardware.gpu.spec().map_or(0.0, |gpu| gpu.power_w);
+                pool.num_gpus() as f64 * power
+            })
+            .sum();
         let facts = DeploymentFacts {
             num_gpus: deployment.num_gpus(),
+            board_watts,
+            usd_per_gpu_hour: self.scenario.cost.usd_per_gpu_hour,
             num_replicas: deployment.num_replicas(),
             prefix_caching: self.scenario.pool_view(self.pools[0].role).engine.prefix_caching,
         };
