@@ -233,7 +233,7 @@ mod tests {
             error.to_string(),
             "this link's scenario is invalid: x: unknown field `x`, expected one of `version`, \
              `seed`, `model`, `hardware`, `deployment`, `engine`, `router`, `workload`, `slo`, \
-             `limits`, `calibration` at line 1 column 16"
+             `limits`, `calibration`, `cost` at line 1 column 16"
         );
     }
 }
