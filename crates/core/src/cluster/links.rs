@@ -276,18 +276,13 @@ impl Links {
         }
     }
 
-    /// Send capacity of the ports that carried bytes, bytes/s (what utilisation is measured
-    /// against), and the bytes they carried.
-    pub fn used_send_capacity(&self) -> (f64, f64) {
-        let mut capacity = 0.0;
-        let mut carried = 0.0;
-        for port in 0..self.capacity.len() {
-            if self.sends[port] && self.carried[port] > 0.0 {
-                capacity += self.capacity[port];
-                carried += self.carried[port];
-            }
-        }
-        (capacity, carried)
+    /// Send capacity of the ports that carried bytes, bytes/s: what utilisation is measured
+    /// against.
+    pub fn used_send_capacity(&self) -> f64 {
+        (0..self.capacity.len())
+            .filter(|&port| self.sends[port] && self.carried[port] > 0.0)
+            .map(|port| self.capacity[port])
+            .sum()
     }
 }
 

@@ -236,7 +236,7 @@ impl Cluster {
                     request,
                 ));
             }
-            Handoff::PrefillDone { request, at, .. } => {
+            Handoff::PrefillDone { request, at } => {
                 let decode = ctx.recorder.decode_replica(request).expect("assigned on arrival").0 as usize;
                 disaggregation.incoming[decode - first_decode].remove(&incoming_load(
                     &self.engines[decode],

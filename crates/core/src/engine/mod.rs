@@ -172,8 +172,6 @@ pub enum Handoff {
     PrefillDone {
         /// The request.
         request: RequestId,
-        /// The prefill replica.
-        replica: ReplicaId,
         /// When its first token was sampled.
         at: SimTime,
     },
@@ -1010,7 +1008,7 @@ impl Engine {
                 self.running.remove(&entry.admitted);
                 self.num_outstanding -= 1;
                 self.on_left_running(ctx.trace, request);
-                ctx.handoffs.push(Handoff::PrefillDone { request, replica: self.replica, at: end });
+                ctx.handoffs.push(Handoff::PrefillDone { request, at: end });
                 let held = HeldForTransfer { tokens: entry.computed, kv: entry.kv, waiting: entry.waiting };
                 self.parked.insert(request, held);
                 continue;

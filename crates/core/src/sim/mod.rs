@@ -324,7 +324,6 @@ impl Simulation {
         let mut engines: Vec<Engine> = Vec::new();
         let mut pools = Vec::new();
         let mut placements: Vec<Vec<Placement>> = Vec::new();
-        let mut max_model_len = 0;
         let mut kv_bytes_per_token = 0.0;
         let gpus_per_node = u64::from(scenario.hardware.gpus_per_node);
         let transfer = scenario.deployment.disaggregated().map(|d| d.transfer.clone()).unwrap_or_default();
@@ -382,7 +381,6 @@ impl Simulation {
                 gpu: gpu.name.clone(),
                 kv_capacity_tokens_per_replica: step_model.kv_capacity_tokens(),
             });
-            max_model_len = config.max_model_len;
             kv_bytes_per_token = step_model.kv_bytes_per_token_per_replica();
         }
         let router = &scenario.router;
@@ -417,7 +415,7 @@ impl Simulation {
                 Cluster::disaggregated(engines, num_prefill, policies, signal_delay, links, settings)
             }
         };
-        (cluster, pools, max_model_len)
+        (cluster, pools, decode_max_model_len)
     }
 
     /// Runs to the end.
@@ -687,7 +685,7 @@ impl Simulation {
             };
             summary.host_kv = Some(HostKvSummary::of(cluster_host_blocks, host_tiers.iter().map(|host| host.counts())));
         }
-        let link_capacity = self.cluster.links().map_or(0.0, |links| links.used_send_capacity().0);
+        let link_capacity = self.cluster.links().map_or(0.0, |links| links.used_send_capacity());
         summary.kv_transfer = KvTransferSummary::of(&recorder.requests, link_capacity);
         let pool_scale = (self.pools.len() > 1).then(|| {
             let blocks_of = |role: PoolRole| -> u64 {
